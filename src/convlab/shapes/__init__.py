@@ -1,0 +1,30 @@
+"""Integer shape arithmetic of convolution-family layers; no NumPy needed.
+
+The one home of every size formula in convlab: the operators, the U-Net,
+the tiling and the pictures all call these functions.
+"""
+
+from ._crop import CropBox, center_crop_box
+from ._formulas import (
+    conv_input_sizes,
+    conv_output_size,
+    conv_transpose_output_size,
+    output_padding_for,
+    pool_output_size,
+    same_padding,
+    size_working,
+    transpose_output_sizes,
+)
+
+__all__ = [
+    "CropBox",
+    "center_crop_box",
+    "conv_input_sizes",
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "output_padding_for",
+    "pool_output_size",
+    "same_padding",
+    "size_working",
+    "transpose_output_sizes",
+]
