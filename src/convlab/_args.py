@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Union
 
 __all__ = [
-    "ConvlabError",
     "MAX_SPATIAL_DIMS",
+    "ConvlabError",
     "Pairs",
     "as_int",
     "describe",
@@ -29,7 +28,6 @@ __all__ = [
 MAX_SPATIAL_DIMS = 3
 
 Pairs = tuple[tuple[int, int], ...]
-IntOrSeq = Union[int, Sequence[int]]
 
 
 class ConvlabError(ValueError):
@@ -114,9 +112,7 @@ def per_dim(value: object, name: str, ndim: int, *, minimum: int | None = None) 
     try:
         numbers = tuple(as_int(item, name) for item in items)
     except TypeError:
-        raise TypeError(
-            f"{name} must be an int or a tuple of {ndim} ints, got {describe(value)}"
-        ) from None
+        raise TypeError(f"{name} must be an int or a tuple of {ndim} ints, got {describe(value)}") from None
     if minimum is not None and any(n < minimum for n in numbers):
         got = numbers[0] if not is_sequence(value) else numbers
         raise ConvlabError(_bound_message(name, minimum, got))
@@ -137,9 +133,7 @@ def padding_pairs(padding: object, ndim: int, name: str = "padding") -> Pairs | 
             return ((0, 0),) * ndim
         if padding == "same":
             return "same"
-        raise ConvlabError(
-            f"{name} must be an int, a tuple, 'valid' or 'same', got {name}={padding!r}"
-        )
+        raise ConvlabError(f"{name} must be an int, a tuple, 'valid' or 'same', got {name}={padding!r}")
     if not is_sequence(padding):
         p = _padding_int(padding, name, padding)
         return ((p, p),) * ndim

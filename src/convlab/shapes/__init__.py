@@ -15,16 +15,29 @@ from ._formulas import (
     size_working,
     transpose_output_sizes,
 )
+from ._receptive import Layer, ReceptiveField, receptive_field
+from ._solve import Solution, solve
+from ._unet import UNetLevel, UNetSizeError, UNetSizes, unet_sizes, unet_valid_sizes
 
 __all__ = [
     "CropBox",
+    "Layer",
+    "ReceptiveField",
+    "Solution",
+    "UNetLevel",
+    "UNetSizeError",
+    "UNetSizes",
     "center_crop_box",
     "conv_input_sizes",
     "conv_output_size",
     "conv_transpose_output_size",
     "output_padding_for",
     "pool_output_size",
+    "receptive_field",
     "same_padding",
     "size_working",
+    "solve",
     "transpose_output_sizes",
+    "unet_sizes",
+    "unet_valid_sizes",
 ]

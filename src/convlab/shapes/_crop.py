@@ -80,7 +80,6 @@ def center_crop_box(size: SizeArg, output_size: SizeArg) -> CropBox:
         pad = (diff // 2, (diff + 1) // 2) if diff > 0 else (0, 0)
         padded = n + pad[0] + pad[1]
         pads.append(pad)
-        starts.append(int(round((padded - c) / 2)))
+        starts.append(round((padded - c) / 2))
     stops = tuple(a + c for a, c in zip(starts, crop))
     return CropBox(image, crop, tuple(pads), tuple(starts), stops)
-

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
 
 from .._args import ConvlabError, infer_ndim, padding_pairs, per_dim
 
-Size = Union[int, tuple[int, ...]]
-SizeArg = Union[int, Sequence[int]]
-PaddingArg = Union[int, str, Sequence[Union[int, Sequence[int]]]]
+Size = int | tuple[int, ...]
+SizeArg = int | Sequence[int]
+PaddingArg = int | str | Sequence[int | Sequence[int]]
 
 
 def _dims(**named: object) -> tuple[int, bool]:
@@ -235,7 +234,9 @@ def pool_output_size(
     """
     if not isinstance(ceil_mode, bool):
         raise TypeError(f"ceil_mode must be a bool, got {type(ceil_mode).__name__} {ceil_mode!r}")
-    c = _canonical(size, kernel_size, kernel_size if stride is None else stride, padding, dilation, same_ok=False)
+    c = _canonical(
+        size, kernel_size, kernel_size if stride is None else stride, padding, dilation, same_ok=False
+    )
     sizes = []
     for i, (n, k, s, (lo, hi), d) in enumerate(zip(c.size, c.kernel, c.stride, c.padding, c.dilation)):
         if max(lo, hi) > _effective(k, d) // 2:
@@ -367,7 +368,9 @@ def output_padding_for(
     c = _canonical(size, kernel_size, stride, padding, dilation, same_ok=False, target=target)
     goal = per_dim(target, "target", len(c.size), minimum=1)
     result = []
-    for i, (t, n, k, s, (lo, hi), d) in enumerate(zip(goal, c.size, c.kernel, c.stride, c.padding, c.dilation)):
+    for i, (t, n, k, s, (lo, hi), d) in enumerate(
+        zip(goal, c.size, c.kernel, c.stride, c.padding, c.dilation)
+    ):
         base = _conv_transpose_1d(n, k, s, lo, hi, 0, d)
         top = base + max(s, d) - 1
         if not base <= t <= top:
