@@ -1,3 +1,7 @@
 """The fast operators: N-d convolution family on NumPy, equal to torch.nn.functional."""
 
-__all__: list[str] = []
+from ._pad import pad
+
+__all__: list[str] = [
+    "pad",
+]
