@@ -1,7 +1,22 @@
 """The fast operators: N-d convolution family on NumPy, equal to torch.nn.functional."""
 
+from ._conv import conv1d, conv2d, conv3d
+from ._conv_transpose import conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._pad import pad
+from ._unfold import fold, unfold
+from ._workspace import get_workspace_limit, set_workspace_limit, workspace_limit
 
 __all__: list[str] = [
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "fold",
+    "get_workspace_limit",
     "pad",
+    "set_workspace_limit",
+    "unfold",
+    "workspace_limit",
 ]

@@ -1,0 +1,124 @@
+"""The memory the convolution operators may use beyond their input and output.
+
+Lowering a convolution to one GEMM materialises an im2col matrix of
+``C_in * prod(kernel_size)`` rows and one column per output position: for the
+first U-Net layer at 572x572 that is about 750 MB per image. The operators
+therefore lower in chunks (boxes of output positions) and the chunk size
+obeys two numbers:
+
+- the *limit* (default 256 MiB, user-settable), a hard ceiling on the bytes of
+  any temporary buffer a chunk allocates;
+- the *target* (a few MiB), the size the chunks aim for when the limit allows
+  it, measured to keep the gather of one chunk in the caches while BLAS still
+  sees products large enough to run at full speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+from .._args import ConvlabError, as_int
+
+__all__ = ["Chunk", "chunks", "get_workspace_limit", "set_workspace_limit", "workspace_limit"]
+
+_DEFAULT_LIMIT = 256 * 2**20
+# Measured on the U-Net layer shapes (benchmarks/bench_conv.py): chunks of about
+# 2 MiB of im2col columns keep the gather in L2/L3 and the GEMM at full speed;
+# much larger chunks spill the gathered columns to memory before BLAS reads them.
+_TARGET = 2 * 2**20
+_limit = _DEFAULT_LIMIT
+
+# (batch slice, one slice per spatial dimension of the output box)
+Chunk = tuple[slice, tuple[slice, ...]]
+
+
+def get_workspace_limit() -> int:
+    """The current workspace limit in bytes (default 256 MiB).
+
+    Examples
+    --------
+    >>> get_workspace_limit() > 0
+    True
+    """
+    return _limit
+
+
+def set_workspace_limit(nbytes: int | None) -> int:
+    """Set the bytes of temporary memory one operator call may allocate; return the old limit.
+
+    Parameters
+    ----------
+    nbytes : int or None
+        A positive number of bytes, or ``None`` for the default (256 MiB).
+        The input, the output and, for non-zero ``padding_mode``, the padded
+        copy of the input are not counted. A limit smaller than one chunk
+        (one output position's im2col column) is raised to that one column.
+
+    Examples
+    --------
+    >>> old = set_workspace_limit(64 * 2**20)
+    >>> get_workspace_limit()
+    67108864
+    >>> _ = set_workspace_limit(old)
+    """
+    global _limit
+    old = _limit
+    _limit = _DEFAULT_LIMIT if nbytes is None else as_int(nbytes, "nbytes", minimum=1)
+    return old
+
+
+@contextlib.contextmanager
+def workspace_limit(nbytes: int | None) -> Iterator[int]:
+    """Context manager: :func:`set_workspace_limit` for the block, restored after.
+
+    Examples
+    --------
+    >>> with workspace_limit(2**20) as limit:
+    ...     limit
+    1048576
+    """
+    old = set_workspace_limit(nbytes)
+    try:
+        yield _limit
+    finally:
+        set_workspace_limit(old)
+
+
+def chunks(batch: int, out_shape: tuple[int, ...], bytes_per_position: int) -> Iterator[Chunk]:
+    """Boxes of output positions covering ``(batch, *out_shape)`` in order.
+
+    Each box is a run of consecutive positions in C order whose temporary
+    buffers (``bytes_per_position`` each) fit the target, or the limit when a
+    smaller box is impossible. A box spans whole samples, or one sample and a
+    block of one dimension with every later dimension complete, so that it is
+    a contiguous range of the flattened output and reshapes without a copy.
+    """
+    if bytes_per_position <= 0:
+        raise ConvlabError(f"internal: bytes_per_position must be positive, got {bytes_per_position}")
+    positions = max(min(_TARGET, _limit) // bytes_per_position, 1)
+    total = math.prod(out_shape)
+    full = tuple(slice(0, n) for n in out_shape)
+    if positions >= total:
+        step = max(positions // max(total, 1), 1)
+        for n in range(0, batch, step):
+            yield slice(n, min(n + step, batch)), full
+        return
+    # The first axis whose trailing block fits: block `rows` of it, the rest whole.
+    axis = next(i for i in range(len(out_shape)) if math.prod(out_shape[i + 1 :]) <= positions)
+    rows = positions // math.prod(out_shape[axis + 1 :])
+    for n in range(batch):
+        for lead in _indices(out_shape[:axis]):
+            for r in range(0, out_shape[axis], rows):
+                box = (*(slice(i, i + 1) for i in lead), slice(r, min(r + rows, out_shape[axis])))
+                yield slice(n, n + 1), box + full[axis + 1 :]
+
+
+def _indices(shape: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+    if not shape:
+        yield ()
+        return
+    for i in range(shape[0]):
+        for rest in _indices(shape[1:]):
+            yield (i, *rest)
