@@ -3,10 +3,14 @@
 from ._conv import conv1d, conv2d, conv3d
 from ._conv_transpose import conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._pad import pad
+from ._pool import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
 from ._unfold import fold, unfold
 from ._workspace import get_workspace_limit, set_workspace_limit, workspace_limit
 
 __all__: list[str] = [
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
     "conv1d",
     "conv2d",
     "conv3d",
@@ -15,6 +19,9 @@ __all__: list[str] = [
     "conv_transpose3d",
     "fold",
     "get_workspace_limit",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
     "pad",
     "set_workspace_limit",
     "unfold",
