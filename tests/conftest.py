@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -13,7 +15,16 @@ settings.register_profile("default", deadline=None, suppress_health_check=[Healt
 settings.register_profile(
     "thorough", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow]
 )
+# "sweep" (--hypothesis-profile=sweep): at least 10 000 examples per property
+# that does not pin max_examples itself, for release checks of the operators.
+settings.register_profile(
+    "sweep", deadline=None, max_examples=10_000, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# Test helpers (the naive references in reference_conv.py) are imported by
+# name; --import-mode=importlib does not put this directory on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")

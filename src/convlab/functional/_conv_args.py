@@ -36,6 +36,8 @@ def conv_arrays(
     b = None if bias is None else as_float_array(bias, "bias")
     g = as_int(groups, "groups", minimum=1)
     x, unbatched = batched(x, ndim)
+    if 0 in x.shape[2:]:
+        raise ConvlabError(f"input must have non-empty spatial dimensions, got input of shape {x.shape}")
     _check_weight_rank(w, ndim, transposed)
     c_in = x.shape[1]
     per_group_in = w.shape[0] // g if transposed else w.shape[1]
