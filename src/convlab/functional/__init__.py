@@ -2,6 +2,7 @@
 
 from ._conv import conv1d, conv2d, conv3d
 from ._conv_transpose import conv_transpose1d, conv_transpose2d, conv_transpose3d
+from ._norm import batch_norm, relu
 from ._pad import pad
 from ._pool import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
 from ._unfold import fold, unfold
@@ -11,6 +12,7 @@ __all__: list[str] = [
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",
+    "batch_norm",
     "conv1d",
     "conv2d",
     "conv3d",
@@ -23,6 +25,7 @@ __all__: list[str] = [
     "max_pool2d",
     "max_pool3d",
     "pad",
+    "relu",
     "set_workspace_limit",
     "unfold",
     "workspace_limit",

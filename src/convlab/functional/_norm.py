@@ -1,0 +1,151 @@
+"""``relu`` and inference-mode ``batch_norm``, equal to ``torch.nn.functional``.
+
+PyTorch's CPU kernels are compiled with FMA contraction: batch norm computes
+``beta = fma(-mean, alpha, bias)`` and ``out = fma(x, alpha, beta)``. NumPy has
+no fused multiply-add, so :func:`_fma` emulates it exactly (float32) or to
+within an ulp in rare ties (float64) with error-free transformations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._args import ConvlabError, describe
+from ._arrays import as_float_array, result_dtype
+
+__all__ = ["batch_norm", "relu"]
+
+
+def relu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
+    """``max(input, 0)`` elementwise, as ``torch.nn.functional.relu``; NaN stays NaN.
+
+    Parameters
+    ----------
+    input : array_like, any shape
+        Any real dtype, kept (integers stay integers, as in PyTorch).
+    inplace : bool
+        Write into ``input`` (which must then be a writeable ndarray).
+
+    Returns
+    -------
+    numpy.ndarray, the shape and dtype of ``input``
+
+    Examples
+    --------
+    >>> relu(np.array([-1.5, 0.0, 2.0, np.nan]))
+    array([ 0.,  0.,  2., nan])
+    """
+    array = np.asarray(input)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"input must be a real numeric array, got dtype {array.dtype}")
+    if not isinstance(inplace, bool):
+        raise TypeError(f"inplace must be a bool, got {type(inplace).__name__} {inplace!r}")
+    if inplace and (array is not input or not array.flags.writeable):
+        raise ConvlabError("inplace=True needs input to be a writeable numpy.ndarray")
+    # np.maximum propagates NaN, as torch.relu does (np.fmax would not).
+    return np.maximum(array, array.dtype.type(0), out=array if inplace else None)
+
+
+def batch_norm(
+    input: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Batch normalisation with running statistics (inference), as ``torch.nn.functional.batch_norm``.
+
+    Parameters
+    ----------
+    input : array_like, shape ``(N, C, *)``
+        Channels on axis 1, any number of trailing dimensions (also none).
+    running_mean, running_var, weight, bias : array_like, shape ``(C,)``
+        ``weight`` defaults to ones, ``bias`` to zeros.
+    training : bool
+        Must be False: convlab runs trained networks and never updates
+        statistics; batch statistics are refused rather than half-supported.
+    momentum : float
+        Accepted for signature compatibility; unused at inference.
+    eps : float
+        Added to the variance.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(N, C, *)``, float32 unless an argument is float64
+
+    Notes
+    -----
+    ``out = x * alpha + beta`` with ``alpha = weight / sqrt(var + eps)`` and
+    ``beta = bias - mean * alpha``, per channel, fused as PyTorch's kernel fuses it.
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 2.0], [3.0, 6.0]])
+    >>> batch_norm(x, np.array([2.0, 4.0]), np.array([1.0, 4.0]), eps=0.0)
+    array([[-1., -1.],
+           [ 1.,  1.]])
+    """
+    if not isinstance(training, bool) or training:
+        raise ConvlabError(f"batch_norm supports inference only (training=False), got training={training!r}")
+    x = as_float_array(input, "input")
+    if x.ndim < 2:
+        raise ConvlabError(f"input must have shape (N, C, *), got input of shape {x.shape}")
+    channels = x.shape[1]
+    named = {"running_mean": running_mean, "running_var": running_var, "weight": weight, "bias": bias}
+    params = {k: _channel_vector(v, k, channels) for k, v in named.items() if v is not None}
+    dtype = result_dtype(x, *params.values())
+    p = {k: v.astype(dtype, copy=False) for k, v in params.items()}
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool):
+        raise TypeError(f"eps must be a float, got {type(eps).__name__} {describe(eps)}")
+    invstd = dtype.type(1) / np.sqrt(p["running_var"] + dtype.type(eps))
+    alpha = invstd * p["weight"] if "weight" in p else invstd
+    beta = _fma(-p["running_mean"], alpha, p.get("bias", np.zeros(channels, dtype)))
+    shape = (1, channels) + (1,) * (x.ndim - 2)
+    return _fma(x.astype(dtype, copy=False), alpha.reshape(shape), beta.reshape(shape))
+
+
+def _channel_vector(value: object, name: str, channels: int) -> np.ndarray:
+    vector = as_float_array(value, name)
+    if vector.shape != (channels,):
+        raise ConvlabError(
+            f"{name} must have shape ({channels},) for C={channels}, got {name} of shape {vector.shape}"
+        )
+    return vector
+
+
+def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``a * b + c`` with one rounding, broadcasting; float32 or float64."""
+    if a.dtype == np.float32:
+        # The float64 product of two float32 is exact; the float64 sum is then
+        # rounded to odd, which makes the final rounding to float32 correct.
+        product = a.astype(np.float64) * b
+        total = product + c
+        error = (product - (total - (total - product))) + (c - (total - product))
+        odd = np.where(
+            (error != 0) & (total.view(np.int64) % 2 == 0),
+            np.nextafter(total, np.copysign(np.inf, error)),
+            total,
+        )
+        return odd.astype(np.float32)
+    product, low = _two_product(a, b)
+    total = product + c
+    error = (product - (total - (total - product))) + (c - (total - product))
+    return total + (error + low)
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dekker's exact product: ``a * b == high + low`` (barring overflow)."""
+    high = a * b
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    low = ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return high, low
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scaled = a * 134217729.0  # 2**27 + 1: Veltkamp's splitter for 53-bit mantissas
+    hi = scaled - (scaled - a)
+    return hi, a - hi
