@@ -109,10 +109,11 @@ def per_dim(value: object, name: str, ndim: int, *, minimum: int | None = None) 
             )
     else:
         items = (value,) * ndim
-    try:
-        numbers = tuple(as_int(item, name) for item in items)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or a tuple of {ndim} ints, got {describe(value)}") from None
+    bad = next((x for x in items if isinstance(x, bool) or not hasattr(x, "__index__")), None)
+    if bad is not None:
+        count = "an int" if ndim == 1 else f"an int or {ndim} ints"
+        raise TypeError(f"{name} must be {count}, got {type(bad).__name__} in {name}={describe(value)}")
+    numbers = tuple(as_int(item, name) for item in items)
     if minimum is not None and any(n < minimum for n in numbers):
         got = numbers[0] if not is_sequence(value) else numbers
         raise ConvlabError(_bound_message(name, minimum, got))

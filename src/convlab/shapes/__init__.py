@@ -12,17 +12,19 @@ from ._formulas import (
     output_padding_for,
     pool_output_size,
     same_padding,
-    size_working,
     transpose_output_sizes,
 )
 from ._receptive import Layer, ReceptiveField, receptive_field
+from ._roundtrip import Roundtrip, roundtrip
 from ._solve import Solution, solve
 from ._unet import UNetLevel, UNetSizeError, UNetSizes, unet_sizes, unet_valid_sizes
+from ._working import size_working
 
 __all__ = [
     "CropBox",
     "Layer",
     "ReceptiveField",
+    "Roundtrip",
     "Solution",
     "UNetLevel",
     "UNetSizeError",
@@ -34,6 +36,7 @@ __all__ = [
     "output_padding_for",
     "pool_output_size",
     "receptive_field",
+    "roundtrip",
     "same_padding",
     "size_working",
     "solve",

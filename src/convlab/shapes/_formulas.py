@@ -215,7 +215,7 @@ def pool_output_size(
     """Spatial output size of max or average pooling (``torch.nn.MaxPool2d`` and kin).
 
     ``stride`` defaults to ``kernel_size``, as in PyTorch. PyTorch's limits are
-    enforced: padding at most half the dilated kernel, output at least 1.
+    enforced: padding at most ``kernel_size // 2``, output at least 1.
 
     Notes
     -----
@@ -239,10 +239,13 @@ def pool_output_size(
     )
     sizes = []
     for i, (n, k, s, (lo, hi), d) in enumerate(zip(c.size, c.kernel, c.stride, c.padding, c.dilation)):
-        if max(lo, hi) > _effective(k, d) // 2:
+        # ATen's pooling_output_shape allows padding up to half the *dilated*
+        # kernel, but every max/avg pool kernel then checks pad <= k // 2 on
+        # the undilated kernel, which is the limit users meet.
+        if max(lo, hi) > k // 2:
             raise ConvlabError(
-                f"padding must be at most half of the dilated kernel ({_effective(k, d)} // 2 = "
-                f"{_effective(k, d) // 2}) in dimension {i}, as PyTorch requires, got padding={padding!r}"
+                f"padding must be at most half of kernel_size ({k} // 2 = {k // 2}) in dimension {i}, "
+                f"as PyTorch requires, got padding={padding!r}"
             )
         out = _pool_1d(n, k, s, lo, hi, d, ceil_mode)
         if out < 1:
@@ -355,8 +358,12 @@ def output_padding_for(
 ) -> Size:
     """The ``output_padding`` that makes a transposed convolution produce ``target``.
 
-    What ``nn.ConvTranspose2d.forward(x, output_size=target)`` computes.
-    Raises ``ConvlabError`` naming the reachable sizes when none exists.
+    What ``nn.ConvTranspose2d.forward(x, output_size=target)`` computes, over
+    the whole range ``torch.nn.functional.conv_transpose2d`` accepts:
+    ``0 <= output_padding < max(stride, dilation)``. (The module's
+    ``output_size`` path stops at ``stride - 1``, narrower when
+    ``dilation > stride``.) Raises ``ConvlabError`` naming the reachable
+    sizes when none exists.
 
     Examples
     --------
@@ -381,62 +388,3 @@ def output_padding_for(
             )
         result.append(t - base)
     return _out(tuple(result), c.scalar)
-
-
-def size_working(
-    op: str,
-    size: SizeArg,
-    kernel_size: SizeArg,
-    stride: SizeArg | None = 1,
-    padding: PaddingArg = 0,
-    dilation: SizeArg = 1,
-    output_padding: SizeArg = 0,
-    ceil_mode: bool = False,
-) -> tuple[str, ...]:
-    """The formula of ``op`` with every term filled in, one line per dimension.
-
-    ``op`` is ``'conv'``, ``'convtranspose'`` or ``'pool'``. The result of each
-    line equals what :func:`conv_output_size`, :func:`conv_transpose_output_size`
-    and :func:`pool_output_size` return (they are called to validate first).
-
-    Examples
-    --------
-    >>> print(size_working("conv", 24, 3, stride=2, padding=1)[0])
-    floor((24 + 1 + 1 - 1*(3-1) - 1) / 2) + 1 = floor(23 / 2) + 1 = 11 + 1 = 12
-    """
-    if op == "conv":
-        conv_output_size(size, kernel_size, stride, padding, dilation)
-    elif op == "convtranspose":
-        conv_transpose_output_size(size, kernel_size, stride, padding, output_padding, dilation)
-    elif op == "pool":
-        stride = kernel_size if stride is None else stride
-        pool_output_size(size, kernel_size, stride, padding, dilation, ceil_mode)
-    else:
-        raise ConvlabError(f"op must be 'conv', 'convtranspose' or 'pool', got op={op!r}")
-    c = _canonical(size, kernel_size, stride, padding, dilation, same_ok=True, output_padding=output_padding)
-    ops = per_dim(output_padding, "output_padding", len(c.size))
-    lines = []
-    for n, k, s, (lo, hi), d, o in zip(c.size, c.kernel, c.stride, c.padding, c.dilation, ops):
-        if op == "convtranspose":
-            value = _conv_transpose_1d(n, k, s, lo, hi, o, d)
-            lines.append(
-                f"({n} - 1)*{s} - {lo} - {hi} + {d}*({k}-1) + {o} + 1 = "
-                f"{(n - 1) * s} - {lo + hi} + {d * (k - 1)} + {o} + 1 = {value}"
-            )
-            continue
-        top = n + lo + hi - _effective(k, d)
-        if op == "pool" and ceil_mode:
-            value = _pool_1d(n, k, s, lo, hi, d, True)
-            line = (
-                f"ceil(({n} + {lo} + {hi} - {d}*({k}-1) - 1) / {s}) + 1 = ceil({top} / {s}) + 1 = "
-                f"{-(-top // s)} + 1 = {-(-top // s) + 1}"
-            )
-            if value != -(-top // s) + 1:
-                line += f", minus the last window that would start in the right padding = {value}"
-            lines.append(line)
-            continue
-        lines.append(
-            f"floor(({n} + {lo} + {hi} - {d}*({k}-1) - 1) / {s}) + 1 = floor({top} / {s}) + 1 = "
-            f"{top // s} + 1 = {top // s + 1}"
-        )
-    return tuple(lines)

@@ -12,9 +12,8 @@ from .._args import ConvlabError, describe, infer_ndim, padding_pairs, per_dim
 from ._formulas import (
     _conv_1d,
     _conv_transpose_1d,
-    _effective,
-    _pool_1d,
     _same_1d,
+    pool_output_size,
 )
 
 KINDS = {
@@ -201,9 +200,7 @@ def _next_size(x: _Dim, n: int, index: int) -> int:
         if x.kind == "conv":
             return _checked(_conv_1d(n, x.k, x.s, x.lo, x.hi, x.d, 0))
         if x.kind == "pool":
-            if max(x.lo, x.hi) > _effective(x.k, x.d) // 2:
-                raise ConvlabError("padding must be at most half of the dilated kernel, as PyTorch requires")
-            return _checked(_pool_1d(n, x.k, x.s, x.lo, x.hi, x.d, False))
+            return _checked(pool_output_size(n, x.k, x.s, ((x.lo, x.hi),), x.d)[0])
         if x.op >= max(x.s, x.d):
             raise ConvlabError(f"output_padding must be smaller than max(stride, dilation), got {x.op}")
         return _checked(_conv_transpose_1d(n, x.k, x.s, x.lo, x.hi, x.op, x.d))
