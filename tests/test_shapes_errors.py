@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -152,7 +154,5 @@ def test_invalid_arguments_raise_only_value_or_type_errors(size, kernel, stride,
         lambda: shapes.center_crop_box(size, kernel),
         lambda: shapes.roundtrip(size, kernel, stride, padding, dilation),
     ):
-        try:
+        with contextlib.suppress(ValueError, TypeError):
             call()
-        except (ValueError, TypeError):
-            pass

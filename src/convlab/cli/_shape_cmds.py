@@ -224,7 +224,10 @@ def run_rf(args: argparse.Namespace) -> str:
         headers.append("output size")
         for row, f in zip(rows, fields):
             row.append(f.output_size)
-    note = "start: first input pixel that output 0 reads (negative = padding); jump: input pixels between outputs"
+    note = (
+        "start: first input pixel that output 0 reads (negative = padding); "
+        "jump: input pixels between outputs"
+    )
     return table(headers, rows) + "\n" + note
 
 
