@@ -62,16 +62,22 @@ def _convolve(x: np.ndarray, w: np.ndarray, geom: Geometry, out_shape: tuple[int
     c_out, taps = w.shape[0], geom.taps
     out = np.empty((n, c_out, *out_shape), dtype=x.dtype)
     wmat = w.reshape(groups, c_out // groups, c_in // groups * taps)
+    # A 1x1 kernel at stride 1 without padding reads the input as it is: no im2col.
+    direct = taps == 1 and set(geom.stride) == {1} and not any(geom.lo) and tuple(out_shape) == geom.image
     buffer = np.empty(0, dtype=x.dtype)
     for batch, box in chunks(n, out_shape, c_in * taps * x.dtype.itemsize):
         nb, sizes = batch.stop - batch.start, tuple(b.stop - b.start for b in box)
-        size = nb * c_in * taps * math.prod(sizes)
-        if buffer.size < size:
-            buffer = np.empty(size, dtype=x.dtype)
-        cols = buffer[:size].reshape(nb, c_in, taps, *sizes)
-        gather(x[batch], geom, box, cols)
+        if direct:
+            cols = x[(batch, slice(None), *box)]
+        else:
+            size = nb * c_in * taps * math.prod(sizes)
+            if buffer.size < size:
+                buffer = np.empty(size, dtype=x.dtype)
+            cols = buffer[:size].reshape(nb, c_in, taps, *sizes)
+            gather(x[batch], geom, box, cols)
+        source = reshape_view(cols, (nb, groups, c_in // groups * taps, -1))
         target = reshape_view(out[(batch, slice(None), *box)], (nb, groups, c_out // groups, -1))
-        np.matmul(wmat, cols.reshape(nb, groups, -1, math.prod(sizes)), out=target)
+        np.matmul(wmat, source, out=target)
     return out
 
 

@@ -90,8 +90,13 @@ def _transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometr
     """
     n, c_in = x.shape[:2]
     c_out, taps = w.shape[1] * groups, geom.taps
-    out = np.empty((n, c_out, *geom.image), dtype=x.dtype)
-    out[...] = 0 if b is None else b.reshape(-1, *(1,) * len(geom.image))
+    bias = None if b is None else b.reshape(-1, *(1,) * len(geom.image))
+    # Disjoint taps (the U-Net's 2x2 stride-2 up-convolution): each output pixel
+    # gets one term, so col2im stores instead of adding and the bias comes last.
+    store = geom.disjoint
+    out = np.zeros((n, c_out, *geom.image), dtype=x.dtype)
+    if bias is not None and not store:
+        out += bias
     w_t = w.reshape(groups, c_in // groups, c_out // groups * taps).transpose(0, 2, 1)
     buffer = np.empty(0, dtype=x.dtype)
     for batch, box in chunks(n, x.shape[2:], c_out * taps * x.dtype.itemsize):
@@ -102,7 +107,9 @@ def _transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometr
         cols = buffer[:size].reshape(nb, groups, c_out // groups * taps, math.prod(sizes))
         source = reshape_view(x[(batch, slice(None), *box)], (nb, groups, c_in // groups, -1))
         np.matmul(w_t, source, out=cols)
-        scatter_add(cols.reshape(nb, c_out, taps, *sizes), geom, box, out[batch])
+        scatter_add(cols.reshape(nb, c_out, taps, *sizes), geom, box, out[batch], assign=store)
+    if bias is not None and store:
+        out += bias
     return out
 
 

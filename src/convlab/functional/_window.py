@@ -110,13 +110,21 @@ def gather(image: np.ndarray, geom: Geometry, box: tuple[slice, ...], cols: np.n
         cols[(*lead, flat, *dst)] = image[(*lead, *src)]
 
 
-def scatter_add(cols: np.ndarray, geom: Geometry, box: tuple[slice, ...], image: np.ndarray) -> None:
+def scatter_add(
+    cols: np.ndarray, geom: Geometry, box: tuple[slice, ...], image: np.ndarray, *, assign: bool = False
+) -> None:
     """col2im of one box: ``image[n, c, *x(y, t)] += cols[n, c, t, *y]``, padding dropped.
 
     The adjoint of :func:`gather`: the same slices, accumulated instead of read.
+    With ``assign`` the values are stored instead of added, which is the same
+    when ``geom.disjoint`` holds and the image was zero (each image position
+    receives one term at most) and saves reading the image back.
     """
     taps, _ = _plan(geom, box)
     lead = (slice(None), slice(None))
     for flat, (dst, src, _) in taps:
         target = image[(*lead, *dst)]
-        target += cols[(*lead, flat, *src)]
+        if assign:
+            target[...] = cols[(*lead, flat, *src)]
+        else:
+            target += cols[(*lead, flat, *src)]

@@ -24,10 +24,14 @@ from .._args import ConvlabError, as_int
 __all__ = ["Chunk", "chunks", "get_workspace_limit", "set_workspace_limit", "workspace_limit"]
 
 _DEFAULT_LIMIT = 256 * 2**20
-# Measured on the U-Net layer shapes (benchmarks/bench_conv.py): chunks of about
-# 2 MiB of im2col columns keep the gather in L2/L3 and the GEMM at full speed;
-# much larger chunks spill the gathered columns to memory before BLAS reads them.
-_TARGET = 2 * 2**20
+# Measured on the U-Net layer shapes (benchmarks/bench_conv.py): chunks of a few
+# MiB of im2col columns keep the gather in the caches with the GEMM at full speed;
+# chunks of 100 MiB and more ran up to twice slower (the columns spill to memory
+# before BLAS reads them) ...
+_TARGET = 4 * 2**20
+# ... and below about a thousand columns the GEMMs get too thin, whatever the
+# channel count (256 columns cost up to 20 % at 64 to 1024 channels).
+_MIN_POSITIONS = 2048
 _limit = _DEFAULT_LIMIT
 
 # (batch slice, one slice per spatial dimension of the output box)
@@ -97,7 +101,8 @@ def chunks(batch: int, out_shape: tuple[int, ...], bytes_per_position: int) -> I
     """
     if bytes_per_position <= 0:
         raise ConvlabError(f"internal: bytes_per_position must be positive, got {bytes_per_position}")
-    positions = max(min(_TARGET, _limit) // bytes_per_position, 1)
+    positions = max(_TARGET // bytes_per_position, _MIN_POSITIONS)
+    positions = max(min(positions, _limit // bytes_per_position), 1)
     total = math.prod(out_shape)
     full = tuple(slice(0, n) for n in out_shape)
     if positions >= total:
