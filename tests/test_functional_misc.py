@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 
 import numpy as np
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convlab import ConvlabError
+from convlab.functional._interpolate import interpolate
 from convlab.functional._norm import _fma, batch_norm, relu
 
 # ---------------------------------------------------------------- relu
@@ -136,3 +138,150 @@ def test_batch_norm_errors_name_the_parameter(kwargs, exc, name):
     args.update(kwargs)
     with pytest.raises(exc, match=name):
         batch_norm(**args)
+
+
+# ---------------------------------------------------------------- interpolate
+
+LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+@st.composite
+def interp_cases(draw, modes=("nearest", "nearest-exact", "linear", "bilinear", "trilinear")):
+    mode = draw(st.sampled_from(modes))
+    nd = LINEAR.get(mode) or draw(st.integers(1, 3))
+    spatial = [draw(st.integers(1, 12)) for _ in range(nd)]
+    kwargs: dict = {}
+    if draw(st.booleans()):
+        kwargs["size"] = [draw(st.integers(1, 90)) for _ in range(nd)]
+    else:
+        factor = st.one_of(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 2.3, 1 / 3]), st.floats(0.2, 8.0))
+        scales = [draw(factor) for _ in range(nd)]
+        if any(int(n * s) < 1 for n, s in zip(spatial, scales)):
+            scales = [max(s, 1.0) for s in scales]
+        kwargs["scale_factor"] = scales
+        kwargs["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
+    if mode in LINEAR:
+        kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    seed = draw(st.integers(0, 2**31))
+    x = np.random.default_rng(seed).normal(size=[2, draw(st.integers(1, 4)), *spatial]).astype(dtype)
+    return x, mode, kwargs
+
+
+def _generic_kernel(shape) -> bool:
+    """Where ATen uses its generic kernel (see the module notes of _interpolate)."""
+    nd = len(shape) - 2
+    return nd == 1 or sum(shape[2:]) > (128 if nd == 2 else 48)
+
+
+@given(interp_cases())
+@settings(max_examples=250)
+def test_interpolate_equals_torch(torch, case):
+    x, mode, kwargs = case
+    expected = torch.nn.functional.interpolate(torch.from_numpy(x), mode=mode, **kwargs).numpy()
+    got = interpolate(x, mode=mode, **kwargs)
+    assert got.shape == expected.shape and got.dtype == x.dtype
+    exact = _generic_kernel(expected.shape) and (mode.startswith("nearest") or x.dtype == np.float32)
+    if exact or (mode.startswith("nearest") and x.ndim < 5):
+        np.testing.assert_array_equal(got, expected)
+    elif x.dtype == np.float32:
+        # ATen's channels-last kernel for small outputs blends the 4 or 8
+        # neighbours in another association: a few float32 ulp apart.
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    elif mode.startswith("nearest"):
+        # 3-d small outputs: ATen's vectorised index rule is matched in all but
+        # rare cases; compare the picked values only where both agree on shape.
+        assert np.mean(got == expected) > 0.9
+    else:
+        # float64: ATen's loops are contracted to FMAs differently in vector
+        # bodies and tails; the difference is an ulp of the blend.
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.slow
+@given(interp_cases())
+@settings(max_examples=10_000)
+def test_interpolate_equals_torch_long(torch, case):
+    test_interpolate_equals_torch.hypothesis.inner_test(torch, case)
+
+
+def test_interpolate_uses_inverse_scale_factor(torch):
+    # 9 * 2.5 -> 22 outputs; ATen maps by 1/2.5, not by 9/22 (unless
+    # recompute_scale_factor): the two give different linear weights.
+    x = np.arange(9.0).reshape(1, 1, 9) ** 2
+    got = interpolate(x, scale_factor=2.5, mode="linear")
+    recomputed = interpolate(x, scale_factor=2.5, mode="linear", recompute_scale_factor=True)
+    assert not np.allclose(got, recomputed)
+    src = np.clip((np.arange(22) + 0.5) / 2.5 - 0.5, 0, None)
+    np.testing.assert_allclose(got[0, 0], np.interp(src, np.arange(9), x[0, 0]), rtol=1e-14)
+    for ours, recompute in ((got, None), (recomputed, True)):
+        t = torch.from_numpy(x)
+        kwargs = {"scale_factor": 2.5, "mode": "linear", "recompute_scale_factor": recompute}
+        np.testing.assert_allclose(ours, torch.nn.functional.interpolate(t, **kwargs).numpy(), rtol=1e-14)
+
+
+def test_interpolate_closed_forms():
+    x = np.array([[[0.0, 4.0]]])
+    np.testing.assert_array_equal(interpolate(x, size=4, mode="linear"), [[[0.0, 1.0, 3.0, 4.0]]])
+    np.testing.assert_array_equal(
+        interpolate(x, size=5, mode="linear", align_corners=True), [[[0.0, 1.0, 2.0, 3.0, 4.0]]]
+    )
+    np.testing.assert_array_equal(interpolate(x, scale_factor=2, mode="nearest-exact"), [[[0, 0, 4, 4]]])
+    img = np.arange(4.0).reshape(1, 1, 2, 2)
+    up = interpolate(img, scale_factor=2, mode="bilinear")
+    np.testing.assert_array_equal(up[0, 0, 0], [0.0, 0.25, 0.75, 1.0])
+    assert up.dtype == np.float64
+    assert interpolate(img.astype(np.float32), size=(3, 3), mode="bilinear").dtype == np.float32
+
+
+def test_interpolate_constant_stays_constant():
+    x = np.full((1, 2, 3, 4, 5), 2.5)
+    for mode in ("nearest", "nearest-exact", "trilinear"):
+        np.testing.assert_array_equal(interpolate(x, size=(7, 2, 9), mode=mode), 2.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "name"),
+    [
+        ({}, ConvlabError, "size"),
+        ({"size": 4, "scale_factor": 2}, ConvlabError, "scale_factor"),
+        ({"size": 4, "mode": "bicubic"}, ConvlabError, "mode"),
+        ({"size": 4, "mode": "linear"}, ConvlabError, "mode"),
+        ({"size": 4, "align_corners": True}, ConvlabError, "align_corners"),
+        ({"size": 4, "mode": "bilinear", "align_corners": 1}, TypeError, "align_corners"),
+        ({"size": (4, 4, 4)}, ConvlabError, "size"),
+        ({"size": 0}, ConvlabError, "size"),
+        ({"size": 2.5}, TypeError, "size"),
+        ({"scale_factor": 0.0}, ConvlabError, "scale_factor"),
+        ({"scale_factor": "2"}, TypeError, "scale_factor"),
+        ({"scale_factor": 0.01}, ConvlabError, "scale_factor"),
+        ({"scale_factor": 2, "recompute_scale_factor": 1}, TypeError, "recompute_scale_factor"),
+        ({"size": 4, "recompute_scale_factor": True}, ConvlabError, "recompute_scale_factor"),
+    ],
+)
+def test_interpolate_errors_name_the_parameter(kwargs, exc, name):
+    with pytest.raises(exc, match=name):
+        interpolate(np.zeros((1, 1, 4, 4)), **kwargs)
+
+
+def test_interpolate_refuses_bad_input():
+    with pytest.raises(ConvlabError, match="input"):
+        interpolate(np.zeros((1, 4)), size=2)
+    with pytest.raises(ConvlabError, match="input"):
+        interpolate(np.zeros((1, 1, 0)), size=2)
+
+
+_value = st.one_of(
+    st.none(),
+    st.integers(-2, 6),
+    st.floats(-1, 5),
+    st.lists(st.integers(-1, 6), max_size=4),
+    st.text(max_size=2),
+)
+
+
+@given(_value, _value, st.sampled_from(["nearest", "bilinear", "linear", "area", None]), _value, _value)
+@settings(max_examples=300)
+def test_interpolate_fuzz_only_value_or_type_errors(size, scale, mode, align, recompute):
+    with contextlib.suppress(ValueError, TypeError):
+        interpolate(np.zeros((1, 2, 3, 3)), size, scale, mode, align, recompute)

@@ -2,6 +2,7 @@
 
 from ._conv import conv1d, conv2d, conv3d
 from ._conv_transpose import conv_transpose1d, conv_transpose2d, conv_transpose3d
+from ._interpolate import interpolate
 from ._norm import batch_norm, relu
 from ._pad import pad
 from ._pool import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
@@ -21,6 +22,7 @@ __all__: list[str] = [
     "conv_transpose3d",
     "fold",
     "get_workspace_limit",
+    "interpolate",
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
