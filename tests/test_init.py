@@ -106,3 +106,13 @@ def test_constant_image_stays_constant_away_from_border():
 def test_bilinear_kernel_errors_name_the_parameter(args, exc, name):
     with pytest.raises(exc, match=name):
         bilinear_kernel(*args)
+
+
+def test_conv_transpose_equals_bilinear_interpolate_all_convlab():
+    from convlab.functional import conv_transpose2d, interpolate
+
+    x = np.random.default_rng(2).normal(size=(2, 3, 6, 5))
+    w = bilinear_kernel(3, 3, 4, dtype=np.float64)
+    up = conv_transpose2d(x, w, stride=2, padding=1)
+    ref = interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    _check_interior_and_border(up, ref, x)
