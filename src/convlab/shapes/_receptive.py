@@ -138,26 +138,25 @@ class _Dim:
     op: int
 
 
-def _inputs(layer: _Dim, o: int) -> tuple[int, int] | None:
-    """First and last input index that output ``o`` reads, or None if none."""
+def _reads(layer: _Dim, o: int) -> list[int]:
+    """The input indices that output ``o`` of one layer reads."""
     if layer.kind != "convtranspose":
-        first = o * layer.s - layer.lo
-        return first, first + layer.d * (layer.k - 1)
+        return [o * layer.s - layer.lo + layer.d * t for t in range(layer.k)]
     # Transposed conv (PyTorch): input i reaches output i*s - lo + d*t, t < k.
-    taps = [(o + layer.lo - layer.d * t) for t in range(layer.k)]
-    hits = [v // layer.s for v in taps if v % layer.s == 0]
-    return (min(hits), max(hits)) if hits else None
+    taps = (o + layer.lo - layer.d * t for t in range(layer.k))
+    return [v // layer.s for v in taps if v % layer.s == 0]
 
 
-def _through(layers: Sequence[_Dim], a: int, b: int) -> tuple[int, int] | None:
-    """The input interval that outputs a..b of the chain read."""
+def _through(layers: Sequence[_Dim], o: int) -> tuple[int, int] | None:
+    """First and last input pixel that output ``o`` of the chain depends on."""
+    # Sets, not intervals: dilation and transposed strides leave gaps, and an
+    # interval hull would count pixels reached only through those gaps.
+    current = {o}
     for layer in reversed(layers):
-        first = next((r for o in range(a, b + 1) if (r := _inputs(layer, o))), None)
-        if first is None:
+        current = {i for q in current for i in _reads(layer, q)}
+        if not current:
             return None
-        last = next(r for o in range(b, a - 1, -1) if (r := _inputs(layer, o)))
-        a, b = first[0], last[1]
-    return a, b
+    return min(current), max(current)
 
 
 def _field_1d(layers: Sequence[_Dim]) -> tuple[int, Fraction, int]:
@@ -168,7 +167,7 @@ def _field_1d(layers: Sequence[_Dim]) -> tuple[int, Fraction, int]:
     # every intermediate interval by a whole number of pixels, so the field's
     # size is periodic with that period.
     period = math.prod(x.s for x in layers if x.kind == "convtranspose")
-    spans = [_through(layers, o, o) for o in range(period)]
+    spans = [_through(layers, o) for o in range(period)]
     size = max((b - a + 1 for a, b in filter(None, spans)), default=0)
     start = spans[0][0] if spans[0] else 0
     return size, jump, start
