@@ -10,17 +10,22 @@ __all__ = ["padding_arg", "size_arg"]
 _SEP = re.compile(r"[x,]")
 
 
-def _int(text: str, what: str) -> int:
+def _int(text: str, what: str, whole: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} must be integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"{what} must be integers like {_EXAMPLES[what]}, got {whole!r}"
+        ) from None
+
+
+_EXAMPLES = {"sizes": "24 or 572x572", "padding": "1, 1x2, 0:1, 0:1x1:1, same or valid"}
 
 
 def size_arg(text: str) -> int | tuple[int, ...]:
     """``24`` → 24; ``572x572`` or ``572,572`` → (572, 572)."""
     parts = _SEP.split(text.strip())
-    values = tuple(_int(p, "sizes") for p in parts)
+    values = tuple(_int(p, "sizes", text) for p in parts)
     return values[0] if len(values) == 1 else values
 
 
@@ -34,9 +39,9 @@ def padding_arg(text: str):
     for part in parts:
         if ":" in part:
             lo, _, hi = part.partition(":")
-            values.append((_int(lo, "padding"), _int(hi, "padding")))
+            values.append((_int(lo, "padding", text), _int(hi, "padding", text)))
         else:
-            values.append(_int(part, "padding"))
+            values.append(_int(part, "padding", text))
     if len(values) == 1:
         return values[0] if isinstance(values[0], int) else (values[0],)
     return tuple(values)

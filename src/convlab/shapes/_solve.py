@@ -119,9 +119,9 @@ def solve(
     --------
     >>> solve(768, 128)[0]
     Solution(kernel_size=6, stride=6, padding=0, dilation=1, output_padding=0, unused=0)
-    >>> s = solve(12, 24, transposed=True, kernel_size=3)[0]
+    >>> s = solve(12, 24, transposed=True, kernel_size=3)[0]  # what undoes Conv(k3, s2, p1) on 24?
     >>> s.stride, s.padding, s.output_padding
-    (2, 0, 0)
+    (2, 1, 1)
     """
     if not isinstance(transposed, bool):
         raise TypeError(f"transposed must be a bool, got {type(transposed).__name__} {transposed!r}")
