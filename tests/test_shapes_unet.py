@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -34,7 +36,7 @@ def torch_trace(size, depth, k, convs, padding):
         ups.append(x.shape[-1])
         diff = skip.shape[-1] - x.shape[-1]
         if padding == "valid":
-            start = int(round(diff / 2))  # torchvision's center_crop rule
+            start = round(diff / 2)  # torchvision's center_crop rule
             crops.append((start, start + x.shape[-1]))
         else:
             x = F.pad(x, (diff // 2, diff - diff // 2))  # Pytorch-UNet pads the up-sampled side
@@ -64,7 +66,7 @@ def test_valid_sizes_trace_like_torch(depth, k, convs, data):
         return
     assert shapes.unet_sizes(valid[0], **config).smallest_valid == valid[0]
     n = data.draw(st.sampled_from(valid))
-    enc, ups, crops, dec, out = torch_trace(n, depth, k, convs, "valid")
+    enc, _ups, crops, dec, out = torch_trace(n, depth, k, convs, "valid")
     u = shapes.unet_sizes(n, **config)
     assert u.output_size == (out,)
     assert [[s[0] for s in lv.encoder] for lv in u.levels] == enc
@@ -76,7 +78,7 @@ def test_valid_sizes_trace_like_torch(depth, k, convs, data):
 def test_same_padding_unet_returns_the_input_size_like_torch(depth, n):
     if n < 2**depth:
         return
-    enc, ups, crops, dec, out = torch_trace(n, depth, 3, 2, "same")
+    _enc, ups, _crops, dec, out = torch_trace(n, depth, 3, 2, "same")
     u = shapes.unet_sizes(n, depth=depth, padding="same")
     assert u.output_size == (n,) == (out,)
     assert [[s[0] for s in lv.decoder] for lv in u.levels[:depth]] == dec
@@ -89,7 +91,7 @@ def test_same_padding_unet_returns_the_input_size_like_torch(depth, n):
 def test_valid_sizes_are_periodic_and_every_other_size_names_the_breaking_layer():
     valid = shapes.unet_valid_sizes(150, 700)
     assert valid[:3] == [188, 204, 220]
-    assert all(b - a == 16 for a, b in zip(valid, valid[1:]))
+    assert all(b - a == 16 for a, b in itertools.pairwise(valid))
     for n in range(188, 300):
         if n in valid:
             assert shapes.unet_sizes(n).input_size == (n,)
