@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,5 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConvlabError, TypeError) as err:
         print(f"convlab {args.command}: error: {err}", file=sys.stderr)
         return 2
-    print(text)
+    try:
+        print(text)
+    except BrokenPipeError:
+        # `convlab ... | head` closed the pipe: not an error of ours. Point
+        # stdout at devnull so the interpreter's final flush stays quiet.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     return 0
