@@ -1,8 +1,52 @@
-"""convlab: convolution arithmetic made exact, fast and visible."""
+"""convlab: convolution arithmetic made exact, fast and visible.
+
+The operators of :mod:`convlab.functional` are re-exported here
+(``convlab.conv2d`` is ``convlab.functional.conv2d``). They are loaded on
+first use, so that ``import convlab.shapes`` works without NumPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from . import shapes
 from ._args import ConvlabError
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvlabError", "__version__", "shapes"]
+_FUNCTIONAL = (
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "batch_norm",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "fold",
+    "interpolate",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "pad",
+    "relu",
+    "unfold",
+)
+_SUBMODULES = ("functional", "init", "transforms")
+
+__all__ = ["ConvlabError", "__version__", "shapes", *_SUBMODULES, *_FUNCTIONAL]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _FUNCTIONAL:
+        return getattr(importlib.import_module(".functional", __name__), name)
+    raise AttributeError(f"module 'convlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
