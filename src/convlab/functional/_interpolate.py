@@ -4,24 +4,29 @@ The index and weight arithmetic copies ATen's ``UpSample.h`` operation by
 operation, in the same precision: that is what makes the results bit-equal.
 
 - The coordinate scale is ``1 / scale_factor`` when a scale factor reaches the
-  kernel (``recompute_scale_factor`` not True), else ``in / out``. Nearest
-  modes map indices in double precision (exactly, without a scale factor);
-  linear modes compute in the input's precision.
+  kernel (``recompute_scale_factor`` not True), else ``in / out``. Indices and
+  weights are computed in the input's precision (float64 nearest without a
+  scale factor is the exact integer floor).
 - ATen's CPU kernels are compiled with FMA contraction, so the source index
   ``scale * (j + 0.5) - 0.5`` and every blend ``a * w0 + b * w1`` are one
   fused multiply-add each (``a * w0`` fused with the rounded ``b * w1``).
 - Linear modes are separable and ATen nests the last dimension innermost, so
   blending the last axis first, then the one before, repeats its arithmetic.
 
-Known gaps, measured against torch 2.13 on x86-64 (AVX2). For small 2-d and
-3-d outputs (``sum(out) <= 128`` resp. ``<= 48``) ATen switches to a
-channels-last kernel that vectorises over channels: there the nearest index
-rule is reproduced for 2-d (float32 scale, ``floorf``, ATen's two shortcuts)
-but differs in about one 3-d case in 8000, and the linear blends differ in
-the last bits (a few float32 ulp; the association depends on the channel
-count). float64 linear results may differ from ATen by an ulp or so, because
-the compiler contracts ATen's double loops differently in vector bodies and
-scalar tails. Everywhere else the results are bit-equal.
+Known gaps, measured against torch 2.13 on x86-64 (AVX2):
+
+- Small 2-d and 3-d outputs (``sum(out) <= 128`` resp. ``<= 48``) go to ATen's
+  channels-last kernel, which vectorises over channels. Its nearest rule
+  (float32 scale, ``floorf``, two shortcuts in 2-d) is reproduced, except in
+  about one 3-d case in 8000; its linear blends associate differently (a few
+  float32 ulp, depending on the channel count).
+- float32 ``'nearest-exact'`` with ``size`` picks the neighbouring pixel in
+  under 1% of configurations, for indices landing exactly on a boundary.
+- A float32 linear axis of input size 1, and float64 linear blends in
+  general, may be an ulp off: the compiler contracts ATen's loops differently
+  in vector bodies and scalar tails.
+
+Everywhere else the results are bit-equal; the tests state each tolerance.
 """
 
 from __future__ import annotations
@@ -103,7 +108,7 @@ def interpolate(
             x = _blend(x, 2 + dim, out[dim], scales[dim], align)
         return x
     exact = mode == "nearest-exact"
-    maps = [_nearest(n, o, s, exact, ndim, out) for n, o, s in zip(x.shape[2:], out, scales)]
+    maps = [_nearest(n, o, s, exact, ndim, out, x.dtype) for n, o, s in zip(x.shape[2:], out, scales)]
     return x[(Ellipsis, *np.ix_(*maps))]
 
 
@@ -164,16 +169,22 @@ def _positive_float(value: object) -> float:
     return float(value)
 
 
-def _nearest(n: int, out: int, scale: float | None, exact: bool, ndim: int, sizes: tuple) -> np.ndarray:
+def _nearest(n, out, scale, exact, ndim, sizes, dtype) -> np.ndarray:
+    """Source index of every output position along one axis (ATen's nearest rules)."""
     j = np.arange(out, dtype=np.int64)
     if _vectorised_kernel(ndim, sizes):
         return _nearest_float32(n, out, scale, exact, shortcuts=ndim == 2)
-    if scale is None:
-        # Without a scale factor the generic kernel's index is the exact
-        # floor(j * n / out) (or floor((j + 0.5) * n / out)).
-        src = ((2 * j + 1) * n) // (2 * out) if exact else (j * n) // out
+    half = 0.5 if exact else 0.0
+    if dtype == np.float32:
+        # The generic kernel maps in the input's precision: a float32 scale
+        # times a float32 index.
+        ratio = np.float32(1.0 / scale) if scale is not None else np.float32(n) / np.float32(out)
+        src = np.floor((j.astype(np.float32) + np.float32(half)) * ratio).astype(np.int64)
+    elif scale is None:
+        # float64 without a scale factor: the exact floor((j + half) * n / out).
+        src = ((2 * j + (1 if exact else 0)) * n) // (2 * out)
     else:
-        src = np.floor((j + (0.5 if exact else 0.0)) * (1.0 / scale)).astype(np.int64)
+        src = np.floor((j + half) * (1.0 / scale)).astype(np.int64)
     return np.minimum(src, n - 1)
 
 
