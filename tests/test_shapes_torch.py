@@ -17,6 +17,9 @@ from convlab import ConvlabError, shapes
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+# torch warns that even kernels with 'same' padding copy the input: expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
