@@ -1,0 +1,13 @@
+"""Files in and out: network weights and images, written atomically.
+
+Weights: :func:`load_weights` and :func:`save_weights` for ``.safetensors``,
+``.npz`` and PyTorch ``.pt``/``.pth`` (read through ``weights_only=True``
+only). Images: :func:`read_image` and :func:`write_image` for PNG and TIFF
+(Pillow and tifffile, the ``io`` extra, imported when used). Every writer
+writes a temporary file and renames it, so no partial file is ever left.
+"""
+
+from ._atomic import atomic_path
+from ._weights import WeightsFileError, WeightsNote, load_weights, save_weights
+
+__all__ = ["WeightsFileError", "WeightsNote", "atomic_path", "load_weights", "save_weights"]

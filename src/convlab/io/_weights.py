@@ -1,0 +1,242 @@
+"""Load and save a network's weights: safetensors, NumPy .npz and PyTorch .pt files."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .._args import ConvlabError, describe
+from ._atomic import atomic_path
+from ._safetensors import read_safetensors, safetensors_bytes
+
+__all__ = ["WeightsFileError", "WeightsNote", "load_weights", "save_weights"]
+
+_SUFFIXES = {".safetensors": "safetensors", ".npz": "npz", ".pt": "torch", ".pth": "torch"}
+# Keys under which training scripts commonly store the state_dict in a checkpoint.
+_WRAPPERS = ("state_dict", "model_state_dict", "model")
+_PREFIX = "module."
+
+
+class WeightsFileError(ConvlabError):
+    """A weights file that cannot be read or written; the message names the path."""
+
+
+class WeightsNote(UserWarning):
+    """What :func:`load_weights` changed on the way: unwrapping, prefixes, widening."""
+
+
+def _format(path: Path) -> str:
+    kind = _SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise WeightsFileError(
+            f"weights file {str(path)!r} has the extension {path.suffix or '(none)'!r}; "
+            f"expected one of {', '.join(_SUFFIXES)}"
+        )
+    return kind
+
+
+def load_weights(path: str | os.PathLike, /) -> dict[str, np.ndarray]:
+    """A ``state_dict`` of NumPy arrays from a weights file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.safetensors``, ``.npz`` (read with ``allow_pickle=False``) or
+        ``.pt``/``.pth``. PyTorch files are read only through
+        ``torch.load(path, map_location='cpu', weights_only=True)``, whose
+        restricted unpickler refuses anything but tensors and plain
+        containers: convlab never unpickles arbitrary objects.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Parameter names as stored (PyTorch's ``conv1.weight`` style), in file order.
+
+    Raises
+    ------
+    WeightsFileError
+        Unknown extension, missing, truncated or corrupt file, an object other
+        than tensors in a PyTorch file, torch missing for a ``.pt`` file; the
+        message names the path.
+
+    Notes
+    -----
+    Issued as :class:`WeightsNote` warnings: a checkpoint dict that holds the
+    state_dict under ``'state_dict'``, ``'model_state_dict'`` or ``'model'``
+    is unwrapped; a ``module.`` prefix on every key (``nn.DataParallel``) is
+    stripped; float16 and bfloat16 tensors are widened to float32, exactly
+    (convlab computes in float32).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
+    >>> save_weights({"conv.weight": np.ones((2, 1, 3, 3), np.float32)}, path)
+    >>> {k: v.shape for k, v in load_weights(path).items()}
+    {'conv.weight': (2, 1, 3, 3)}
+    """
+    path = Path(path)
+    kind = _format(path)
+    if not path.is_file():
+        raise WeightsFileError(f"weights file {str(path)!r} does not exist or is not a file")
+    try:
+        tensors, notes = _READERS[kind](path)
+        tensors, more = _normalise(tensors)
+    except ConvlabError as err:
+        raise WeightsFileError(f"cannot read weights file {str(path)!r}: {err}") from None
+    except OSError as err:
+        raise WeightsFileError(f"cannot read weights file {str(path)!r}: {err.strerror or err}") from None
+    for note in [*notes, *more]:
+        warnings.warn(f"{path.name}: {note}", WeightsNote, stacklevel=2)
+    return tensors
+
+
+def _read_safetensors(path: Path) -> tuple[dict, list[str]]:
+    tensors, bf16 = read_safetensors(path)
+    for name in bf16:
+        # bfloat16 is the top half of a float32: shifting the bits back is exact.
+        tensors[name] = (tensors[name].astype(np.uint32) << 16).view(np.float32)
+    notes = [f"{len(bf16)} bfloat16 tensors widened to float32"] if bf16 else []
+    return tensors, notes
+
+
+def _read_npz(path: Path) -> tuple[dict, list[str]]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ConvlabError("the file is a single .npy array, not an .npz archive of named arrays")
+            return {name: archive[name] for name in archive.files}, []
+    except (ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+        # ValueError also covers object arrays, which would need pickle.
+        raise ConvlabError(f"not a readable .npz archive ({err})") from None
+
+
+def _read_torch(path: Path) -> tuple[dict, list[str]]:
+    try:
+        import torch
+    except ImportError:
+        raise ConvlabError(
+            "reading .pt/.pth files needs PyTorch (pip install torch); "
+            "or convert the file to .safetensors or .npz"
+        ) from None
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConvlabError(
+            f"refused: it holds objects other than tensors and plain containers, which "
+            f"torch.load(weights_only=True) does not unpickle ({first})"
+        ) from None
+    except Exception as err:  # torch reports damage as RuntimeError, EOFError, zip errors, ...
+        raise ConvlabError(f"torch.load failed: {type(err).__name__}: {err}") from None
+    state, notes = _unwrap(loaded)
+    arrays = {}
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise ConvlabError(f"entry {name!r} is {describe(value)}, not a tensor")
+        value = value.detach()
+        # NumPy has no bfloat16; widening to float32 is exact.
+        arrays[name] = (value.float() if value.dtype == torch.bfloat16 else value).numpy().copy()
+    bf16 = sum(value.dtype == torch.bfloat16 for value in state.values())
+    if bf16:
+        notes.append(f"{bf16} bfloat16 tensors widened to float32")
+    return arrays, notes
+
+
+def _unwrap(loaded: object) -> tuple[Mapping, list[str]]:
+    notes = []
+    while isinstance(loaded, Mapping):
+        key = next((k for k in _WRAPPERS if isinstance(loaded.get(k), Mapping)), None)
+        if key is None:
+            return loaded, notes
+        others = sorted(str(k) for k in loaded if k != key)
+        notes.append(f"took the state_dict under {key!r} of a checkpoint dict (other keys: {others})")
+        loaded = loaded[key]
+    raise ConvlabError(f"the file holds {type(loaded).__name__}, not a dict of tensors (a state_dict)")
+
+
+def _normalise(tensors: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
+    notes = []
+    if not tensors:
+        raise ConvlabError("it holds no tensors")
+    if all(name.startswith(_PREFIX) for name in tensors):
+        tensors = {name[len(_PREFIX) :]: value for name, value in tensors.items()}
+        notes.append(f"stripped the {_PREFIX!r} prefix (nn.DataParallel) from every key")
+    halves = [name for name, value in tensors.items() if value.dtype == np.float16]
+    for name in halves:
+        tensors[name] = tensors[name].astype(np.float32)
+    if halves:
+        notes.append(f"{len(halves)} float16 tensors widened to float32")
+    return tensors, notes
+
+
+def save_weights(state_dict: Mapping[str, np.ndarray], path: str | os.PathLike, /) -> None:
+    """Write a ``state_dict`` to ``path``; the format follows the extension.
+
+    Parameters
+    ----------
+    state_dict : mapping of str to array_like
+        Parameter names and values; values are stored with their dtype.
+    path : str or path-like
+        ``.safetensors``, ``.npz`` or ``.pt``/``.pth`` (the last needs
+        PyTorch; it is written with ``torch.save`` and readable with
+        ``weights_only=True``).
+
+    Raises
+    ------
+    WeightsFileError
+        Unknown extension, a name that is not a string, a value that is not
+        numeric, or a directory that cannot be written; the message names it.
+
+    Notes
+    -----
+    The file is written under a temporary name in the same directory and
+    renamed into place: an interrupted write never leaves a partial file.
+    """
+    path = Path(path)
+    kind = _format(path)
+    arrays = {}
+    for name, value in state_dict.items():
+        if not isinstance(name, str):
+            raise WeightsFileError(f"state_dict keys must be strings, got {describe(name)}")
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise WeightsFileError(f"state_dict[{name!r}] must be numeric, got dtype {array.dtype}")
+        arrays[name] = array
+    try:
+        with atomic_path(path) as tmp:
+            _WRITERS[kind](arrays, tmp)
+    except ConvlabError as err:
+        raise WeightsFileError(f"cannot write weights file {str(path)!r}: {err}") from None
+    except OSError as err:
+        raise WeightsFileError(f"cannot write weights file {str(path)!r}: {err.strerror or err}") from None
+
+
+def _write_npz(arrays: dict[str, np.ndarray], tmp: Path) -> None:
+    # A file object, not a name: np.savez appends ".npz" to names lacking it.
+    with open(tmp, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def _write_torch(arrays: dict[str, np.ndarray], tmp: Path) -> None:
+    try:
+        import torch
+    except ImportError:
+        raise ConvlabError("writing .pt/.pth files needs PyTorch; use .safetensors or .npz") from None
+    torch.save({name: torch.from_numpy(np.array(a, order="C")) for name, a in arrays.items()}, tmp)
+
+
+_READERS = {"safetensors": _read_safetensors, "npz": _read_npz, "torch": _read_torch}
+
+
+def _write_safetensors(arrays: dict[str, np.ndarray], tmp: Path) -> None:
+    tmp.write_bytes(safetensors_bytes(arrays))
+
+
+_WRITERS = {"safetensors": _write_safetensors, "npz": _write_npz, "torch": _write_torch}
