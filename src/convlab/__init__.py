@@ -35,7 +35,7 @@ _FUNCTIONAL = (
     "relu",
     "unfold",
 )
-_SUBMODULES = ("functional", "init", "io", "transforms")
+_SUBMODULES = ("functional", "init", "io", "lowering", "transforms")
 
 __all__ = ["ConvlabError", "__version__", "shapes", *_SUBMODULES, *_FUNCTIONAL]
 
