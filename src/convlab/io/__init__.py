@@ -8,6 +8,17 @@ writes a temporary file and renames it, so no partial file is ever left.
 """
 
 from ._atomic import atomic_path
+from ._images import IMAGE_SUFFIXES, ImageFileError, read_image, write_image
 from ._weights import WeightsFileError, WeightsNote, load_weights, save_weights
 
-__all__ = ["WeightsFileError", "WeightsNote", "atomic_path", "load_weights", "save_weights"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageFileError",
+    "WeightsFileError",
+    "WeightsNote",
+    "atomic_path",
+    "load_weights",
+    "read_image",
+    "save_weights",
+    "write_image",
+]
