@@ -80,8 +80,8 @@ class Phase:
 _Axis = tuple[int, int, int, tuple[int, ...], tuple[int, int], int]
 
 
-def _axis_phase(n: int, k: int, s: int, lo: int, d: int, out: int, r: int) -> _Axis:
-    offset = (r - lo) % s
+def _axis_phase(n: int, k: int, s: int, lo: int, d: int, out: int, offset: int) -> _Axis:
+    r = (offset + lo) % s
     size = max(0, -(-(out - offset) // s))
     taps = tuple(t for t in reversed(range(k)) if (d * t) % s == r)
     dil = d // math.gcd(d, s)
@@ -97,7 +97,7 @@ def _axis_phase(n: int, k: int, s: int, lo: int, d: int, out: int, r: int) -> _A
 def _phases(setup: Setup) -> list[Phase]:
     w_conv = swap_groups(setup.w, setup.groups)
     per_axis = [
-        [_axis_phase(n, k, s, lo, d, o, r) for r in range(s)]
+        [_axis_phase(n, k, s, lo, d, o, offset) for offset in range(s)]
         for n, k, s, lo, d, o in zip(
             setup.x.shape[2:], setup.kernel, setup.stride, setup.lo, setup.dilation, setup.out_shape
         )
@@ -132,7 +132,7 @@ def conv_transpose_by_phases(
     stride, padding, output_padding, groups, dilation
         As :func:`convlab.functional.conv_transpose2d` (``(lo, hi)`` pairs accepted).
     return_phases : bool
-        Also return the list of :class:`Phase` descriptions, residues in C order.
+        Also return the list of :class:`Phase` descriptions, offsets in C order.
 
     Returns
     -------
