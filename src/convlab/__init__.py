@@ -35,7 +35,7 @@ _FUNCTIONAL = (
     "relu",
     "unfold",
 )
-_SUBMODULES = ("functional", "init", "io", "lowering", "transforms")
+_SUBMODULES = ("functional", "init", "io", "lowering", "models", "nn", "transforms")
 
 __all__ = ["ConvlabError", "__version__", "shapes", *_SUBMODULES, *_FUNCTIONAL]
 
