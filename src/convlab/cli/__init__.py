@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .._args import ConvlabError
-from . import _demo, _shape_cmds
+from . import _demo, _explain_cmds, _shape_cmds
 
 __all__ = ["main"]
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _demo.add_command(sub, common)
     _shape_cmds.add_commands(sub, common)
+    _explain_cmds.add_commands(sub, common)
     return parser
 
 

@@ -1,0 +1,193 @@
+"""The picture and explanation sub-commands: explain, animate, overlap."""
+
+from __future__ import annotations
+
+import argparse
+
+from .._args import ConvlabError
+from ._parse import padding_arg, size_arg
+from ._table import dumps
+
+_EXPLAIN_OPS = ("conv", "convtranspose", "unfold", "crop")
+
+
+def _layer(p: argparse.ArgumentParser, *, kernel_required: bool = True) -> None:
+    p.add_argument("-k", "--kernel-size", type=size_arg, required=kernel_required, help="e.g. 3 or 3x5")
+    p.add_argument("-s", "--stride", type=size_arg, default=1, help="default %(default)s")
+    p.add_argument(
+        "-p", "--padding", type=padding_arg, default=0, help="1, 1x2, lo:hi like 0:1, 0:1x1:1, same"
+    )
+    p.add_argument("-d", "--dilation", type=size_arg, default=1, help="default %(default)s")
+    p.add_argument("--output-padding", "--op", type=size_arg, default=0, help="convtranspose only")
+    p.add_argument(
+        "--ndim", type=int, choices=(1, 2), default=None, help="1-D or 2-D when all values are ints"
+    )
+
+
+def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "explain", parents=[common], help="a worked example: input, kernel, matrix, and every route agreeing"
+    )
+    p.add_argument("op", choices=_EXPLAIN_OPS, help="the operator")
+    p.add_argument("size", type=size_arg, help="input size: 4, or 4x4 for 2-D (ints alone mean 2-D)")
+    _layer(p, kernel_required=False)
+    p.add_argument("--crop", type=size_arg, default=None, help="crop only: the crop size")
+    p.add_argument("-c", "--channels", type=int, default=1, help="input and output channels (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="random integers -4..4 instead of 0, 1, 2, ...")
+    p.add_argument("--symbolic", action="store_true", help="names (x00, w01) instead of numbers")
+    p.set_defaults(run=run_explain)
+
+    p = sub.add_parser(
+        "animate", parents=[common], help="conv_arithmetic-style animation: .gif, .png or .svg"
+    )
+    p.add_argument("op", choices=("conv", "convtranspose"), help="the layer")
+    p.add_argument("size", type=size_arg, help="input size: 5, or 5x7 (ints alone mean 2-D)")
+    _layer(p)
+    views = ("both", "scatter", "zero-insertion")
+    p.add_argument(
+        "--view", choices=views, default="both", help="convtranspose: scatter, zero-insertion or both"
+    )
+    p.add_argument("-o", "--output", required=True, help="FILE.gif (animation), .png or .svg (all frames)")
+    p.set_defaults(run=run_animate)
+
+    p = sub.add_parser(
+        "overlap", parents=[common], help="kernel taps landing on each output pixel of a transposed conv"
+    )
+    _layer(p)
+    p.add_argument("--size", type=size_arg, default=5, help="input size (default %(default)s)")
+    p.add_argument("-o", "--output", default=None, help="also draw a heat map: FILE.png or .svg")
+    p.set_defaults(run=run_overlap)
+
+
+def _one_d(args: argparse.Namespace) -> None:
+    """``--ndim 1``: plain ints become 1-tuples, so the operators see one spatial dimension."""
+    if args.ndim == 1:
+        for key in ("size", "kernel_size", "crop"):
+            value = getattr(args, key, None)
+            if isinstance(value, int):
+                setattr(args, key, (value,))
+
+
+def _check_channels(channels: int) -> None:
+    if channels < 1 or channels > 8:
+        raise ConvlabError(f"channels must be an integer from 1 to 8, got channels={channels}")
+
+
+def _worked(args: argparse.Namespace):
+    from ..viz import _worked
+
+    if args.op == "crop":
+        if args.crop is None:
+            raise ConvlabError("explain crop needs --crop, the crop size (e.g. --crop 4 or --crop 4x3)")
+        return _worked.crop_example(args.size, args.crop, args.channels, args.seed)
+    if args.kernel_size is None:
+        raise ConvlabError(f"explain {args.op} needs -k/--kernel-size (e.g. -k 3)")
+    layer = (args.size, args.kernel_size, args.stride, args.padding, args.dilation)
+    if args.op == "convtranspose":
+        return _worked.convtranspose_example(*layer, args.output_padding, args.channels, args.seed)
+    example = _worked.unfold_example if args.op == "unfold" else _worked.conv_example
+    return example(*layer, args.channels, args.seed)
+
+
+def run_explain(args: argparse.Namespace) -> str:
+    from ..viz import _explain, _explain_more
+
+    _check_channels(args.channels)
+    _one_d(args)
+    if args.symbolic and args.channels != 1:
+        raise ConvlabError(f"--symbolic names one channel only, got channels={args.channels}")
+    worked = _worked(args)
+    if args.json:
+        return dumps(_explain_json(worked, args))
+    params = {"stride": args.stride, "padding": args.padding, "dilation": args.dilation}
+    if args.op == "crop":
+        return _explain_more.crop_text(worked, args.symbolic)
+    if args.op == "convtranspose":
+        return _explain_more.transpose_text(
+            worked, {**params, "output_padding": args.output_padding}, args.symbolic
+        )
+    return _explain.conv_text(worked, params, args.symbolic)
+
+
+def _explain_json(worked, args: argparse.Namespace) -> dict:
+    from ..viz._explain import AGREE
+
+    data = {
+        "op": worked.op,
+        "size": args.size,
+        "kernel_size": args.kernel_size,
+        "stride": args.stride,
+        "padding": args.padding,
+        "dilation": args.dilation,
+        "output_padding": args.output_padding if args.op == "convtranspose" else None,
+        "arrays": {key: value.tolist() for key, value in worked.arrays.items()},
+        "routes": [{"route": r, "max_abs_diff": d, "agree": d <= AGREE} for r, d in worked.routes],
+    }
+    m = worked.matrix
+    if m is not None:
+        coo = m.tocoo()
+        data["matrix"] = {
+            "shape": list(m.shape),
+            "nnz": int(m.nnz),
+            "rows": coo.row.tolist(),
+            "cols": coo.col.tolist(),
+            "values": coo.data.tolist(),
+        }
+    if "box" in worked.extra:
+        box = worked.extra["box"]
+        data["box"] = {"start": box.start, "stop": box.stop, "pad": box.pad, "output_size": box.output_size}
+    return data
+
+
+def run_animate(args: argparse.Namespace) -> str:
+    from ..viz import animate
+
+    _one_d(args)
+    frames = animate(
+        args.op,
+        args.size,
+        args.kernel_size,
+        args.output,
+        stride=args.stride,
+        padding=args.padding,
+        dilation=args.dilation,
+        output_padding=args.output_padding,
+        view=args.view,
+    )
+    if args.json:
+        return dumps({"output": args.output, "frames": frames})
+    return f"wrote {args.output}: {frames} frames"
+
+
+def run_overlap(args: argparse.Namespace) -> str:
+    from ..viz import _overlap
+
+    _one_d(args)
+    size, kernel = args.size, args.kernel_size
+    counts = _overlap.overlap_counts(
+        kernel, args.stride, args.dilation, size, args.padding, args.output_padding
+    )
+    verdict = _overlap.verdict(counts.ndim, args.kernel_size, args.stride, args.dilation)
+    head = (
+        f"conv_transpose{counts.ndim}d overlap: input {_text(size)}, kernel {_text(kernel)}, "
+        f"stride {_text(args.stride)}, padding {_text(args.padding)}, dilation {_text(args.dilation)} "
+        f"-> output {'x'.join(map(str, counts.shape))}"
+    )
+    if args.output:
+        _overlap.save_overlap(counts, [head, *verdict.split("; ", 1)], args.output)
+    if args.json:
+        return dumps(
+            {"counts": counts.tolist(), "shape": counts.shape, "verdict": verdict, "output": args.output}
+        )
+    lines = [head, "taps landing on each output pixel (conv_transpose of ones with a ones kernel):"]
+    lines += ["  " + line for line in _overlap.text_grid(counts).splitlines()]
+    lines.append(verdict)
+    if args.output:
+        lines.append(f"wrote {args.output}")
+    return "\n".join(lines)
+
+
+def _text(value) -> str:
+    if isinstance(value, tuple):
+        return "x".join(f"{v[0]}:{v[1]}" if isinstance(v, tuple) else str(v) for v in value)
+    return str(value)

@@ -1,0 +1,10 @@
+"""Pictures of convolution arithmetic: animations, overlap maps, worked examples.
+
+PNG and GIF output needs Pillow (``pip install 'convlab[viz]'``); SVG output
+and the text of the worked examples need nothing beyond NumPy.
+"""
+
+from ._animate import animate, frame_count
+from ._scene import PictureTooLarge
+
+__all__ = ["PictureTooLarge", "animate", "frame_count"]

@@ -1,0 +1,74 @@
+"""Writing pictures: the format from the file name, and never a half-written file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .._args import ConvlabError
+from ._raster import MAX_SHEET_PIXELS, gif_bytes, png_bytes, sheet_size
+from ._scene import PictureTooLarge, Scene
+from ._svg import svg_text
+
+FORMATS = (".png", ".gif", ".svg")
+
+
+def picture_format(path: str | os.PathLike) -> str:
+    """The format of ``path`` from its suffix, checked before any work is done."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in FORMATS:
+        raise ConvlabError(f"output must end in .png, .gif or .svg, got output={str(path)!r}")
+    if not target.parent.is_dir():
+        raise ConvlabError(f"output directory does not exist: {str(target.parent)!r}")
+    return suffix
+
+
+def encode(scenes: list[Scene], suffix: str) -> bytes:
+    """The file's bytes; a sheet too large to read is refused, as is the GIF in :func:`gif_bytes`."""
+    if suffix == ".gif":
+        return gif_bytes(scenes)
+    width, height = sheet_size(scenes)
+    if width * height > MAX_SHEET_PIXELS:
+        raise PictureTooLarge(
+            f"{len(scenes)} frames make a {width}x{height} sheet, too large to read; "
+            "try smaller sizes (e.g. 5x5) or write a .gif, which shows one frame at a time"
+        )
+    if suffix == ".png":
+        return png_bytes(scenes)
+    return svg_text(scenes).encode("utf-8")
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place.
+
+    The rename is atomic on one file system, so a reader (or a crash) sees
+    the old file or the complete new one, never a partial picture.
+    """
+    target = Path(path)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as err:
+        raise ConvlabError(f"cannot write output={str(path)!r}: {err.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        # mkstemp makes the file private (0600); give it the permissions a
+        # plain open() would have.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temp, 0o666 & ~mask)
+        os.replace(temp, target)
+    except BaseException as err:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise ConvlabError(f"cannot write output={str(path)!r}: {err.strerror}") from None
+        raise
+
+
+def save(scenes: list[Scene], path: str | os.PathLike) -> int:
+    """Encode ``scenes`` for ``path``'s format and write them; returns the number of bytes."""
+    data = encode(scenes, picture_format(path))
+    write_atomic(path, data)
+    return len(data)
