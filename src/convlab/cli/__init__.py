@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .._args import ConvlabError
-from . import _demo, _explain_cmds, _shape_cmds
+from . import _demo, _explain_cmds, _segment, _shape_cmds, _unet_cmds
 
 __all__ = ["main"]
 
@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     _demo.add_command(sub, common)
     _shape_cmds.add_commands(sub, common)
     _explain_cmds.add_commands(sub, common)
+    _unet_cmds.add_commands(sub, common)
+    _segment.add_command(sub, common)
     return parser
 
 
