@@ -1,5 +1,9 @@
 """Convolution, N-d, as im2col in bounded chunks and one GEMM per chunk.
 
+At stride 1 the lowering of :mod:`._wide` runs instead where it pays: one
+accumulating GEMM per kernel tap on shifted views of the flat image, without
+an im2col copy.
+
 ``conv1d``, ``conv2d`` and ``conv3d`` are thin wrappers of :func:`conv_nd`.
 """
 
@@ -14,6 +18,7 @@ from numpy.typing import ArrayLike
 from .._args import per_dim
 from ..shapes import conv_output_size
 from ._conv_args import check_padding_mode, conv_arrays, conv_padding, pad_by_mode
+from ._wide import convolve_wide
 from ._window import Geometry, gather
 from ._workspace import chunks
 
@@ -64,6 +69,10 @@ def _convolve(x: np.ndarray, w: np.ndarray, geom: Geometry, out_shape: tuple[int
     wmat = w.reshape(groups, c_out // groups, c_in // groups * taps)
     # A 1x1 kernel at stride 1 without padding reads the input as it is: no im2col.
     direct = taps == 1 and set(geom.stride) == {1} and not any(geom.lo) and tuple(out_shape) == geom.image
+    if not direct:
+        wide = convolve_wide(x, w, geom, out_shape, groups)
+        if wide is not None:
+            return wide
     buffer = np.empty(0, dtype=x.dtype)
     for batch, box in chunks(n, out_shape, c_in * taps * x.dtype.itemsize):
         nb, sizes = batch.stop - batch.start, tuple(b.stop - b.start for b in box)
@@ -115,7 +124,9 @@ _PARAMS = """
     -----
     ``out = floor((size + lo + hi - dilation*(k - 1) - 1) / stride) + 1`` per
     dimension (:func:`convlab.shapes.conv_output_size`). Computed as im2col in
-    chunks of output positions, each one GEMM; the im2col chunk is bounded by
+    chunks of output positions, each one GEMM, or at stride 1 as one GEMM per
+    kernel tap on shifted views of the (zero-padded) image, accumulated in a
+    chunk of outputs; the chunks and the padded copy are bounded by
     :func:`convlab.functional.set_workspace_limit`.
 """
 

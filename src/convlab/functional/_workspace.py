@@ -21,7 +21,14 @@ from collections.abc import Iterator
 
 from .._args import ConvlabError, as_int
 
-__all__ = ["Chunk", "chunks", "get_workspace_limit", "set_workspace_limit", "workspace_limit"]
+__all__ = [
+    "Chunk",
+    "chunk_positions",
+    "chunks",
+    "get_workspace_limit",
+    "set_workspace_limit",
+    "workspace_limit",
+]
 
 _DEFAULT_LIMIT = 256 * 2**20
 # Measured on the U-Net layer shapes (benchmarks/bench_conv.py): chunks of a few
@@ -90,6 +97,17 @@ def workspace_limit(nbytes: int | None) -> Iterator[int]:
         set_workspace_limit(old)
 
 
+def chunk_positions(bytes_per_position: int) -> int:
+    """How many output positions one chunk should hold: the target, capped by the limit.
+
+    May be 0 when a single position exceeds the limit.
+    """
+    if bytes_per_position <= 0:
+        raise ConvlabError(f"internal: bytes_per_position must be positive, got {bytes_per_position}")
+    positions = max(_TARGET // bytes_per_position, _MIN_POSITIONS)
+    return min(positions, _limit // bytes_per_position)
+
+
 def chunks(batch: int, out_shape: tuple[int, ...], bytes_per_position: int) -> Iterator[Chunk]:
     """Boxes of output positions covering ``(batch, *out_shape)`` in order.
 
@@ -99,10 +117,7 @@ def chunks(batch: int, out_shape: tuple[int, ...], bytes_per_position: int) -> I
     block of one dimension with every later dimension complete, so that it is
     a contiguous range of the flattened output and reshapes without a copy.
     """
-    if bytes_per_position <= 0:
-        raise ConvlabError(f"internal: bytes_per_position must be positive, got {bytes_per_position}")
-    positions = max(_TARGET // bytes_per_position, _MIN_POSITIONS)
-    positions = max(min(positions, _limit // bytes_per_position), 1)
+    positions = max(chunk_positions(bytes_per_position), 1)
     total = math.prod(out_shape)
     full = tuple(slice(0, n) for n in out_shape)
     if positions >= total:

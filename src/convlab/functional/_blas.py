@@ -1,0 +1,93 @@
+"""``C = A @ B + beta * C`` through NumPy's own BLAS: the accumulating GEMM ``np.matmul`` lacks.
+
+Why: the stride-1 convolution sums one GEMM per kernel tap into the same
+block of outputs (:mod:`._wide`). Through ``np.matmul`` each tap would cost a
+temporary and a ``+=`` pass, or stacking the taps an im2col copy of ``taps``
+times the input; GEMM's ``beta = 1`` accumulates inside the BLAS kernel,
+where the block is in cache, and reads the input where it lies.
+
+Where: NumPy's wheels bundle scipy-openblas (64-bit integers, symbols
+``scipy_cblas_?gemm64_``) in ``numpy.libs`` (Linux, Windows) or
+``numpy/.dylibs`` (macOS). Loading that very file shares NumPy's library, its
+thread pool and thread count; a second OpenBLAS (SciPy's) spins its own
+threads against NumPy's and ran 1.5x slower at 2 threads. Anywhere else (NumPy
+on MKL or Accelerate, another symbol name, a probe product that disagrees
+with ``np.matmul``) :func:`gemm` returns ``None`` and callers use ``np.matmul``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Gemm", "gemm"]
+
+# gemm(a, b, c, beta): c = a @ b + beta * c, all 2-D with unit stride along rows.
+Gemm = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
+
+_SYMBOLS = {np.dtype(np.float32): "scipy_cblas_sgemm64_", np.dtype(np.float64): "scipy_cblas_dgemm64_"}
+_ROW_MAJOR, _NO_TRANS = 101, 111
+
+
+@functools.cache
+def gemm(dtype: np.dtype) -> Gemm | None:
+    """The accumulating GEMM of NumPy's BLAS for ``dtype`` (float32, float64), or ``None``."""
+    dtype = np.dtype(dtype)
+    library = _library()
+    function = getattr(library, _SYMBOLS.get(dtype, ""), None) if library is not None else None
+    if function is None:
+        return None
+    real, i64, ptr = np.ctypeslib.as_ctypes_type(dtype), ctypes.c_int64, ctypes.c_void_p
+    function.argtypes = [ctypes.c_int] * 3 + [i64] * 3 + [real, ptr, i64, ptr, i64, real, ptr, i64]
+    function.restype = None
+    call = functools.partial(_call, function)
+    return call if _probe(call, dtype) else None
+
+
+@functools.cache
+def _library() -> ctypes.CDLL | None:
+    numpy_dir = Path(np.__file__).parent
+    for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs"):
+        for path in sorted(folder.glob("*scipy_openblas64_*")):
+            try:
+                return ctypes.CDLL(str(path))
+            except OSError:
+                continue
+    return None
+
+
+def _call(function, a: np.ndarray, b: np.ndarray, c: np.ndarray, beta: float) -> None:
+    (m, k), n = a.shape, b.shape[1]
+    if b.shape[0] != k or c.shape != (m, n) or not a.dtype == b.dtype == c.dtype:
+        raise RuntimeError(f"internal: gemm of {a.shape} @ {b.shape} into {c.shape}")
+    ld = [_leading(array) for array in (a, b, c)]
+    function(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, 1.0, a.ctypes.data, ld[0], b.ctypes.data, ld[1],
+             beta, c.ctypes.data, ld[2])  # fmt: skip
+
+
+def _leading(array: np.ndarray) -> int:
+    """BLAS's leading dimension of a row-major matrix view; NumPy's stride of a size-1 axis is arbitrary."""
+    rows, cols = array.shape
+    if cols > 1 and array.strides[1] != array.itemsize:
+        raise RuntimeError(f"internal: gemm operand with strides {array.strides} is not row-major")
+    if rows == 1:
+        return max(cols, 1)
+    if array.strides[0] % array.itemsize or array.strides[0] < cols * array.itemsize:
+        raise RuntimeError(f"internal: gemm operand with strides {array.strides} is not row-major")
+    return array.strides[0] // array.itemsize
+
+
+def _probe(call: Gemm, dtype: np.dtype) -> bool:
+    """One small accumulating product against ``np.matmul``, on strided views as the callers pass."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(-4, 5, (5, 9)).astype(dtype)[:, 1:8]
+    b = rng.integers(-4, 5, (7, 13)).astype(dtype)[:, 2:11]
+    c = rng.integers(-4, 5, (5, 12)).astype(dtype)
+    expected = a @ b + 2 * c[:, :9]
+    call(a, b, c[:, :9], 2.0)
+    # Small integers: every rounding is exact, any order gives the same result.
+    return bool(np.array_equal(c[:, :9], expected))

@@ -1,0 +1,165 @@
+"""Stride-1 convolution without im2col's N-d gather: kernel taps as shifts of the flat image.
+
+Derivation. Pad one sample to the extent ``S_i = out_i + (k_i - 1) * d_i``
+(stride 1: exactly ``lo + n + hi``) and flatten it in C order, so that
+position ``z`` sits at ``sum(z_i * st_i)`` with ``st_i = prod(S[i+1:])``.
+Output position ``y`` reads ``y + t * d`` for tap ``t``, i.e. the flat index::
+
+    j(y) + off(t),    j(y) = sum(y_i * st_i),    off(t) = sum(t_i * d_i * st_i).
+
+Computing an output for *every* flat ``j`` of a run of rows of the first
+dimension (a "wide" grid whose other coordinates range over the padded
+extent ``S_i`` instead of ``out_i``) makes one tap's operand the contiguous
+run ``flat[:, j0 + off(t) : j0 + off(t) + L]``, a strided matrix BLAS reads
+in place. So a chunk of outputs is ``sum_t W[:, :, t] @ flat[:, j0 + off(t):]``,
+one GEMM per tap accumulated by BLAS (:mod:`._blas`), or, where that GEMM is
+not available or there are groups, ``taps`` memcpy's per channel into an
+im2col buffer and one GEMM. The wide positions with some ``y_i >= out_i``
+(``i >= 1``) are junk and cropped at the end. Stopping ``L`` at the last
+valid position of the run keeps every read in the image: the last valid
+position plus the largest offset is
+``sum((out_i - 1 + (k_i - 1) * d_i) * st_i) = sum((S_i - 1) * st_i)``, the
+last element.
+
+Each output is still a sum of ``C_in/groups * taps`` products in the dtype's
+arithmetic, only in another order than the N-d gather's single GEMM. The
+cost is the junk columns, a fraction ``1 - prod(out[1:]) / prod(S[1:])`` of
+the GEMMs: 0.4 % for a 3x3 kernel on a 570 image, 6.7 % on a 30 one, where
+the N-d gather is as fast or faster (``_MAX_JUNK``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _blas
+from ._window import Geometry
+from ._workspace import chunk_positions, get_workspace_limit
+
+__all__ = ["convolve_wide"]
+
+# Measured on the U-Net layers (benchmarks/bench_conv.py, 1 and 2 threads, float32):
+# per-tap GEMMs beat the N-d gather by 5-15 % (1 thread) and 10-25 % (2 threads)
+# from 570 px down to 136 px, tie at 64 px (3 % junk) and lose up to 20 % at
+# 30 px (6.7 % junk, and K = C_in GEMMs against the gather's 9 * C_in).
+_MAX_JUNK = 0.05
+
+
+def convolve_wide(
+    x: np.ndarray, w: np.ndarray, geom: Geometry, out_shape: tuple[int, ...], groups: int
+) -> np.ndarray | None:
+    """``(N, C_out, *out_shape)`` by the wide lowering, or ``None`` where it does not pay or fit.
+
+    It applies at stride 1 when the junk fraction is at most ``_MAX_JUNK`` and
+    the padded copy of one sample (if any padding) plus one chunk of at least
+    one row of the first dimension fit the workspace limit.
+    """
+    extent = tuple(o + (k - 1) * d for o, k, d in zip(out_shape, geom.kernel, geom.dilation))
+    rows = _rows(x, w, geom, extent, out_shape)
+    if rows is None:
+        return None
+    n, c_out = x.shape[0], w.shape[0]
+    strides = [math.prod(extent[i + 1 :]) for i in range(len(extent))]
+    offsets = [
+        sum(t * d * s for t, d, s in zip(tap, geom.dilation, strides)) for tap in np.ndindex(*geom.kernel)
+    ]
+    # The flat index of the last valid position within one row of the first dimension, plus one.
+    tail = sum((o - 1) * s for o, s in zip(out_shape[1:], strides[1:])) + 1
+    out = np.empty((n, c_out, *out_shape), dtype=x.dtype)
+    acc = np.empty((c_out, rows * strides[0]), dtype=x.dtype)
+    crop = (slice(None), slice(None), *(slice(0, o) for o in out_shape[1:]))
+    lower = (_by_taps(w, offsets) if groups == 1 else None) or _by_gather(
+        w, offsets, groups, rows * strides[0]
+    )
+    padded = _Padded(x, geom.lo, extent)
+    for sample in range(n):
+        flat = padded.flat(sample)
+        for a in range(0, out_shape[0], rows):
+            b = min(a + rows, out_shape[0])
+            length, start = (b - a - 1) * strides[0] + tail, a * strides[0]
+            lower(flat, start, acc[:, :length])
+            wide = acc[:, : (b - a) * strides[0]].reshape(c_out, b - a, *extent[1:])
+            out[sample, :, a:b] = wide[crop]
+    return out
+
+
+def _by_taps(w: np.ndarray, offsets: list[int]):
+    """Per chunk, one GEMM per tap accumulated by BLAS (``beta = 1``): no copy of the input at all.
+
+    Each output is the sum over taps of per-tap dot products over the channels,
+    still a sum of ``C_in * taps`` products in float arithmetic of the dtype.
+    """
+    gemm = _blas.gemm(w.dtype)
+    if gemm is None:
+        return None
+    c_out, c_in, taps = w.shape[0], w.shape[1], len(offsets)
+    per_tap = np.ascontiguousarray(np.moveaxis(w.reshape(c_out, c_in, taps), 2, 0))
+
+    def run(flat: np.ndarray, start: int, acc: np.ndarray) -> None:
+        length = acc.shape[1]
+        for t, off in enumerate(offsets):
+            gemm(per_tap[t], flat[:, start + off : start + off + length], acc, 1.0 if t else 0.0)
+
+    return run
+
+
+def _by_gather(w: np.ndarray, offsets: list[int], groups: int, width: int):
+    """Per chunk, ``taps`` contiguous copies per channel (im2col of the wide grid), then one GEMM."""
+    c_out, c_in, taps = w.shape[0], w.shape[1] * groups, len(offsets)
+    wmat = w.reshape(groups, c_out // groups, c_in // groups * taps)
+    cols = np.empty((c_in, taps, width), dtype=w.dtype)
+    source = cols.reshape(groups, c_in // groups * taps, width)
+
+    def run(flat: np.ndarray, start: int, acc: np.ndarray) -> None:
+        length = acc.shape[1]
+        for t, off in enumerate(offsets):
+            cols[:, t, :length] = flat[:, start + off : start + off + length]
+        # Column slices of contiguous buffers: views BLAS takes as they are.
+        target = acc.reshape(groups, c_out // groups, length)
+        np.matmul(wmat, source[:, :, :length], out=target)
+
+    return run
+
+
+def _rows(x, w, geom: Geometry, extent: tuple[int, ...], out_shape: tuple[int, ...]) -> int | None:
+    """Rows of the first dimension per chunk, or ``None`` when the wide lowering does not apply."""
+    if any(s != 1 for s in geom.stride):
+        return None
+    if any(lo + n > e for lo, n, e in zip(geom.lo, geom.image, extent)):
+        return None  # the padding after is negative: part of the image is never read
+    if 1 - math.prod(out_shape[1:]) / math.prod(extent[1:]) > _MAX_JUNK:
+        return None
+    c_in, c_out, item = x.shape[1], w.shape[0], x.dtype.itemsize
+    row = math.prod(extent[1:])
+    rows = min(chunk_positions((c_in * geom.taps + c_out) * item) // row, out_shape[0])
+    copy = 0 if _Padded.needless(x, geom.lo, extent) else c_in * math.prod(extent) * item
+    if rows == 0 or copy + rows * row * (c_in * geom.taps + c_out) * item > get_workspace_limit():
+        return None
+    return rows
+
+
+class _Padded:
+    """One sample at a time, zero-padded to ``extent`` and flattened to ``(C_in, prod(extent))``.
+
+    The padded buffer is allocated once: its border stays zero from sample
+    to sample since only the interior is overwritten.
+    """
+
+    def __init__(self, x: np.ndarray, lo: tuple[int, ...], extent: tuple[int, ...]):
+        self.x = x
+        self.buffer = None
+        if not self.needless(x, lo, extent):
+            self.buffer = np.zeros((x.shape[1], *extent), dtype=x.dtype)
+            self.interior = (slice(None), *(slice(a, a + n) for a, n in zip(lo, x.shape[2:])))
+
+    @staticmethod
+    def needless(x: np.ndarray, lo: tuple[int, ...], extent: tuple[int, ...]) -> bool:
+        return not any(lo) and x.shape[2:] == extent and x.flags.c_contiguous
+
+    def flat(self, sample: int) -> np.ndarray:
+        if self.buffer is None:
+            return self.x[sample].reshape(self.x.shape[1], -1)
+        self.buffer[self.interior] = self.x[sample]
+        return self.buffer.reshape(self.buffer.shape[0], -1)
