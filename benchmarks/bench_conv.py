@@ -1,7 +1,8 @@
 """Time convlab's conv2d and conv_transpose2d against PyTorch on the paper U-Net's layers.
 
 Both libraries run in the same process with the same number of threads
-(``--threads``, default: all cores). Reported per layer: the median time of
+(``--threads``, default: all cores; several counts run one after the other,
+which needs threadpoolctl to change NumPy's BLAS threads at run time). Reported per layer: the median time of
 each, their ratio (convlab / torch: below 1 is faster), the GFLOP/s of each
 (2 * multiply-adds / time), and the peak memory of one call.
 
@@ -22,11 +23,13 @@ Usage::
     python benchmarks/bench_conv.py            # 5 repeats per layer
     python benchmarks/bench_conv.py --quick    # 1 repeat, smaller SGEMM
     python benchmarks/bench_conv.py --repeats 9 --threads 2
+    python benchmarks/bench_conv.py --threads 1 2 --only conv   # needs threadpoolctl
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -37,15 +40,18 @@ def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per layer (median reported)")
     parser.add_argument("--quick", action="store_true", help="one timed call per layer")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS and torch threads")
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[os.cpu_count() or 1], help="BLAS and torch threads"
+    )
     parser.add_argument("--only", choices=["conv", "up"], help="run one table only")
     return parser.parse_args()
 
 
 ARGS = _parse()
-# BLAS reads its thread count when NumPy is imported, so set it first.
+# BLAS reads its thread count when NumPy is imported, so set it first (the
+# largest asked for: threadpoolctl can lower it later, not raise it).
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, str(ARGS.threads))
+    os.environ[_var] = str(max(ARGS.threads))
 
 import numpy as np  # noqa: E402
 
@@ -167,19 +173,36 @@ def main() -> int:
     repeats = 1 if ARGS.quick else ARGS.repeats
     try:
         import torch
-
-        torch.set_num_threads(ARGS.threads)
-        torch_info = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     except ImportError:
-        torch, torch_info = None, "torch not installed: convlab only"
-    blas = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
-    print(f"numpy {np.__version__} ({blas}); {torch_info}; {os.cpu_count()} cores; median of {repeats}")
+        torch = None
     try:
-        from threadpoolctl import threadpool_info
-
-        print("threadpoolctl:", [(p["internal_api"], p["num_threads"]) for p in threadpool_info()])
+        from threadpoolctl import threadpool_info, threadpool_limits
     except ImportError:
-        print("threadpoolctl not installed: thread counts are the environment variables above")
+        if len(ARGS.threads) > 1:
+            print("several --threads need threadpoolctl (pip install threadpoolctl)", file=sys.stderr)
+            return 2
+        threadpool_info, threadpool_limits = None, None
+    for threads in ARGS.threads:
+        limits = threadpool_limits(threads) if threadpool_limits else contextlib.nullcontext()
+        with limits:
+            run(torch, threads, repeats, threadpool_info)
+    return 0
+
+
+def run(torch, threads: int, repeats: int, threadpool_info) -> None:
+    """Both tables at one thread count."""
+    if torch is not None:
+        torch.set_num_threads(threads)
+        torch_info = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    else:
+        torch_info = "torch not installed: convlab only"
+    print(f"\n=== {threads} thread{'s' if threads > 1 else ''} ===")
+    print(f"numpy {np.__version__}; {torch_info}; {os.cpu_count()} cores; median of {repeats}")
+    if threadpool_info is not None:
+        print("threadpoolctl:", [(p["internal_api"], p["num_threads"]) for p in threadpool_info()])
+    else:
+        blas = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
+        print(f"threadpoolctl not installed: BLAS threads from the environment ({blas})")
     rate = sgemm_rate(repeats if ARGS.quick else max(repeats, 3), 2048 if ARGS.quick else 4096)
     print(f"NumPy SGEMM: {rate:.0f} GFLOP/s (the limit; 70 % = {0.7 * rate:.0f})")
     print(f"workspace limit: {cf.get_workspace_limit() / 2**20:.0f} MiB")
@@ -187,7 +210,6 @@ def main() -> int:
         conv_table(torch, repeats)
     if ARGS.only in (None, "up"):
         up_table(torch, repeats)
-    return 0
 
 
 if __name__ == "__main__":
