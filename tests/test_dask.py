@@ -83,3 +83,21 @@ def test_bad_scheduler(model, image):
         predict_tiled(model, image, 92, scheduler=3)
     with pytest.raises(ConvlabError, match="cannot be reached"):
         predict_tiled(model, image[:20, :20], 92, scheduler="tcp://127.0.0.1:9")
+
+
+def test_segment_command_on_the_cluster(client, tmp_path, capsys):
+    tifffile = pytest.importorskip("tifffile")
+    from convlab.cli import main
+    from convlab.io import save_weights
+
+    model = UNet(CONFIG, seed=6)
+    save_weights(model.state_dict(), tmp_path / "w.safetensors")
+    image = np.random.default_rng(9).random((200, 150)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "img.tif", image)
+    argv = ["segment", str(tmp_path / "img.tif"), "-w", str(tmp_path / "w.safetensors"), "--tile", "92"]
+    assert main([*argv, "-o", str(tmp_path / "local.tif")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "dask.tif"), "--scheduler", client.scheduler.address]) == 0
+    capsys.readouterr()
+    np.testing.assert_array_equal(
+        tifffile.imread(tmp_path / "dask.tif"), tifffile.imread(tmp_path / "local.tif")
+    )

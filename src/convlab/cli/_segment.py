@@ -19,6 +19,7 @@ from .. import shapes
 from .._args import ConvlabError
 from ..io import IMAGE_SUFFIXES, WeightsNote, load_weights, read_image, write_image
 from ._table import dumps, fmt
+from ._tiled import add_tiling_options, run_tiled
 from ._unet_cmds import config_from_args, config_options
 
 __all__ = [
@@ -73,10 +74,13 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "standardize: per image and channel, zero mean and unit variance (default: %(default)s)",
     )
     config_options(p, defaults_from="inferred from the weights", fields=("padding", "pooling"))
+    add_tiling_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> str:
+    if args.tile is not None:
+        return run_tiled(args, _model)
     out = Path(args.output)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise ConvlabError(f"--output must end in {', '.join(IMAGE_SUFFIXES)}, got {str(out)!r}")
