@@ -225,11 +225,13 @@ def test_segment_json_reports_files_and_class_pixels(tmp_path, capsys):
 
 
 def test_padded_milesial_weights_need_no_border_and_refuse_tiny_images(tmp_path, capsys, torch):
-    from convlab.io import read_image, save_weights, write_image
+    from convlab.io import read_image, write_image
     from convlab.models import MilesialUNet
 
     model = MilesialUNet(3, 2, width=2, seed=3)
-    save_weights(model.state_dict(), tmp_path / "m.pt")
+    # Pytorch-UNet's train.py saves its mask values next to the tensors.
+    state = {k: torch.from_numpy(v) for k, v in model.state_dict().items()}
+    torch.save({**state, "mask_values": [0, 1]}, tmp_path / "m.pt")
     image = np.random.default_rng(4).integers(0, 256, (37, 21, 3), dtype=np.uint8)
     write_image(image, tmp_path / "rgb.png")
     status, out, err = _run(
@@ -237,6 +239,7 @@ def test_padded_milesial_weights_need_no_border_and_refuse_tiny_images(tmp_path,
     )
     assert status == 0, err
     assert "network input 37x21" in out
+    assert "note: m.pt: entries stored as Python numbers became arrays: mask_values" in err
     expected = _direct_mask(model, np.moveaxis(image, -1, 0), ((0, 0), (0, 0)))
     np.testing.assert_array_equal(read_image(tmp_path / "o.png")[0], expected)
     write_image(image[:12], tmp_path / "small.png")

@@ -110,9 +110,15 @@ def test_pickled_object_in_a_pt_file_is_refused_by_weights_only(tmp_path, torch)
         load_weights(tmp_path / "obj.pt")
 
 
-def test_non_tensor_entries_and_non_dicts_are_refused(tmp_path, torch):
-    torch.save({"w": torch.ones(2), "step": 5}, tmp_path / "mixed.pt")
-    with pytest.raises(WeightsFileError, match=r"mixed\.pt.*entry 'step' is 5, not a tensor"):
+def test_plain_numbers_become_arrays_and_other_entries_are_refused(tmp_path, torch):
+    torch.save({"w": torch.ones(2), "mask_values": [0, 255]}, tmp_path / "numbers.pt")
+    with pytest.warns(WeightsNote, match="Python numbers became arrays: mask_values"):
+        loaded = load_weights(tmp_path / "numbers.pt")
+    np.testing.assert_array_equal(loaded["mask_values"], [0, 255])
+    torch.save({"w": torch.ones(2), "name": "unet"}, tmp_path / "mixed.pt")
+    with pytest.raises(
+        WeightsFileError, match=r"mixed\.pt.*entry 'name' is 'unet', neither a tensor nor numbers"
+    ):
         load_weights(tmp_path / "mixed.pt")
     torch.save(torch.ones(2), tmp_path / "bare.pt")
     with pytest.raises(WeightsFileError, match=r"bare\.pt.*holds Tensor, not a dict of tensors"):

@@ -136,17 +136,33 @@ def _read_torch(path: Path) -> tuple[dict, list[str]]:
     except Exception as err:  # torch reports damage as RuntimeError, EOFError, zip errors, ...
         raise ConvlabError(f"torch.load failed: {type(err).__name__}: {err}") from None
     state, notes = _unwrap(loaded)
-    arrays = {}
+    arrays, plain = {}, []
     for name, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            raise ConvlabError(f"entry {name!r} is {describe(value)}, not a tensor")
-        value = value.detach()
-        # NumPy has no bfloat16; widening to float32 is exact.
-        arrays[name] = (value.float() if value.dtype == torch.bfloat16 else value).numpy().copy()
-    bf16 = sum(value.dtype == torch.bfloat16 for value in state.values())
+        if isinstance(value, torch.Tensor):
+            value = value.detach()
+            # NumPy has no bfloat16; widening to float32 is exact.
+            arrays[name] = (value.float() if value.dtype == torch.bfloat16 else value).numpy().copy()
+        else:
+            arrays[name] = _plain_numbers(name, value)
+            plain.append(name)
+    bf16 = sum(isinstance(v, torch.Tensor) and v.dtype == torch.bfloat16 for v in state.values())
     if bf16:
         notes.append(f"{bf16} bfloat16 tensors widened to float32")
+    if plain:
+        notes.append(f"entries stored as Python numbers became arrays: {', '.join(plain)}")
     return arrays, notes
+
+
+def _plain_numbers(name: str, value: object) -> np.ndarray:
+    # Training scripts store small values next to the tensors (Pytorch-UNet
+    # its mask_values list); numbers are kept, anything else is refused.
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        raise ConvlabError(f"entry {name!r} is {describe(value)}, neither a tensor nor numbers")
+    return array
 
 
 def _unwrap(loaded: object) -> tuple[Mapping, list[str]]:
