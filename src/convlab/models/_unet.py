@@ -167,9 +167,5 @@ class UNet(UNetBase):
         super()._check(shape)
         self.config.sizes(tuple(shape[2:]))
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The output shape for ``input_shape`` ``(N, C, *spatial)``, without computing."""
-        return self.trace(input_shape)[-1].output_shape
-
     def extra_repr(self) -> str:
         return repr(self.config)
