@@ -97,10 +97,6 @@ class UNetBase(Module):
                 f"spatial sizes), got input of shape {tuple(shape)}"
             )
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The output shape for ``input_shape`` ``(N, C, *spatial)``, from the trace (nothing computed)."""
-        return self.trace(input_shape)[-1].output_shape
-
     def forward(self, x: Any) -> np.ndarray:
         """The logits ``(N, classes, *out_spatial)`` of ``x`` ``(N, C_in, *spatial)``.
 

@@ -280,6 +280,13 @@ class Module:
         trace_into(self, "", check_shape(input_shape), rows, self.dtype.itemsize)
         return rows
 
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape for ``input_shape``, from :meth:`trace` (nothing is computed).
+
+        Layers override it with their size formula; a container's is its last layer's.
+        """
+        return self.trace(input_shape)[-1].output_shape
+
     def extra_repr(self) -> str:
         return ""
 

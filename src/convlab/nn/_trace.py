@@ -70,7 +70,15 @@ def trace_into(module: Any, name: str, shape: tuple[int, ...], rows: list[TraceR
         for child_name, child in children:
             shape = trace_into(child, f"{name}.{child_name}" if name else child_name, shape, rows, itemsize)
         return shape
-    out = module.output_shape(shape)
+    kind = type(module).__name__
+    if type(module).output_shape.__qualname__ == "Module.output_shape":
+        raise ConvlabError(
+            f"layer {name or '<root>'} ({kind}) has no forward shape rule, so it cannot be traced"
+        )
+    try:
+        out = module.output_shape(shape)
+    except ConvlabError as err:
+        raise ConvlabError(f"at layer {name or '<root>'} ({kind}) with input shape {shape}: {err}") from None
     macs = module.macs(shape) if hasattr(module, "macs") else 0
     params = sum(a.size for a in module._parameters.values())
     rows.append(TraceRow(name, type(module).__name__, out, params, 2 * macs, math.prod(out) * itemsize))
