@@ -27,8 +27,11 @@ __all__ = ["conv_by_matrix", "conv_matrix", "conv_transpose_by_matrix"]
 
 
 def _tap_columns(image, windows, kernel, stride, dilation, lo) -> tuple[np.ndarray, np.ndarray]:
-    """Flat image position of every (window, tap) pair, shape ``(prod(windows), prod(kernel))``,
-    and whether it lies inside the image (outside is padding)."""
+    """Flat image position of every (window, tap) pair and whether it lies inside the image.
+
+    Both have shape ``(prod(windows), prod(kernel))``; a position outside the
+    image is padding and its flat value is meaningless.
+    """
     ndim = len(image)
     flat = np.zeros((1,) * 2 * ndim, dtype=np.int64)
     inside = np.ones((1,) * 2 * ndim, dtype=bool)
@@ -57,7 +60,8 @@ def _build(w, image, windows, stride, dilation, lo, groups) -> scipy.sparse.csr_
     offset = (first_channel[:, None] + np.arange(cin_g)[None, :]) * p_in
     shape = (c_out, p_out, cin_g, taps)
     mask = np.broadcast_to(inside[None, :, None, :], shape)
-    index_type = np.int32 if cin_g * groups * p_in < 2**31 else np.int64
+    # Column indices and row pointers (up to the entry count) share one dtype.
+    index_type = np.int32 if max(cin_g * groups * p_in, math.prod(shape)) < 2**31 else np.int64
     offset, cols = offset.astype(index_type), cols.astype(index_type)
     indices = (offset[:, None, :, None] + cols[None, :, None, :])[mask]
     data = np.broadcast_to(w.reshape(c_out, 1, cin_g, taps), shape)[mask]

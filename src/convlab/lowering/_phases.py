@@ -55,7 +55,8 @@ class Phase:
         The sub-kernel in the ordinary convolution layout (output channels
         first, taps flipped), ready for ``conv1d/2d/3d``.
     padding : tuple of (lo, hi) per dimension
-        Zero padding of the original input; negative values crop.
+        Zero padding of the original input; negative values crop. Meaningful
+        only when the phase is not :attr:`empty`.
     dilation : tuple of int
         ``dilation / gcd(dilation, stride)`` per dimension.
     groups : int
