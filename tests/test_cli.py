@@ -115,7 +115,7 @@ def test_unet_sizes_json_and_same_padding(capsys):
 
 
 def test_demo_answers_the_seed_questions(capsys):
-    status, out, _ = run(capsys, "demo")
+    status, out, _ = run(capsys, "demo", "--shapes")
     assert status == 0
     assert "12 -> 23" in out and "Conv(C_in, C_out, 6, stride=6)" in out and "88..479" in out
 
