@@ -201,6 +201,8 @@ def test_module_registration_and_torch_order():
     net.scale = np.full(2, 3.0)  # a registered name takes a plain array
     assert net.state_dict()["scale"][0] == 3.0
     del net.offset
+    net.features[0].bias = None
+    assert net.features[0].bias is None and "features.0.bias" not in net.state_dict()
     assert "offset" not in net.state_dict()
     assert [name for name, _ in net.named_modules()] == ["", "features", "features.0", "features.1"]
     with pytest.raises(AttributeError, match="no attribute 'missing'"):

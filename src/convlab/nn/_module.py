@@ -122,7 +122,11 @@ class Module:
                 (self._buffers if isinstance(value, Buffer) else self._parameters)[name] = value.data
         elif name in self._parameters or name in self._buffers:
             store = self._parameters if name in self._parameters else self._buffers
-            store[name] = as_numpy(value, name)
+            if value is None:  # torch's way to drop a parameter, e.g. ``conv.bias = None``
+                del store[name]
+                object.__setattr__(self, name, None)
+            else:
+                store[name] = as_numpy(value, name)
         elif name in self._modules and value is None:
             self._modules[name] = None  # type: ignore[assignment]
         else:
