@@ -57,7 +57,7 @@ def convolve_wide(
     one row of the first dimension fit the workspace limit.
     """
     extent = tuple(o + (k - 1) * d for o, k, d in zip(out_shape, geom.kernel, geom.dilation))
-    rows = _rows(x, w, geom, extent, out_shape)
+    rows = _rows(x, w, geom, extent, out_shape, groups)
     if rows is None:
         return None
     n, c_out = x.shape[0], w.shape[0]
@@ -123,7 +123,7 @@ def _by_gather(w: np.ndarray, offsets: list[int], groups: int, width: int):
     return run
 
 
-def _rows(x, w, geom: Geometry, extent: tuple[int, ...], out_shape: tuple[int, ...]) -> int | None:
+def _rows(x, w, geom: Geometry, extent: tuple[int, ...], out_shape: tuple[int, ...], groups: int):
     """Rows of the first dimension per chunk, or ``None`` when the wide lowering does not apply."""
     if any(s != 1 for s in geom.stride):
         return None
@@ -135,6 +135,7 @@ def _rows(x, w, geom: Geometry, extent: tuple[int, ...], out_shape: tuple[int, .
     row = math.prod(extent[1:])
     rows = min(chunk_positions((c_in * geom.taps + c_out) * item) // row, out_shape[0])
     copy = 0 if _Padded.needless(x, geom.lo, extent) else c_in * math.prod(extent) * item
+    copy += w.nbytes if groups == 1 else 0  # the per-tap weights of _by_taps
     if rows == 0 or copy + rows * row * (c_in * geom.taps + c_out) * item > get_workspace_limit():
         return None
     return rows
