@@ -79,7 +79,7 @@ def main() -> int:
     plan = stats.plan
     print(
         f"U-Net width {args.width}, depth {args.depth}: {stats.tiles} tiles of "
-        f"{plan.window[0]}x{plan.window[1]} ({plan.stride[0]}x{plan.stride[1]} kept), {classes} classes"
+        f"{plan.window[0]}x{plan.window[1]} ({plan.stride[0]}x{plan.stride[1]} kept), labels seen: {classes}"
     )
     print(f"total {stats.total:.1f} s, {stats.tiles / stats.total:.2f} tiles/s")
     print(
