@@ -1,0 +1,174 @@
+"""Time a whole U-Net forward pass, convlab against PyTorch, with the same weights and threads.
+
+Two networks of the paper's size (width 64, depth 4, 1 channel in, 2 classes),
+float32, batch 1:
+
+- ``572 valid``: the unpadded U-Net of Ronneberger et al. (2015), 572 -> 388;
+- ``512 same``: the padded U-Net (3x3 convolutions with padding 1), 512 -> 512.
+
+The torch network is ``tests/torch_unets.py``'s ``ConvlabLayout`` (convlab's
+layout, written in torch), loaded with convlab's weights key for key; the
+outputs are compared before timing. Both run in one process with the same
+thread count: ``--threads`` sets OPENBLAS/OMP/MKL_NUM_THREADS before NumPy
+loads, threadpoolctl limits BLAS to it, and ``torch.set_num_threads``.
+Calls alternate (convlab, torch, convlab, ...), so load from other processes
+hits both alike; the median of ``--repeats`` is reported.
+
+Peak memory of one forward pass, input excluded:
+
+- ``convlab (tracemalloc)``: NumPy reports its allocations to tracemalloc,
+  so its peak is the largest total of live arrays during the call;
+- ``rss``: growth of the process's peak resident set during the call, for
+  both libraries (torch's allocator is not visible to tracemalloc). Linux:
+  VmHWM is reset through /proc/self/clear_refs before the call; elsewhere
+  ``resource.getrusage``'s ru_maxrss, which only grows, so a call that stays
+  below an earlier peak reads 0 there.
+
+Usage::
+
+    python benchmarks/bench_unet.py               # 5 repeats, all cores
+    python benchmarks/bench_unet.py --repeats 3 --threads 2
+    python benchmarks/bench_unet.py --quick       # 1 repeat, smaller inputs (188 / 256)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls per library (median reported)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS and torch threads")
+    parser.add_argument("--quick", action="store_true", help="one repeat, inputs 188 and 256")
+    return parser.parse_args()
+
+
+ARGS = _parse()
+# BLAS reads its thread count when NumPy loads, so set it first.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+from convlab.models import UNet, UNetConfig  # noqa: E402
+
+# tests/torch_unets.py: the torch reference the model tests use, in convlab's layout.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from torch_unets import ConvlabLayout  # noqa: E402
+
+HEADER = (
+    "network | size | GFLOP | convlab s | torch s | ratio | convlab tracemalloc MiB | convlab rss MiB "
+    "| torch rss MiB | max diff / max |output|"
+)
+
+
+def median_times(calls, repeats: int) -> list[float]:
+    """Median seconds of each call, the calls alternating; one untimed warm-up each."""
+    for call in calls:
+        call()
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(repeats):
+        for call, spent in zip(calls, times):
+            start = time.perf_counter()
+            call()
+            spent.append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def rss_growth_mib(call) -> float:
+    """Growth of the peak resident set during ``call`` (see the module docstring)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # reset VmHWM to the current RSS
+        before = _status_kib("VmRSS:")
+        call()
+        return (_status_kib("VmHWM:") - before) / 1024
+    except (OSError, TypeError):
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        call()
+        return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+
+
+def tracemalloc_peak_mib(call) -> float:
+    tracemalloc.start()
+    call()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def networks(config: UNetConfig):
+    """convlab's U-Net and the torch reference with the same weights."""
+    ours = UNet(config, seed=0)
+    theirs = ConvlabLayout(config).eval()
+    theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ours.state_dict().items()})
+    return ours, theirs
+
+
+def bench(name: str, config: UNetConfig, size: int, repeats: int) -> None:
+    ours, theirs = networks(config)
+    x = np.random.default_rng(1).random((1, 1, size, size), dtype=np.float32)
+    xt = torch.from_numpy(x)
+
+    def run_ours():
+        return ours(x)
+
+    def run_torch():
+        with torch.inference_mode():
+            return theirs(xt)
+
+    expected = run_torch().numpy()
+    got = run_ours()
+    error = float(np.abs(got - expected).max() / np.abs(expected).max())
+    t_ours, t_torch = median_times([run_ours, run_torch], repeats)
+    gflop = sum(r.flops for r in ours.trace(x.shape)) / 1e9
+    peaks = [tracemalloc_peak_mib(run_ours), rss_growth_mib(run_ours), rss_growth_mib(run_torch)]
+    cells = [name, f"{size}->{got.shape[-1]}", f"{gflop:.1f}", f"{t_ours:.2f}", f"{t_torch:.2f}"]
+    cells += [f"{t_ours / t_torch:.2f}", *(f"{p:.0f}" for p in peaks), f"{error:.1e}"]
+    print(" | ".join(cells), flush=True)
+
+
+def main() -> int:
+    repeats = 1 if ARGS.quick else ARGS.repeats
+    torch.set_num_threads(ARGS.threads)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("-",) * 3
+    print(
+        f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+        f"{ARGS.threads} BLAS threads; {os.cpu_count()} cores; median of {repeats}; "
+        f"load average before: {', '.join(f'{v:.2f}' for v in load)}"
+    )
+    print("BLAS pools:", [(p["internal_api"], p["num_threads"]) for p in threadpool_info()])
+    print(HEADER)
+    small = {"valid": 188, "same": 256}
+    for padding, size in (("valid", 572), ("same", 512)):
+        config = UNetConfig(padding=padding)
+        bench(f"{size} {padding}", config, small[padding] if ARGS.quick else size, repeats)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("-",) * 3
+    print(f"load average after: {', '.join(f'{v:.2f}' for v in load)}; goal: ratio <= 1.1")
+    return 0
+
+
+if __name__ == "__main__":
+    with threadpool_limits(limits=ARGS.threads):
+        sys.exit(main())
