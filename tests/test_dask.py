@@ -81,7 +81,12 @@ def test_dask_survives_a_killed_worker(client, model, image, tmp_path):
 def test_bad_scheduler(model, image):
     with pytest.raises(TypeError, match=r"scheduler must be a dask\.distributed\.Client or an address"):
         predict_tiled(model, image, 92, scheduler=3)
-    with pytest.raises(ConvlabError, match="cannot be reached"):
+    import dask
+
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        pytest.raises(ConvlabError, match="cannot be reached"),
+    ):
         predict_tiled(model, image[:20, :20], 92, scheduler="tcp://127.0.0.1:9")
 
 

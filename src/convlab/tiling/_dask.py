@@ -38,7 +38,9 @@ def _connect(scheduler):
             f"got {type(scheduler).__name__}"
         )
     try:
-        return Client(scheduler, timeout="10s"), True
+        # Dask's own connect timeout (distributed.comm.timeouts.connect), so
+        # that a user's dask configuration decides how long to wait.
+        return Client(scheduler), True
     except (OSError, TimeoutError) as err:
         raise ConvlabError(f"scheduler {scheduler!r} cannot be reached: {err}") from None
 
