@@ -65,14 +65,14 @@ def _convolve(x: np.ndarray, w: np.ndarray, geom: Geometry, out_shape: tuple[int
     """
     n, c_in = x.shape[:2]
     c_out, taps = w.shape[0], geom.taps
-    out = np.empty((n, c_out, *out_shape), dtype=x.dtype)
-    wmat = w.reshape(groups, c_out // groups, c_in // groups * taps)
     # A 1x1 kernel at stride 1 without padding reads the input as it is: no im2col.
     direct = taps == 1 and set(geom.stride) == {1} and not any(geom.lo) and tuple(out_shape) == geom.image
     if not direct:
         wide = convolve_wide(x, w, geom, out_shape, groups)
         if wide is not None:
             return wide
+    out = np.empty((n, c_out, *out_shape), dtype=x.dtype)
+    wmat = w.reshape(groups, c_out // groups, c_in // groups * taps)
     buffer = np.empty(0, dtype=x.dtype)
     for batch, box in chunks(n, out_shape, c_in * taps * x.dtype.itemsize):
         nb, sizes = batch.stop - batch.start, tuple(b.stop - b.start for b in box)
