@@ -94,7 +94,7 @@ def test_wide_and_gather_agree(shape, kernel, padding, dilation, groups, dtype, 
     np.testing.assert_allclose(wide, gathered, rtol=rtol, atol=rtol * np.abs(gathered).max())
 
 
-@pytest.mark.parametrize("limit", [1, 20_000, 200_000, 2**20])
+@pytest.mark.parametrize("limit", [1, 20_000, 200_000, 300_000, 2**20])
 def test_wide_chunks_obey_the_workspace_limit(limit):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 8, 60, 62)).astype(np.float32)

@@ -132,13 +132,13 @@ def _rows(x, w, geom: Geometry, extent: tuple[int, ...], out_shape: tuple[int, .
     if 1 - math.prod(out_shape[1:]) / math.prod(extent[1:]) > _MAX_JUNK:
         return None
     c_in, c_out, item = x.shape[1], w.shape[0], x.dtype.itemsize
-    row = math.prod(extent[1:])
-    rows = min(chunk_positions((c_in * geom.taps + c_out) * item) // row, out_shape[0])
     copy = 0 if _Padded.needless(x, geom.lo, extent) else c_in * math.prod(extent) * item
     copy += w.nbytes if groups == 1 else 0  # the per-tap weights of _by_taps
-    if rows == 0 or copy + rows * row * (c_in * geom.taps + c_out) * item > get_workspace_limit():
-        return None
-    return rows
+    # Per wide position: an im2col column (the gather variant) and an output column.
+    per_position = (c_in * geom.taps + c_out) * item
+    positions = min(chunk_positions(per_position), (get_workspace_limit() - copy) // per_position)
+    rows = min(positions // math.prod(extent[1:]), out_shape[0])
+    return rows if rows > 0 else None
 
 
 class _Padded:
