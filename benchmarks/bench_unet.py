@@ -24,11 +24,25 @@ Peak memory of one forward pass, input excluded:
   ``resource.getrusage``'s ru_maxrss, which only grows, so a call that stays
   below an earlier peak reads 0 there.
 
+Recorded 2026-11-22 at commit dbd0640 on the project's shared 2-core box
+(torch 2.13.0+cpu, NumPy 2.4.6 on OpenBLAS, 2 threads each), median of 5::
+
+    network   | convlab s | torch s | ratio | tracemalloc | convlab rss | torch rss (MiB)
+    572 valid |      1.84 |    1.57 |  1.17 |         237 |         158 |       258
+    512 same  |      2.65 |    2.01 |  1.32 |         386 |         321 |       471
+
+Load average 3.4 before, 2.6 after (other engineers' test runs on the same
+two cores). Earlier runs the same day under load 5-10 gave ratios from 0.90
+to 7.3: on this box the ratio moves with the load more than with the code,
+so compare runs taken back to back, or with --only on a quiet machine.
+Outputs agree with torch to 6e-7 of the largest output value.
+
 Usage::
 
     python benchmarks/bench_unet.py               # 5 repeats, all cores
     python benchmarks/bench_unet.py --repeats 3 --threads 2
     python benchmarks/bench_unet.py --quick       # 1 repeat, smaller inputs (188 / 256)
+    python benchmarks/bench_unet.py --only same   # the padded network only
 """
 
 from __future__ import annotations
@@ -46,6 +60,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per library (median reported)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS and torch threads")
     parser.add_argument("--quick", action="store_true", help="one repeat, inputs 188 and 256")
+    parser.add_argument("--only", choices=["valid", "same"], help="run one of the two networks")
     return parser.parse_args()
 
 
@@ -162,6 +177,8 @@ def main() -> int:
     print(HEADER)
     small = {"valid": 188, "same": 256}
     for padding, size in (("valid", 572), ("same", 512)):
+        if ARGS.only not in (None, padding):
+            continue
         config = UNetConfig(padding=padding)
         bench(f"{size} {padding}", config, small[padding] if ARGS.quick else size, repeats)
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("-",) * 3
