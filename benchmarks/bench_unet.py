@@ -11,8 +11,9 @@ layout, written in torch), loaded with convlab's weights key for key; the
 outputs are compared before timing. Both run in one process with the same
 thread count: ``--threads`` sets OPENBLAS/OMP/MKL_NUM_THREADS before NumPy
 loads, threadpoolctl limits BLAS to it, and ``torch.set_num_threads``.
-Calls alternate (convlab, torch, convlab, ...), so load from other processes
-hits both alike; the median of ``--repeats`` is reported.
+Each library is timed in its own block of ``--repeats`` calls after a
+warm-up, with a pause between blocks (see ``median_times`` for why not
+alternating); the median is reported.
 
 Peak memory of one forward pass, input excluded:
 
@@ -24,17 +25,18 @@ Peak memory of one forward pass, input excluded:
   ``resource.getrusage``'s ru_maxrss, which only grows, so a call that stays
   below an earlier peak reads 0 there.
 
-Recorded 2026-11-22 at commit dbd0640 on the project's shared 2-core box
-(torch 2.13.0+cpu, NumPy 2.4.6 on OpenBLAS, 2 threads each), median of 5::
+Recorded 2026-11-22 on the project's 2-core box, quiet (load average 1.6),
+torch 2.13.0+cpu and NumPy 2.4.6 on OpenBLAS, 2 threads each, median of 5::
 
     network   | convlab s | torch s | ratio | tracemalloc | convlab rss | torch rss (MiB)
-    572 valid |      1.84 |    1.57 |  1.17 |         237 |         158 |       258
-    512 same  |      2.65 |    2.01 |  1.32 |         386 |         321 |       471
+    572 valid |      1.68 |    1.46 |  1.15 |         210 |         191 |       308
+    512 same  |      2.06 |    1.94 |  1.06 |         325 |         321 |       512
 
-Load average 3.4 before, 2.6 after (other engineers' test runs on the same
-two cores). Earlier runs the same day under load 5-10 gave ratios from 0.90
-to 7.3: on this box the ratio moves with the load more than with the code,
-so compare runs taken back to back, or with --only on a quiet machine.
+Three runs gave 1.14-1.25 for 572 valid and 1.06-1.21 for 512 same; an
+earlier version that alternated the calls read 1.2-1.3 (torch's and
+OpenBLAS's spinning threads slowing the next call). Under load from other
+processes the ratio moves more with the load than with the code, so
+compare runs taken back to back on a quiet machine.
 Outputs agree with torch to 6e-7 of the largest output value.
 
 Usage::
@@ -86,16 +88,25 @@ HEADER = (
 
 
 def median_times(calls, repeats: int) -> list[float]:
-    """Median seconds of each call, the calls alternating; one untimed warm-up each."""
+    """Median seconds of each call, timed in blocks: one library's calls, then the other's.
+
+    Alternating call by call penalises whichever library runs second: torch's
+    OpenMP threads and OpenBLAS's threads both spin-wait for a while after a
+    parallel region, so on two cores they steal the next call's CPU (measured:
+    convlab 1.9 s alternating against 1.5 s in a block, torch alike). A short
+    sleep between blocks lets the spinning threads park.
+    """
+    medians = []
     for call in calls:
-        call()
-    times: list[list[float]] = [[] for _ in calls]
-    for _ in range(repeats):
-        for call, spent in zip(calls, times):
+        call()  # warm-up: first-touch allocations, BLAS thread start
+        spent = []
+        for _ in range(repeats):
             start = time.perf_counter()
             call()
             spent.append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times]
+        medians.append(float(np.median(spent)))
+        time.sleep(1.0)
+    return medians
 
 
 def _status_kib(field: str) -> int | None:
