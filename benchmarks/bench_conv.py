@@ -4,7 +4,9 @@ Both libraries run in the same process with the same number of threads
 (``--threads``, default: all cores; several counts run one after the other,
 which needs threadpoolctl to change NumPy's BLAS threads at run time). Reported per layer: the median time of
 each, their ratio (convlab / torch: below 1 is faster), the GFLOP/s of each
-(2 * multiply-adds / time), and the peak memory of one call.
+(2 * multiply-adds / time), and the peak memory of one call. Each library
+is timed in its own block of calls (``_measure.median_times`` says why not
+alternating).
 
 The limit of the machine is NumPy's own SGEMM rate, measured first on a
 square float32 product; the convolutions are GEMMs, so that is the rate
@@ -32,8 +34,6 @@ import argparse
 import contextlib
 import os
 import sys
-import time
-import tracemalloc
 
 
 def _parse() -> argparse.Namespace:
@@ -57,58 +57,24 @@ import numpy as np  # noqa: E402
 
 import convlab.functional as cf  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _measure import median_times, rss_growth_mib, tracemalloc_peak_mib  # noqa: E402
+
 CONV_LAYERS = [(64, 570), (128, 280), (256, 136), (512, 64), (1024, 30)]
 UP_LAYERS = [(1024, 28), (512, 52), (256, 100), (128, 196)]
 
 
 def median_time(call, repeats: int) -> float:
-    return median_times([call], repeats)[0]
-
-
-def median_times(calls, repeats: int) -> list[float]:
-    """Median time of each call; the calls alternate, so that load from other
-    processes on the machine hits them alike."""
-    for call in calls:
-        call()  # warm-up: page faults, BLAS thread start
-    times: list[list[float]] = [[] for _ in calls]
-    for _ in range(repeats):
-        for call, spent in zip(calls, times):
-            start = time.perf_counter()
-            call()
-            spent.append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times]
-
-
-def _rss_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    return median_times([call], repeats, pause=0.0)[0]
 
 
 def rss_peak_mib(call) -> str:
-    """Growth of the peak resident set during ``call``, in MiB (see the module docstring)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")  # reset VmHWM to the current RSS
-    except OSError:
-        return "-"
-    before = _rss_kib("VmRSS:")
-    call()
-    peak = _rss_kib("VmHWM:")
-    return "-" if before is None or peak is None else f"{(peak - before) / 1024:.0f}"
+    growth = rss_growth_mib(call)
+    return "-" if growth is None else f"{growth:.0f}"
 
 
 def np_peak_mib(call) -> str:
-    tracemalloc.start()
-    call()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return f"{peak / 2**20:.0f}"
+    return f"{tracemalloc_peak_mib(call):.0f}"
 
 
 def sgemm_rate(repeats: int, n: int) -> float:

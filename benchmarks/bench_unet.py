@@ -52,8 +52,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 
 
@@ -81,67 +79,13 @@ from convlab.models import UNet, UNetConfig  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from torch_unets import ConvlabLayout  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import median_times, rss_growth_mib, tracemalloc_peak_mib  # noqa: E402
+
 HEADER = (
     "network | size | GFLOP | convlab s | torch s | ratio | convlab tracemalloc MiB | convlab rss MiB "
     "| torch rss MiB | max diff / max |output|"
 )
-
-
-def median_times(calls, repeats: int) -> list[float]:
-    """Median seconds of each call, timed in blocks: one library's calls, then the other's.
-
-    Alternating call by call penalises whichever library runs second: torch's
-    OpenMP threads and OpenBLAS's threads both spin-wait for a while after a
-    parallel region, so on two cores they steal the next call's CPU (measured:
-    convlab 1.9 s alternating against 1.5 s in a block, torch alike). A short
-    sleep between blocks lets the spinning threads park.
-    """
-    medians = []
-    for call in calls:
-        call()  # warm-up: first-touch allocations, BLAS thread start
-        spent = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            call()
-            spent.append(time.perf_counter() - start)
-        medians.append(float(np.median(spent)))
-        time.sleep(1.0)
-    return medians
-
-
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def rss_growth_mib(call) -> float:
-    """Growth of the peak resident set during ``call`` (see the module docstring)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")  # reset VmHWM to the current RSS
-        before = _status_kib("VmRSS:")
-        call()
-        return (_status_kib("VmHWM:") - before) / 1024
-    except (OSError, TypeError):
-        import resource
-
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        call()
-        return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-
-
-def tracemalloc_peak_mib(call) -> float:
-    tracemalloc.start()
-    call()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def networks(config: UNetConfig):
@@ -171,7 +115,7 @@ def bench(name: str, config: UNetConfig, size: int, repeats: int) -> None:
     gflop = sum(r.flops for r in ours.trace(x.shape)) / 1e9
     peaks = [tracemalloc_peak_mib(run_ours), rss_growth_mib(run_ours), rss_growth_mib(run_torch)]
     cells = [name, f"{size}->{got.shape[-1]}", f"{gflop:.1f}", f"{t_ours:.2f}", f"{t_torch:.2f}"]
-    cells += [f"{t_ours / t_torch:.2f}", *(f"{p:.0f}" for p in peaks), f"{error:.1e}"]
+    cells += [f"{t_ours / t_torch:.2f}", *("-" if p is None else f"{p:.0f}" for p in peaks), f"{error:.1e}"]
     print(" | ".join(cells), flush=True)
 
 
