@@ -4,6 +4,7 @@ The one home of every size formula in convlab: the operators, the U-Net,
 the tiling and the pictures all call these functions.
 """
 
+from ._contract import SizeContract
 from ._crop import CropBox, center_crop_box
 from ._formulas import (
     conv_input_sizes,
@@ -25,6 +26,7 @@ __all__ = [
     "Layer",
     "ReceptiveField",
     "Roundtrip",
+    "SizeContract",
     "Solution",
     "UNetLevel",
     "UNetSizeError",
