@@ -197,3 +197,16 @@ def test_memory_limit_from_the_environment(monkeypatch):
     monkeypatch.setenv("CONVLAB_MEMORY_LIMIT", "lots")
     with pytest.raises(convlab.ConvlabError, match="CONVLAB_MEMORY_LIMIT must be a byte count"):
         convlab.get_memory_limit()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_images_are_bounded_from_their_header_before_decoding(tmp_path, suffix):
+    from convlab.io import ImageFileError, read_image, write_image
+
+    path = tmp_path / f"big{suffix}"
+    write_image(np.zeros((300, 200), np.uint8), path)
+    pattern = r"big.*decoding the whole image.*--tile.*memory limit"
+    with convlab.memory_limit(300 * 200 - 1), pytest.raises(ImageFileError, match=pattern):
+        read_image(path)
+    with convlab.memory_limit(300 * 200):
+        assert read_image(path).shape == (1, 300, 200)
