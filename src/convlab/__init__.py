@@ -16,6 +16,7 @@ from ._args import ConvlabError
 __version__ = "0.1.0"
 
 _FUNCTIONAL = (
+    "algorithm",
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",
