@@ -1,7 +1,7 @@
 """Transposed convolution as zero insertion followed by an ordinary convolution with the flipped kernel.
 
 The transposed convolution scatters ``out[Window.index(i, t)] += x[i] * w[t]``
-(:class:`convlab.shapes.Window`: ``i*s + t*d - lo``).
+(:class:`convlab.shapes.Window`).
 Stuff ``s - 1`` zeros between input pixels, ``z[i*s] = x[i]``; then an output
 pixel gathers ``out[o] = sum_t z[o + lo - t*d] * w[t]``. With
 ``t' = k - 1 - t`` that is ``sum_t' z[o - (d*(k-1) - lo) + t'*d] * w[k-1-t']``:
