@@ -21,6 +21,7 @@ import reference_conv as ref
 from convlab import ConvlabError
 from convlab.functional import _strategies, _wide
 from convlab.functional._conv_args import conv_args
+from convlab.functional._policy import NumericPolicy
 from convlab.functional._strategies import STRATEGIES, Strategy, choose
 
 
@@ -215,3 +216,35 @@ def test_algorithm_is_per_thread(monkeypatch):
         return float(cf.conv2d(x, w)[0, 0, 0, 0])
 
     assert _in_two_threads(body) == [7.0, 4.0]
+
+
+# ---- an integer policy runs through the same table -----------------------------------------
+
+
+def test_an_integer_policy_is_exact_through_the_gemm_rows():
+    """int64 compute and accumulation: the im2col row sums exactly where float64 cannot (sums > 2**53)."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(2**30, 2**31, (2, 4, 9), dtype=np.int64) | 1
+    w = rng.integers(2**21, 2**22, (3, 4, 3), dtype=np.int64) | 1
+    policy = NumericPolicy(np.int64, np.int64, np.int64)
+    args = conv_args(x, w, None, 2, 1, 1, 1, "zeros", 1, policy=policy)
+    assert [row.name for row in STRATEGIES if row.applies(args)] == ["im2col"]  # wide is float BLAS only
+    out = choose(args).run(args)
+    exact = [
+        [
+            [
+                sum(
+                    int(w[o, c, t]) * int(x[n, c, y * 2 + t - 1])
+                    for c in range(4)
+                    for t in range(3)
+                    if 0 <= y * 2 + t - 1 < 9
+                )
+                for y in range(5)
+            ]
+            for o in range(3)
+        ]
+        for n in range(2)
+    ]
+    assert out.dtype == np.int64 and out.tolist() == exact
+    float_out = cf.conv1d(x.astype(np.float64), w.astype(np.float64), stride=2, padding=1)
+    assert float_out.astype(object).tolist() != exact  # what the integer policy buys

@@ -95,9 +95,17 @@ class ConvArgs:
         )
 
 
-def conv_args(input, weight, bias, stride, padding, dilation, groups, padding_mode, ndim: int) -> ConvArgs:
-    """Canonical arguments of ``conv{ndim}d``; ``'same'`` resolved, a non-zero ``padding_mode`` applied."""
-    x, w, b, unbatched, g, policy = _arrays(input, weight, bias, groups, ndim, transposed=False)
+def conv_args(
+    input, weight, bias, stride, padding, dilation, groups, padding_mode, ndim: int, policy=None
+) -> ConvArgs:
+    """Canonical arguments of ``conv{ndim}d``; ``'same'`` resolved, a non-zero ``padding_mode`` applied.
+
+    ``policy`` (a :class:`NumericPolicy`) is the caller's, e.g. an integer
+    operator's; ``None`` resolves the float policy of the operands.
+    """
+    x, w, b, unbatched, g, policy = _arrays(
+        input, weight, bias, groups, ndim, transposed=False, policy=policy
+    )
     kernel = w.shape[2:]
     s = per_dim(stride, "stride", ndim, minimum=1)
     d = per_dim(dilation, "dilation", ndim, minimum=1)
@@ -158,7 +166,7 @@ def _output_padding(output_size, output_padding, size, kernel, stride, pairs, di
     return chosen
 
 
-def _arrays(input, weight, bias, groups, ndim: int, *, transposed: bool):
+def _arrays(input, weight, bias, groups, ndim: int, *, transposed: bool, policy=None):
     """Checked arrays in the call's float policy: ``(x, w, b, unbatched, groups, policy)``.
 
     ``weight`` is ``(C_out, C_in/groups, *k)`` for a convolution and
@@ -173,7 +181,8 @@ def _arrays(input, weight, bias, groups, ndim: int, *, transposed: bool):
         raise ConvlabError(f"input must have non-empty spatial dimensions, got input of shape {x.shape}")
     _check_weight_rank(w, ndim, transposed)
     _check_channels(x, w, b, g, transposed)
-    policy = float_policy(x, w) if b is None else float_policy(x, w, b)
+    if policy is None:
+        policy = float_policy(x, w) if b is None else float_policy(x, w, b)
     x, w = (policy.cast(a, contiguous=True) for a in (x, w))
     return x, w, None if b is None else policy.cast(b), unbatched, g, policy
 
