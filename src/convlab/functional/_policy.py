@@ -16,15 +16,18 @@ kernels. Rounding is IEEE round-to-nearest-even, nothing saturates.
 Adding an integer path (exact integer accumulation) is one new policy and one
 new strategy, nothing else:
 
-1. a function here (next to :func:`float_policy`) returning, e.g.,
-   ``NumericPolicy(compute=int64, accumulate=int64, output=int32,
-   rounding="half-even", saturate=True)`` for the integer operands it accepts;
+1. the integer operator (``convlab.quant``) resolves its policy at its own
+   boundary, e.g. ``NumericPolicy(compute=int64, accumulate=int64,
+   output=int32, rounding="nearest-even", saturate=True)``, and passes it to
+   ``conv_args(..., policy=...)`` (:mod:`._conv_args`), which casts the
+   operands and carries it in the record. The existing gemm rows already
+   compute such a record exactly (NumPy's integer matmul), only slowly;
 2. a module ``functional/_integer.py`` with ``applies(args)`` (true when
    ``args.policy.integer``), ``workspace(args)`` and ``run(args)``, and one
-   row for it in :data:`convlab.functional._strategies.STRATEGIES`.
-   ``run`` may accumulate through float64 GEMM while the bound
-   ``K * max|x| * max|w| < 2**53`` holds and in int64 otherwise, and finishes
-   with :meth:`NumericPolicy.finish`.
+   row for it in :data:`convlab.functional._strategies.STRATEGIES`, before
+   the gemm rows. ``run`` may accumulate through float64 GEMM while the bound
+   ``K * max|x| * max|w| < 2**53`` holds and in int64 otherwise; the caller
+   finishes with :meth:`NumericPolicy.finish` (rounding, saturation).
 """
 
 from __future__ import annotations

@@ -53,9 +53,10 @@ def _plan(windows: Windows, box: tuple[slice, ...]) -> tuple[list[tuple[int, _Ta
         if any(p is None for p in per_axis):
             padded = True
             continue
-        partial = any(p.windows.stop - p.windows.start != width for p, width in zip(per_axis, widths))
+        image, windows_ = zip(*per_axis)
+        partial = any(w.stop - w.start != width for w, width in zip(windows_, widths))
         padded |= partial
-        found.append((flat, (tuple(p.image for p in per_axis), tuple(p.windows for p in per_axis), partial)))
+        found.append((flat, (image, windows_, partial)))
     return found, padded
 
 

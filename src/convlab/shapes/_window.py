@@ -21,6 +21,7 @@ positions; :meth:`Window.forward` is the convolution it is the adjoint of.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -92,6 +93,8 @@ class Window:
     ceil_mode: bool = False
 
     def __post_init__(self) -> None:
+        if _canonical(self):
+            return  # the operators build Windows from values _args already checked: skip the work
         if self.size is not None:
             object.__setattr__(self, "size", as_int(self.size, "size", minimum=1))
         for name in ("kernel", "stride", "dilation"):
@@ -160,6 +163,8 @@ class Window:
         """The convolution whose adjoint this transposed convolution is: its input is our output."""
         return Window(self.transpose_output, self.kernel, self.stride, self.dilation, self.padding)
 
+    # Cached: the chunks of every sample ask for the same runs of windows again.
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - Windows are small, frozen and shared
     def tap_slices(self, start: int = 0, stop: int | None = None) -> tuple[TapSlice | None, ...]:
         """Per tap: the image slice read by windows ``start..stop-1`` and their slice from ``start``.
 
@@ -223,6 +228,22 @@ class Window:
         return tuple(
             cls(*fields, ceil_mode=ceil_mode) for fields in zip(size, kernel, stride, dilation, padding, ops)
         )
+
+
+def _canonical(w: Window) -> bool:
+    """Whether every field already has its canonical type and range (plain ints, a pair, a bool)."""
+    ints = (w.kernel, w.stride, w.dilation)
+    pad = w.padding
+    return (
+        (w.size is None or (type(w.size) is int and w.size >= 1))
+        and all(type(v) is int and v >= 1 for v in ints)
+        and type(pad) is tuple
+        and len(pad) == 2
+        and all(type(v) is int and v >= 0 for v in pad)
+        and type(w.output_padding) is int
+        and w.output_padding >= 0
+        and type(w.ceil_mode) is bool
+    )
 
 
 def _pair(padding: object) -> tuple[int, int]:
