@@ -25,6 +25,11 @@ from convlab.functional._policy import NumericPolicy
 from convlab.functional._strategies import STRATEGIES, Strategy, choose
 
 
+def _scaled(examples: int) -> int:
+    """``examples`` for the default profile (100), scaled with HYPOTHESIS_PROFILE=thorough or sweep."""
+    return examples * settings().max_examples // 100
+
+
 def _args(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     x = rng.integers(-3, 4, x_shape).astype(dtype)
@@ -79,7 +84,7 @@ def _case(draw):
     return x_shape, w_shape, {"stride": stride, "padding": pads, "dilation": dilation, "groups": groups}
 
 
-@settings(max_examples=150)
+@settings(max_examples=_scaled(150))
 @given(_case(), st.integers(0, 2**16))
 def test_every_applicable_strategy_equals_the_reference_exactly(case, seed):
     x_shape, w_shape, kw = case

@@ -27,6 +27,11 @@ from convlab.shapes import (
 SIZES = st.integers(1, 12)
 
 
+def _scaled(examples: int) -> int:
+    """``examples`` for the default profile (100), scaled with HYPOTHESIS_PROFILE=thorough or sweep."""
+    return examples * settings().max_examples // 100
+
+
 @st.composite
 def windows(draw, size=SIZES):
     k = draw(st.integers(1, 5))
@@ -56,7 +61,7 @@ def _property(win: Window, name: str):
         return type(err)
 
 
-@settings(max_examples=300)
+@settings(max_examples=_scaled(300))
 @given(windows())
 def test_output_sizes_are_the_formulas(win):
     # One-dimensional tuples, so that the (lo, hi) pair is read as one dimension's padding.
@@ -102,7 +107,7 @@ def _expand(tap: TapSlice | None) -> list[tuple[int, int]]:
     return list(zip(ys, xs))
 
 
-@settings(max_examples=300)
+@settings(max_examples=_scaled(300))
 @given(windows(), st.data())
 def test_tap_slices_are_the_definition(win, data):
     count = _property(win, "conv_output")
@@ -116,7 +121,7 @@ def test_tap_slices_are_the_definition(win, data):
         assert win.reads(y) == tuple(x for t in range(win.kernel) for yy, x in _brute_taps(win, y, y + 1)[t])
 
 
-@settings(max_examples=200)
+@settings(max_examples=_scaled(200))
 @given(windows(size=st.none()), st.integers(-20, 40))
 def test_window_of_inverts_index(win, x):
     for t in range(win.kernel):
@@ -125,7 +130,7 @@ def test_window_of_inverts_index(win, x):
         assert expected == ([] if y is None else [y])
 
 
-@settings(max_examples=100)
+@settings(max_examples=_scaled(100))
 @given(windows())
 def test_tap_slices_default_stop_is_the_window_count(win):
     try:
@@ -224,7 +229,7 @@ def _out_index(data, sizes):
     return tuple(data.draw(st.integers(0, n - 1)) for n in sizes)
 
 
-@settings(max_examples=120)
+@settings(max_examples=_scaled(120))
 @given(nd_windows(), st.data())
 def test_conv_reads_are_autograds_support(torch, wins, data):
     try:
@@ -247,7 +252,7 @@ def test_conv_reads_are_autograds_support(torch, wins, data):
     assert expected == set(itertools.product(*(w.reads(i) for w, i in zip(wins, y))))
 
 
-@settings(max_examples=120)
+@settings(max_examples=_scaled(120))
 @given(nd_windows(pool=True), st.data())
 def test_pool_reads_are_autograds_support(torch, wins, data):
     try:
@@ -277,7 +282,7 @@ def test_pool_reads_are_autograds_support(torch, wins, data):
     assert _support(x.grad[0, 0]) == set(itertools.product(*(w.reads(i) for w, i in zip(wins, y))))
 
 
-@settings(max_examples=120)
+@settings(max_examples=_scaled(120))
 @given(nd_windows(transposed=True), st.data())
 def test_transposed_writes_are_autograds_support(torch, wins, data):
     try:
