@@ -9,7 +9,7 @@ writes a temporary file and renames it, so no partial file is ever left.
 
 from ._atomic import atomic_path
 from ._images import IMAGE_SUFFIXES, ImageFileError, read_image, write_image
-from ._weights import WeightsFileError, WeightsNote, load_weights, save_weights
+from ._weights import WeightsFileError, WeightsNote, load_weights, save_weights, strip_wrapper_prefixes
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -20,5 +20,6 @@ __all__ = [
     "load_weights",
     "read_image",
     "save_weights",
+    "strip_wrapper_prefixes",
     "write_image",
 ]

@@ -13,9 +13,10 @@ from ..nn import Module
 from ..nn._conv import make_rng
 from ..nn._module import float_dtype
 from ._config import UNetConfig
-from ._flow import Merge, Plan, UNetBase
+from ._encoder_decoder import Merge, Plan, UNetBase
+from ._layout import Layout, LayoutOption, count_keys, need_key
 
-__all__ = ["UNet"]
+__all__ = ["LAYOUT", "UNet"]
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -169,3 +170,30 @@ class UNet(UNetBase):
 
     def extra_repr(self) -> str:
         return repr(self.config)
+
+
+def _from_state(state, options: dict) -> UNet:
+    depth = count_keys(state, "down{}.conv1.weight")
+    bottom = need_key(state, "bottom.conv1.weight", "convlab")
+    first = state["down0.conv1.weight"] if depth else bottom
+    inferred = {
+        "in_channels": first.shape[1],
+        "classes": need_key(state, "head.weight", "convlab").shape[0],
+        "depth": depth,
+        "width": bottom.shape[0] >> depth,
+        "convs_per_level": count_keys(state, "bottom.conv{}.weight", start=1),
+        "kernel_size": bottom.shape[2],
+        "batch_norm": "bottom.norm1.running_mean" in state,
+        "up_mode": "bilinear" if any(k.endswith(".reduce.weight") for k in state) else "transpose",
+        "ndim": bottom.ndim - 2,
+    }
+    dtype = options.pop("dtype")
+    return UNet(dataclasses.replace(UNetConfig(**inferred), **options), dtype=dtype)
+
+
+LAYOUT = Layout(
+    "convlab",
+    marker="bottom.",
+    build=_from_state,
+    options=(LayoutOption("padding", ("valid", "same")), LayoutOption("pooling", ("max", "avg"))),
+)
