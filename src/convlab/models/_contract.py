@@ -273,7 +273,12 @@ def _dim_contract(plan: _Compiled, d: int) -> tuple[int, int, tuple[int, int], i
     n0 = next((n for n in range(1, _SEARCH_LIMIT) if _run(plan, n, True) is not None), None)
     if n0 is None:
         raise ConvlabError(f"no input size below {_SEARCH_LIMIT} goes through this network (dimension {d})")
-    alignment = _run(plan, n0, True)[1].alignment
+    first, walk = _run(plan, n0, True)
+    if first.scale != 1:
+        raise NoSizeRule(
+            f"the output's resolution differs from the input's by {first.scale} in dimension {d}"
+        )
+    alignment = walk.alignment
     if alignment.denominator != 1:
         raise NoSizeRule(f"the total stride {alignment} of dimension {d} is not an integer")
     period = int(alignment)
@@ -294,8 +299,6 @@ def _dim_contract(plan: _Compiled, d: int) -> tuple[int, int, tuple[int, int], i
     ):
         raise NoSizeRule(f"the valid sizes of dimension {d} are not a progression: {valid}")
     out, walk = _run(plan, smallest)
-    if out.scale != 1:
-        raise NoSizeRule(f"the output's resolution differs from the input's by {out.scale} in dimension {d}")
     # Even kernels centre output pixels between input pixels: the margin's
     # split only has to be the same for every window, so it is floored.
     lo = math.floor(out.offset)

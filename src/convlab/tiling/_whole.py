@@ -50,7 +50,10 @@ def overlap_tile_border(spatial: Sequence[int], model: object, *, what: str = "t
     every valid input size, so the image is mirrored by ``lo`` before its
     first pixel; after its last by the rest up to the nearest valid input
     size, whose surplus output is cropped off. Padded network (no margin):
-    no border; sizes it cannot take are refused.
+    no border at the start; an image smaller than the smallest valid size is
+    refused, one between valid sizes (a padded network that crops its skips,
+    such as jvanvugt's, takes multiples of ``2**depth`` only) is mirrored at
+    its end up to the next valid size, as the unpadded one is.
 
     Parameters
     ----------
@@ -73,10 +76,8 @@ def overlap_tile_border(spatial: Sequence[int], model: object, *, what: str = "t
     ((92, 92), (92, 107))
     """
     c, spatial = _contract(model), tuple(spatial)
-    if not any(lo or hi for lo, hi in c.margin):
-        if not all(c.is_valid([n] * c.ndim) for n in spatial):
-            raise _refuse(spatial, c, what)
-        return tuple((0, 0) for _ in spatial)
+    if any(n < s for n, s in zip(spatial, c.smallest)) and not any(lo or hi for lo, hi in c.margin):
+        raise _refuse(spatial, c, what)
     pads = []
     for d, n in enumerate(spatial):
         lo, hi = c.margin[d]
