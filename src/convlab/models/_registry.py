@@ -32,7 +32,7 @@ def layout(name: str) -> Layout:
     'inc.double_conv.'
     """
     if name not in REGISTRY:
-        raise ConvlabError(f"layout must be 'auto' or one of {', '.join(map(repr, LAYOUTS))}, got {name!r}")
+        raise ConvlabError(f"layout must be 'auto' or one of {', '.join(map(repr, REGISTRY))}, got {name!r}")
     return REGISTRY[name]
 
 
