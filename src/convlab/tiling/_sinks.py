@@ -1,7 +1,8 @@
 """Outputs written tile by tile: arrays, and .npy, TIFF and zarr files under a temporary name.
 
 A file output is written to a hidden temporary name next to the target
-and renamed onto it by :meth:`Sink.commit`, after the last tile: a run that
+(:func:`convlab.io.reserve_beside`, the temporary files of every convlab
+writer) and renamed onto it by :meth:`Sink.commit`, after the last tile: a run that
 fails or is interrupted never leaves a file that looks finished.
 :meth:`Sink.abort` removes the temporary file (a killed process leaves it
 behind, under a name that does not look like the output).
@@ -9,15 +10,14 @@ behind, under a name that does not look like the output).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from .._args import ConvlabError, describe
+from ..io import discard, reserve_beside
 
 __all__ = ["ArraySink", "DeferredSink", "MappedFileSink", "Sink", "ZarrSink", "check_out", "open_sink"]
 
@@ -59,19 +59,10 @@ def _temporary(target: Path, directory: bool = False) -> Path:
         raise ConvlabError(
             f"out {os.fspath(target)!r}: the directory {os.fspath(target.parent)!r} does not exist"
         )
-    for _ in range(100):
-        tmp = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.partial{target.suffix}")
-        try:
-            if directory:
-                tmp.mkdir()
-            else:
-                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise ConvlabError(f"out {os.fspath(target)!r} cannot be written: {err.strerror}") from None
-        return tmp
-    raise ConvlabError(f"out {os.fspath(target)!r}: no free temporary name next to it")
+    try:
+        return reserve_beside(target, directory=directory, tag="partial")
+    except OSError as err:
+        raise ConvlabError(f"out {os.fspath(target)!r} cannot be written: {err.strerror}") from None
 
 
 class MappedFileSink(Sink):
@@ -123,8 +114,7 @@ class MappedFileSink(Sink):
         return self.target
 
     def abort(self):
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
+        discard(self.tmp)
 
 
 class ZarrSink(Sink):
@@ -152,7 +142,7 @@ class ZarrSink(Sink):
         return self.target
 
     def abort(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        discard(self.tmp)
 
 
 def _is_zarr(path: Path) -> bool:
