@@ -21,10 +21,8 @@ import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from .. import nn
 from .._args import ConvlabError, per_dim
-from ..nn import Identity, ReLU
-from ..nn._conv import _ConvNd
-from ..nn._layers import Upsample, _BatchNorm, _Pool
 from ..shapes import (
     SizeContract,
     conv_output_size,
@@ -37,6 +35,11 @@ __all__ = ["NoSizeRule", "plan_contract"]
 
 # Sizes searched for the smallest valid input: far above any U-Net of depth <= 10.
 _SEARCH_LIMIT = 1 << 14
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+# Layers that keep every size and read one pixel per output pixel (Dropout is an Identity).
+_POINTWISE = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.ReLU, nn.Identity)
 
 
 class NoSizeRule(ConvlabError):
@@ -159,10 +162,10 @@ class _Resample:
         return _Feature(m, f.offset - f.scale * (factor - 1) / (2 * factor), scale, (left, right))
 
 
-def _conv_op(module: _ConvNd, d: int):
+def _conv_op(module, d: int):
     k, s, dil = module.kernel_size[d], module.stride[d], module.dilation[d]
-    if module._transposed:
-        lo = per_dim(module.padding, "padding", module._ndim)[d]
+    if isinstance(module, _TRANSPOSED):
+        lo = per_dim(module.padding, "padding", len(module.kernel_size))[d]
         return _Transposed(k, s, dil, lo, module.output_padding[d])
     if isinstance(module.padding, str):
         return _Window(k, s, dil, "same" if module.padding == "same" else (0, 0))
@@ -170,8 +173,7 @@ def _conv_op(module: _ConvNd, d: int):
     return _Window(k, s, dil, (p, p))
 
 
-def _pool_op(module: _Pool, d: int):
-    nd = module._ndim
+def _pool_op(module, d: int, nd: int):
     k = per_dim(module.kernel_size, "kernel_size", nd)[d]
     s = per_dim(module.kernel_size if module.stride is None else module.stride, "stride", nd)[d]
     p = per_dim(module.padding, "padding", nd)[d]
@@ -179,7 +181,7 @@ def _pool_op(module: _Pool, d: int):
     return _Window(k, s, dil, (p, p), bool(module.ceil_mode), pool=True)
 
 
-def _upsample_op(name: str, module: Upsample, d: int):
+def _upsample_op(name: str, module: nn.Upsample, d: int):
     if module.scale_factor is None:
         raise NoSizeRule(f"layer {name} (Upsample) has a fixed output size, which ignores the input size")
     scales = module.scale_factor if isinstance(module.scale_factor, (tuple, list)) else [module.scale_factor]
@@ -188,20 +190,20 @@ def _upsample_op(name: str, module: Upsample, d: int):
     return _Resample(factor, module.mode, by_size)
 
 
-def compile_steps(steps, d: int) -> list:
-    """The one-dimensional operations of ``(name, module)`` steps in dimension ``d``, in order."""
+def compile_steps(steps, d: int, ndim: int) -> list:
+    """The one-dimensional operations of ``(name, module)`` steps in dimension ``d`` of ``ndim``, in order."""
     ops = []
     for name, module in steps:
         children = list(module.named_children())
         if children:
-            ops += compile_steps([(f"{name}.{c}", m) for c, m in children], d)
-        elif isinstance(module, _ConvNd):
+            ops += compile_steps([(f"{name}.{c}", m) for c, m in children], d, ndim)
+        elif isinstance(module, _CONVS + _TRANSPOSED):
             ops.append(_conv_op(module, d))
-        elif isinstance(module, _Pool):
-            ops.append(_pool_op(module, d))
-        elif isinstance(module, Upsample):
+        elif isinstance(module, _POOLS):
+            ops.append(_pool_op(module, d, ndim))
+        elif isinstance(module, nn.Upsample):
             ops.append(_upsample_op(name, module, d))
-        elif not isinstance(module, (_BatchNorm, ReLU, Identity)):
+        elif not isinstance(module, _POINTWISE):
             raise NoSizeRule(f"layer {name} ({type(module).__name__}) has no size rule for a size contract")
     return ops
 
@@ -242,10 +244,10 @@ class _Compiled:
     merge: object
 
 
-def _compile(plan, d: int) -> _Compiled:
-    decoder = [(compile_steps(up, d), compile_steps(convs, d)) for up, _, convs in plan.decoder]
-    encoder = [compile_steps(steps, d) for steps in plan.encoder]
-    return _Compiled(encoder, decoder, compile_steps(plan.head, d), plan.merge)
+def _compile(plan, d: int, ndim: int) -> _Compiled:
+    decoder = [(compile_steps(up, d, ndim), compile_steps(convs, d, ndim)) for up, _, convs in plan.decoder]
+    encoder = [compile_steps(steps, d, ndim) for steps in plan.encoder]
+    return _Compiled(encoder, decoder, compile_steps(plan.head, d, ndim), plan.merge)
 
 
 def _run(plan: _Compiled, n: int, sizes_only: bool = False) -> tuple[_Feature, _Walk] | None:
@@ -330,7 +332,7 @@ def plan_contract(plan, ndim: int) -> SizeContract:
     far a window's edge changes the output, in pixels, rounded up to the
     alignment so that windows stay on the whole image's pooling grid.
     """
-    compiled = [_compile(plan, d) for d in range(ndim)]
+    compiled = [_compile(plan, d, ndim) for d in range(ndim)]
     dims = []
     for d, ops in enumerate(compiled):
         # Isotropic networks (all of convlab's) walk once, not once per dimension.
