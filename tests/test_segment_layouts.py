@@ -88,6 +88,24 @@ def test_tiled_segment_of_upstream_checkpoints_equals_the_untiled_mask(
     assert len(np.unique(mask)) > 1
 
 
+def test_tiling_an_inexact_model_says_so(tmp_path, capsys):
+    save_weights(MilesialUNet(1, 2, bilinear=True, width=1).state_dict(), tmp_path / "b.npz")
+    np.save(tmp_path / "img.npy", np.zeros((20, 20)))
+    status, _, err = _segment(
+        capsys,
+        "segment",
+        tmp_path / "img.npy",
+        "-w",
+        tmp_path / "b.npz",
+        "--tile",
+        "240",
+        "-o",
+        tmp_path / "m.npy",
+    )
+    assert status == 0, err
+    assert "note: the model interpolates with align_corners=True" in err
+
+
 def test_tile_and_halo_take_one_size_per_dimension(tmp_path, capsys):
     model = JvanvugtUNet(1, 2, depth=2, wf=1, padding=True, seed=6, dtype=np.float64)
     save_weights(model.state_dict(), tmp_path / "w.npz")

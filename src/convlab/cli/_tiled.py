@@ -86,6 +86,11 @@ def run_tiled(args: argparse.Namespace, load_model) -> str:
     if args.workers is not None and args.scheduler is not None:
         raise ConvlabError("give --workers (a local cluster) or --scheduler (an existing one), not both")
     model, notes = load_model(args)
+    if not model.size_contract.exact:
+        notes.append(
+            "the model interpolates with align_corners=True, whose sampling positions depend on the "
+            "window's size: the tiles approximate the whole-image mask, no halo makes them exact"
+        )
     image = _source(args.image)
     probe = open_source(image, model.in_channels, model.size_contract.ndim)
     scaled, stats = _scaled(model, probe.dtype, args.normalize), TilingStats()
