@@ -151,7 +151,7 @@ def test_halo_is_the_reach_of_a_window_edge_rounded_to_the_alignment(name):
     ],
 )
 def test_convlab_contract_agrees_with_unet_sizes(config):
-    c = config.size_contract
+    c = UNet.contract_for(config)
     valid = unet_valid_sizes(1, c.smallest[0] + 3 * c.alignment[0] + 1, **_rules(config))
     assert [n for n in range(1, c.smallest[0] + 3 * c.alignment[0] + 1) if c.is_valid([n] * c.ndim)] == valid
     sizes = unet_sizes(valid[0], **_rules(config))
@@ -167,7 +167,9 @@ def _rules(config):
 def test_contract_is_kept_and_config_contract_needs_no_weights():
     net = UNet(width=1)
     assert net.size_contract is net.size_contract
-    assert UNetConfig(width=64).size_contract == net.size_contract
+    assert UNet.contract_for(UNetConfig(width=64)) == net.size_contract
+    with pytest.raises(TypeError, match="config must be a UNetConfig"):
+        UNet.contract_for({"depth": 2})
 
 
 def test_three_dimensional_and_anisotropic_contracts():

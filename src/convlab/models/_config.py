@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from dataclasses import dataclass
 
 from .._args import ConvlabError, as_int
-from ..shapes import SizeContract, UNetSizes, unet_sizes
+from ..shapes import UNetSizes, unet_sizes
 
 __all__ = ["UNetConfig"]
 
@@ -105,21 +103,3 @@ class UNetConfig:
             convs_per_level=self.convs_per_level,
             padding=self.padding,
         )
-
-    @property
-    def size_contract(self) -> SizeContract:
-        """The :attr:`UNet.size_contract` of this configuration, without building its weights.
-
-        >>> UNetConfig(depth=2, padding="same").size_contract.halo
-        (24, 24)
-        """
-        return _contract(self)
-
-
-@functools.lru_cache(maxsize=256)
-def _contract(config: UNetConfig) -> SizeContract:
-    # Channels change no size: a one-channel network of the same shape has the same contract.
-    from ._unet import UNet
-
-    slim = dataclasses.replace(config, in_channels=1, classes=1, width=1)
-    return UNet(slim).size_contract

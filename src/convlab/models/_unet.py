@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from .. import nn
 from ..nn import Module
 from ..nn._conv import make_rng
 from ..nn._module import float_dtype
+from ..shapes import SizeContract
 from ._config import UNetConfig
 from ._encoder_decoder import Merge, Plan, UNetBase
 from ._layout import Layout, LayoutOption, count_keys, need_key
@@ -164,12 +166,29 @@ class UNet(UNetBase):
         merge = Merge("center" if self.config.padding == "valid" else "pad", skip_first=True)
         return Plan(encoder, decoder, [("head", self.head)], merge)
 
+    @staticmethod
+    def contract_for(config: UNetConfig) -> SizeContract:
+        """The :attr:`size_contract` a UNet of ``config`` has, without drawing its weights.
+
+        >>> UNet.contract_for(UNetConfig(depth=2, padding="same")).halo
+        (24, 24)
+        """
+        if not isinstance(config, UNetConfig):
+            raise TypeError(f"config must be a UNetConfig, got {type(config).__name__}")
+        return _config_contract(config)
+
     def _check(self, shape: tuple[int, ...]) -> None:
         super()._check(shape)
         self.config.sizes(tuple(shape[2:]))
 
     def extra_repr(self) -> str:
         return repr(self.config)
+
+
+@functools.lru_cache(maxsize=256)
+def _config_contract(config: UNetConfig) -> SizeContract:
+    # Channels change no size: a one-channel network of the same shape has the same contract.
+    return UNet(dataclasses.replace(config, in_channels=1, classes=1, width=1)).size_contract
 
 
 def _from_state(state, options: dict) -> UNet:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..models import UNet, UNetConfig
 from ..shapes import SizeContract
 
 __all__ = ["size_contract_of", "stride_words"]
@@ -10,10 +11,10 @@ __all__ = ["size_contract_of", "stride_words"]
 def size_contract_of(model: object) -> SizeContract:
     """The :class:`~convlab.shapes.SizeContract` of ``model``.
 
-    ``model`` is a SizeContract, or has ``size_contract`` (convlab's models
-    and :class:`~convlab.models.UNetConfig`; an ONNX model), or wraps a model
-    and carries its ``config`` (a UNetConfig), as wrappers written for
-    earlier versions of convlab do.
+    ``model`` is a SizeContract, or has ``size_contract`` (convlab's models,
+    an ONNX model), or is a :class:`~convlab.models.UNetConfig` (the
+    contract of its UNet), or wraps a model and carries its ``config`` (a
+    UNetConfig), as wrappers written for earlier versions of convlab do.
 
     >>> from convlab.models import UNetConfig
     >>> size_contract_of(UNetConfig()).margin
@@ -22,6 +23,8 @@ def size_contract_of(model: object) -> SizeContract:
     if isinstance(model, SizeContract):
         return model
     for holder in (model, getattr(model, "config", None)):
+        if isinstance(holder, UNetConfig):
+            return UNet.contract_for(holder)
         contract = getattr(holder, "size_contract", None)
         if contract is not None:
             if not isinstance(contract, SizeContract):

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..models import UNetConfig
 from ..shapes import SizeContract, UNetSizeError
 from ._contracts import size_contract_of
 
@@ -19,9 +20,7 @@ __all__ = ["overlap_tile_border", "predict"]
 def _contract(model: object) -> SizeContract:
     if isinstance(model, Mapping):
         # The unet_sizes arguments of convlab's own U-Net.
-        from ..models import UNetConfig
-
-        return UNetConfig(**model).size_contract
+        return size_contract_of(UNetConfig(**model))
     return size_contract_of(model)
 
 
