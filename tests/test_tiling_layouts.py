@@ -192,3 +192,48 @@ def test_every_layout_on_a_dask_cluster_equals_in_process(models):
             expected = predict_tiled(model, image, tile)
             np.testing.assert_array_equal(predict_tiled(model, image, tile, scheduler=client), expected)
             np.testing.assert_array_equal(predict_tiled(Bare(model), image, tile, scheduler=client), expected)
+
+
+# --- error branches of planning from a contract ----------------------------------------
+
+
+def test_planning_errors_name_the_contract():
+    from convlab.tiling import plan_tiles
+
+    odd = SizeContract((12, 12), (6, 6), ((0, 0), (0, 0)), (6, 6), (6, 6))
+    with pytest.raises(ConvlabError, match=r"halo must be a multiple of the total stride 6, got halo=4"):
+        plan_tiles(odd, (50, 50), halo=4)
+    with pytest.raises(ConvlabError, match=r"tile must be a multiple of the total stride 6 .*try 36 or 42"):
+        plan_tiles(odd, (50, 50), tile=40)
+    skewed = SizeContract((12, 16), (6, 16), ((0, 0), (0, 0)), (6, 16), (6, 16))
+    with pytest.raises(ConvlabError, match=r"image size must have 2 entries .*got \(50,\)"):
+        plan_tiles(skewed, (50,))
+    # One uniform contract plans an image of any rank.
+    assert plan_tiles(odd, (50,), tile=36).window == (36,)
+    with pytest.raises(TypeError, match="tile must be an int or 2 ints"):
+        plan_tiles(odd, (50, 50), tile=36.0)
+
+
+def test_output_errors_come_before_any_tile(tmp_path, models):
+    model = Bare(models["jvanvugt-padded"])
+    with pytest.raises(TypeError, match="out must be None, a path or an array, got int"):
+        predict_tiled(model, np.zeros((2, 40, 40)), out=5)
+    (tmp_path / "d.npy").mkdir()
+    with pytest.raises(ConvlabError, match=r"is a directory"):
+        predict_tiled(model, np.zeros((2, 40, 40)), out=tmp_path / "d.npy")
+
+
+def test_a_plan_no_size_goes_through_is_refused():
+    from convlab import nn as cnn
+    from convlab.models._contract import plan_contract
+    from convlab.models._encoder_decoder import Merge, Plan
+
+    # Up-sampling x3 after a x2 pool: the up-sampled features never fit the skip.
+    plan = Plan(
+        [[("c", cnn.Conv1d(1, 1, 1))], [("p", cnn.MaxPool1d(2))]],
+        [([("u", cnn.Upsample(scale_factor=3))], "m", [])],
+        [],
+        Merge("center", skip_first=True),
+    )
+    with pytest.raises(ConvlabError, match="no input size below 16384 goes through this network"):
+        plan_contract(plan, 1)
