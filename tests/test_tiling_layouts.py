@@ -137,6 +137,18 @@ def test_any_object_with_a_contract_tiles_the_same(models):
     assert size_contract_of(Bare(model)) is model.size_contract
 
 
+def test_the_cli_scaling_wrapper_passes_on_a_bare_model(models):
+    from convlab.cli._tiled import ScaledModel
+
+    model = models["jvanvugt-padded"]
+    image = np.random.default_rng(12).integers(0, 256, (2, 70, 66)).astype(np.float64)
+    scaled = ScaledModel(Bare(model), 0.0, 1 / 255)
+    assert scaled.in_channels is None and scaled.size_contract is model.size_contract
+    np.testing.assert_array_equal(
+        predict_tiled(scaled, image, 56), predict_tiled(model, image * (1 / 255), 56)
+    )
+
+
 def test_a_contract_that_lies_is_caught_at_the_first_tile(models):
     model = models["jvanvugt-valid"]
     c = model.size_contract

@@ -42,12 +42,14 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
 class ScaledModel:
     """A model behind an affine input scaling: integer images mapped to [0, 1] window by window.
 
-    It shows tiling the wrapped model's size contract and channels.
+    It shows tiling the wrapped model's size contract and, if it states them, its channels
+    (an ONNX graph need not).
     """
 
     def __init__(self, model, offset: float, scale: float):
         self.model, self.offset, self.scale = model, offset, scale
-        self.size_contract, self.in_channels = model.size_contract, model.in_channels
+        self.size_contract = model.size_contract
+        self.in_channels = getattr(model, "in_channels", None)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.model((x - self.offset) * self.scale)
@@ -92,7 +94,7 @@ def run_tiled(args: argparse.Namespace, load_model) -> str:
             "window's size: the tiles approximate the whole-image mask, no halo makes them exact"
         )
     image = _source(args.image)
-    probe = open_source(image, model.in_channels, model.size_contract.ndim)
+    probe = open_source(image, getattr(model, "in_channels", None), model.size_contract.ndim)
     scaled, stats = _scaled(model, probe.dtype, args.normalize), TilingStats()
 
     def run(scheduler):
