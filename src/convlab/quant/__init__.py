@@ -1,0 +1,18 @@
+"""Exact quantized operators with ONNX's names and semantics, bit-equal to onnxruntime and PyTorch."""
+
+from ._conv import conv_integer, conv_route, qlinear_conv
+from ._integer import Route
+from ._linear import dequantize_linear, quantize_linear
+from ._requant import quantize_multiplier, requantize, requantize_float
+
+__all__ = [
+    "Route",
+    "conv_integer",
+    "conv_route",
+    "dequantize_linear",
+    "qlinear_conv",
+    "quantize_linear",
+    "quantize_multiplier",
+    "requantize",
+    "requantize_float",
+]

@@ -1,0 +1,189 @@
+"""ConvInteger and QLinearConv: exact integer convolution, then ONNX's requantisation.
+
+Both subtract the zero points first and convolve the shifted operands with
+:func:`._integer.accumulate`; padding the shifted input with zeros is ONNX's
+padding with ``x_zero_point``. ``conv_integer`` returns the int32
+accumulators; ``qlinear_conv`` adds the int32 bias and requantises them by
+onnxruntime's float32 rule (:func:`.requantize_float`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .._args import ConvlabError
+from ._conv_args import conv_geometry, conv_operands, shifted
+from ._dtypes import as_int_array, qtype
+from ._integer import Route, accumulate, choose_route
+from ._params import as_scale
+from ._requant import requantize_float
+
+__all__ = ["conv_integer", "conv_route", "qlinear_conv", "wrap_int32"]
+
+
+def wrap_int32(acc: np.ndarray) -> np.ndarray:
+    """Exact sums as an int32 register holds them: two's complement, modulo ``2**32``."""
+    return acc.astype(np.int64).astype(np.int32)
+
+
+def _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, dilation, groups):
+    ops = conv_operands(x, w, x_zero_point, w_zero_point, groups, transposed=False)
+    geom, out_shape, _ = conv_geometry(ops.x.shape[2:], ops.w.shape[2:], stride, padding, dilation)
+    xs, ws = shifted(ops, transposed=False)
+    acc, route = accumulate(xs, ws, geom, out_shape, ops.groups)
+    return ops, acc, route
+
+
+def conv_integer(
+    x: ArrayLike,
+    w: ArrayLike,
+    x_zero_point: ArrayLike = 0,
+    w_zero_point: ArrayLike = 0,
+    *,
+    stride=1,
+    padding="valid",
+    dilation=1,
+    groups: int = 1,
+) -> np.ndarray:
+    """ONNX ConvInteger: ``sum (x - x_zero_point) * (w - w_zero_point)`` in int32, exactly.
+
+    Parameters
+    ----------
+    x : array_like of int, shape ``(N, C_in, *spatial)`` or ``(C_in, *spatial)``
+        int8/uint8 (ONNX), or int4..int32 codes.
+    w : array_like of int, shape ``(C_out, C_in/groups, *kernel)``, 1-3 kernel dims
+    x_zero_point : int
+    w_zero_point : int or array_like of int, shape ``(C_out,)``
+    stride, dilation : int or tuple
+    padding : int, tuple, ``(lo, hi)`` pairs, ``'valid'``, ``'same'``/``'SAME_UPPER'`` or ``'SAME_LOWER'``
+        Padded positions hold ``x_zero_point`` (they contribute 0).
+    groups : int
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape ``(N, C_out, *out)``
+
+    Notes
+    -----
+    The sums are exact (float64 GEMM under the bound of :func:`conv_route`,
+    int64 above it) and then held as int32, wrapping beyond ``2**31`` as an
+    int32 accumulator does. ``out = floor((size + lo + hi - d*(k-1) - 1)/s) + 1``.
+
+    Examples
+    --------
+    >>> x = np.array([[[1, 2, 3, 4]]], dtype=np.uint8)
+    >>> conv_integer(x, np.array([[[1, -1]]], dtype=np.int8), 1)
+    array([[[-1, -1, -1]]], dtype=int32)
+    """
+    ops, acc, _ = _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, dilation, groups)
+    out = wrap_int32(acc)
+    return out[0] if ops.unbatched else out
+
+
+def conv_route(
+    x: ArrayLike, w: ArrayLike, x_zero_point: ArrayLike = 0, w_zero_point: ArrayLike = 0, *, groups: int = 1
+) -> Route:
+    """The accumulation route :func:`conv_integer` and :func:`qlinear_conv` take for these operands.
+
+    ``'float64'`` while ``K * max|x - zx| * max|w - zw| < 2**53`` with
+    ``K = C_in/groups * prod(kernel)``, else ``'int64'``.
+
+    Examples
+    --------
+    >>> r = conv_route(np.zeros((1, 64, 8, 8), np.uint8), np.full((64, 64, 3, 3), -128, np.int8), 255)
+    >>> r.name, r.bound
+    ('float64', 18800640)
+    """
+    ops = conv_operands(x, w, x_zero_point, w_zero_point, groups, transposed=False)
+    xs, ws = shifted(ops, transposed=False)
+    depth = ops.w.shape[1] * int(np.prod(ops.w.shape[2:]))
+    return choose_route(depth, int(np.abs(xs).max()), int(np.abs(ws).max()))
+
+
+def _output_kind(y_zero_point, dtype, x_dtype):
+    """The output type: a typed ``y_zero_point``'s (ONNX), else ``dtype``, else ``x``'s."""
+    zp_dtype = y_zero_point.dtype if isinstance(y_zero_point, (np.ndarray, np.integer)) else None
+    if zp_dtype is not None and dtype is not None and np.dtype(zp_dtype) != np.dtype(dtype):
+        raise ConvlabError(f"dtype={np.dtype(dtype)} contradicts y_zero_point's dtype {zp_dtype}; pass one")
+    return qtype(zp_dtype if zp_dtype is not None else dtype if dtype is not None else x_dtype, "y dtype")
+
+
+def _requant_scale(x_scale, w_scale, y_scale, c_out: int) -> np.ndarray:
+    """``x_scale * w_scale / y_scale`` per output channel in float32, in onnxruntime's order."""
+    sx, sw, sy = (
+        as_scale(v, n) for v, n in ((x_scale, "x_scale"), (w_scale, "w_scale"), (y_scale, "y_scale"))
+    )
+    if sx.size != 1 or sy.size != 1:
+        raise ConvlabError(f"x_scale and y_scale must be scalars, got shapes {sx.shape} and {sy.shape}")
+    if sw.size != 1 and sw.shape != (c_out,):
+        raise ConvlabError(f"w_scale must be a scalar or have shape ({c_out},), got shape {sw.shape}")
+    f32 = np.float32
+    return (sx.astype(f32).reshape(()) * sw.astype(f32).reshape(-1)) / sy.astype(f32).reshape(())
+
+
+def add_bias(acc: np.ndarray, bias, c_out: int) -> np.ndarray:
+    """int32 accumulators plus the int32 bias, in int32 (wrapping) as the runtimes add it."""
+    if bias is None:
+        return wrap_int32(acc)
+    b = as_int_array(bias, "bias", qtype(np.int32))
+    if b.shape != (c_out,):
+        raise ConvlabError(f"bias must have shape ({c_out},) (one per output channel), got shape {b.shape}")
+    return wrap_int32(wrap_int32(acc).astype(np.int64) + b.reshape(-1, *(1,) * (acc.ndim - 2)))
+
+
+def qlinear_conv(
+    x: ArrayLike,
+    x_scale: ArrayLike,
+    x_zero_point: ArrayLike,
+    w: ArrayLike,
+    w_scale: ArrayLike,
+    w_zero_point: ArrayLike,
+    y_scale: ArrayLike,
+    y_zero_point: ArrayLike,
+    bias: ArrayLike | None = None,
+    *,
+    stride=1,
+    padding="valid",
+    dilation=1,
+    groups: int = 1,
+    dtype=None,
+) -> np.ndarray:
+    """ONNX QLinearConv, bit-equal to onnxruntime: integer conv, int32 bias, float32 requantisation.
+
+    Parameters
+    ----------
+    x, w, x_zero_point, w_zero_point, stride, padding, dilation, groups
+        As :func:`conv_integer`.
+    x_scale, y_scale : float
+    w_scale : float or array_like of float, shape ``(C_out,)``
+        Per tensor or per output channel, like ``w_zero_point``.
+    y_zero_point : int
+        Its NumPy dtype is the output type (ONNX); a Python int takes ``dtype``.
+    bias : array_like of int32, shape ``(C_out,)``, optional
+        Quantized with scale ``x_scale * w_scale`` and zero point 0.
+    dtype : NumPy integer dtype, optional
+        Output type when ``y_zero_point`` is untyped; default ``x``'s.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(N, C_out, *out)``, in the output type
+
+    Notes
+    -----
+    ``y = saturate(rint(float32(acc + bias) * float32(x_scale * w_scale / y_scale)) + y_zero_point)``
+    with the scale product formed in float32 in that order, as onnxruntime.
+
+    Examples
+    --------
+    >>> x = np.array([[[10, 20, 30]]], dtype=np.uint8)
+    >>> w = np.array([[[1, 1]]], dtype=np.int8)
+    >>> qlinear_conv(x, 0.5, 0, w, 1.0, 0, 2.0, np.uint8(3))
+    array([[[11, 15]]], dtype=uint8)
+    """
+    ops, acc, _ = _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, dilation, groups)
+    c_out = ops.w.shape[0]
+    kind = _output_kind(y_zero_point, dtype, ops.x.dtype)
+    scale = _requant_scale(x_scale, w_scale, y_scale, c_out).reshape(-1, *(1,) * (acc.ndim - 2))
+    y = requantize_float(add_bias(acc, bias, c_out), scale, y_zero_point, dtype=kind.storage)
+    return y[0] if ops.unbatched else y

@@ -1,0 +1,97 @@
+"""The integer convolution core: exact accumulators, through float64 GEMM while that is provably exact.
+
+This is one *strategy* of functional's lowering table, shaped like its rows:
+``(input, weight, geometry, out_shape, groups) -> accumulators``. It runs
+im2col in bounded chunks (functional's :func:`gather` and workspace chunks)
+and one GEMM per chunk, on operands that are already zero-point shifted,
+so zero padding of the shifted input is padding with the zero point.
+
+Why float64 is exact. Every product ``(x - zx) * (w - zw)`` and every
+partial sum of ``K = C_in/groups * taps`` of them is bounded in magnitude
+by ``K * max|x - zx| * max|w - zw|``. While that bound is below ``2**53``,
+every such integer is a float64 exactly, so every addition and fused
+multiply-add in any order BLAS chooses is exact: the float64 result *is*
+the integer sum. Above it, the same im2col runs with int64 matrices (no
+BLAS, slower, exact below ``2**63``, which is checked before any work).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._args import ConvlabError
+from ..functional._window import Geometry, gather
+from ..functional._workspace import chunks
+
+__all__ = ["FLOAT64_EXACT", "Route", "accumulate", "choose_route"]
+
+FLOAT64_EXACT = 2**53
+_INT64_EXACT = 2**63
+
+
+@dataclass(frozen=True)
+class Route:
+    """How an integer GEMM of depth ``depth`` is accumulated, and the bound that decided it.
+
+    >>> choose_route(4608, 255, 255).name
+    'float64'
+    """
+
+    name: str
+    depth: int
+    max_x: int
+    max_w: int
+
+    @property
+    def bound(self) -> int:
+        """``depth * max_x * max_w``: no partial sum is larger in magnitude."""
+        return self.depth * self.max_x * self.max_w
+
+
+def choose_route(depth: int, max_x: int, max_w: int) -> Route:
+    """``'float64'`` while ``depth * max_x * max_w < 2**53``, else ``'int64'`` (below ``2**63``)."""
+    bound = depth * max_x * max_w
+    if bound >= _INT64_EXACT:
+        raise ConvlabError(
+            f"integer accumulation would exceed int64: K * max|x - zx| * max|w - zw| = "
+            f"{depth} * {max_x} * {max_w} = {bound} >= 2**63"
+        )
+    return Route("float64" if bound < FLOAT64_EXACT else "int64", depth, max_x, max_w)
+
+
+def _magnitude(a: np.ndarray) -> int:
+    return int(np.abs(a).max()) if a.size else 0
+
+
+def accumulate(
+    x: np.ndarray, w: np.ndarray, geom: Geometry, out_shape: tuple[int, ...], groups: int
+) -> tuple[np.ndarray, Route]:
+    """Exact ``(N, C_out, *out_shape)`` int64 sums of the shifted operands, and the route taken.
+
+    ``x`` is ``(N, C_in, *geom.image)`` and ``w`` ``(C_out, C_in/groups, *k)``,
+    both int64 with their zero points already subtracted.
+    """
+    c_in = x.shape[1]
+    route = choose_route(c_in // groups * geom.taps, _magnitude(x), _magnitude(w))
+    dtype = np.float64 if route.name == "float64" else np.int64
+    out = _im2col_gemm(x.astype(dtype), w.astype(dtype), geom, out_shape, groups)
+    return out.astype(np.int64), route
+
+
+def _im2col_gemm(x, w, geom: Geometry, out_shape: tuple[int, ...], groups: int) -> np.ndarray:
+    """Per chunk of output positions: im2col (``gather``) then one batched GEMM per group."""
+    n, c_in = x.shape[:2]
+    c_out, taps = w.shape[0], geom.taps
+    out = np.empty((n, c_out, *out_shape), dtype=x.dtype)
+    wmat = w.reshape(groups, c_out // groups, c_in // groups * taps)
+    for batch, box in chunks(n, out_shape, c_in * taps * x.dtype.itemsize):
+        nb, sizes = batch.stop - batch.start, tuple(b.stop - b.start for b in box)
+        cols = np.empty((nb, c_in, taps, *sizes), dtype=x.dtype)
+        gather(x[batch], geom, box, cols)
+        source = cols.reshape(nb, groups, c_in // groups * taps, math.prod(sizes))
+        product = np.matmul(wmat, source)
+        out[(batch, slice(None), *box)] = product.reshape(nb, c_out, *sizes)
+    return out
