@@ -102,3 +102,28 @@ def naive_requantize(acc, scale, zero_point, lo, hi):
         value = np.float32(np.float32(int(acc[idx])) * np.float32(scale[idx]))
         out[idx] = min(max(int(np.rint(value)) + int(zero_point), lo), hi)
     return out
+
+
+def naive_conv_transpose_integer(x, w, zx, zw, stride, pairs, output_padding, dilation, groups):
+    """Scatter form: input pixel ``i`` and tap ``t`` add into output ``i*stride + t*dilation - lo``."""
+    x, w = np.asarray(x, dtype=object), np.asarray(w, dtype=object)
+    n, c_in, *size = x.shape
+    _, cg_out, *kernel = w.shape
+    zw = np.broadcast_to(np.asarray(zw, dtype=object).reshape(-1), (cg_out,))
+    out = [
+        (s - 1) * st - lo - hi + d * (k - 1) + op + 1
+        for s, k, st, (lo, hi), op, d in zip(size, kernel, stride, pairs, output_padding, dilation)
+    ]
+    y = np.zeros((n, cg_out * groups, *out), dtype=object)
+    cg_in = c_in // groups
+    for b, c in itertools.product(range(n), range(c_in)):
+        group = c // cg_in
+        for pos in itertools.product(*map(range, size)):
+            value = int(x[(b, c, *pos)]) - int(zx)
+            for j, taps in itertools.product(range(cg_out), itertools.product(*map(range, kernel))):
+                idx = [
+                    p * st + t * d - lo for p, t, st, d, (lo, _) in zip(pos, taps, stride, dilation, pairs)
+                ]
+                if all(0 <= i < o for i, o in zip(idx, out)):
+                    y[(b, group * cg_out + j, *idx)] += value * (int(w[(c, j, *taps)]) - int(zw[j]))
+    return y

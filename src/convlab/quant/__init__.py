@@ -1,6 +1,7 @@
 """Exact quantized operators with ONNX's names and semantics, bit-equal to onnxruntime and PyTorch."""
 
 from ._conv import conv_integer, conv_route, qlinear_conv
+from ._conv_transpose import conv_transpose_integer, qlinear_conv_transpose
 from ._integer import Route
 from ._linear import dequantize_linear, quantize_linear
 from ._requant import quantize_multiplier, requantize, requantize_float
@@ -9,8 +10,10 @@ __all__ = [
     "Route",
     "conv_integer",
     "conv_route",
+    "conv_transpose_integer",
     "dequantize_linear",
     "qlinear_conv",
+    "qlinear_conv_transpose",
     "quantize_linear",
     "quantize_multiplier",
     "requantize",

@@ -51,14 +51,14 @@ def conv_operands(x, w, x_zero_point, w_zero_point, groups, *, transposed: bool)
         raise ConvlabError(f"x must have non-empty spatial dimensions, got x of shape {xa.shape}")
     g = as_int(groups, "groups", minimum=1)
     _check_channels(xa.shape, wa.shape, g, transposed)
-    c_out = wa.shape[1] * g if transposed else wa.shape[0]
+    c_out = wa.shape[1] if transposed else wa.shape[0]  # the weight's output-channel axis
     zx = zero_point_array(x_zero_point, "x_zero_point", x_type)
     zw = zero_point_array(w_zero_point, "w_zero_point", w_type)
     if zx.size != 1:
         raise ConvlabError(f"x_zero_point must be a scalar (per tensor), got shape {zx.shape}")
     if zw.size != 1 and zw.shape != (c_out,):
         raise ConvlabError(
-            f"w_zero_point must be a scalar or have shape ({c_out},) (one per output channel), "
+            f"w_zero_point must be a scalar or have shape ({c_out},) (one per weight output channel), "
             f"got shape {zw.shape}"
         )
     return ConvOperands(xa, wa, x_type, w_type, zx.reshape(()), zw.reshape(-1), g, unbatched)
@@ -77,16 +77,15 @@ def _check_channels(xs: tuple, ws: tuple, g: int, transposed: bool) -> None:
 
 
 def shifted(ops: ConvOperands, *, transposed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``x - zx`` and ``w - zw`` (per output channel) as int64: padding with 0 is then padding with zx."""
+    """``x - zx`` and ``w - zw`` as int64: padding with 0 is then padding with ``zx``.
+
+    A per-channel ``w_zero_point`` follows the weight's output-channel axis:
+    axis 0 of ``(C_out, C_in/g, *k)``, axis 1 of a transposed ``(C_in, C_out/g, *k)``.
+    """
     zw = ops.w_zero_point
     if zw.size > 1:
-        if transposed:  # (C_in, C_out/g, *k): output channel o = group * (C_out/g) + j
-            zw = (
-                zw.reshape(ops.groups, 1, -1)
-                .repeat(ops.w.shape[0] // ops.groups, axis=1)
-                .reshape(ops.w.shape[0], -1)
-            )
-        zw = zw.reshape(zw.shape + (1,) * (ops.w.ndim - zw.ndim))
+        axis = 1 if transposed else 0
+        zw = zw.reshape([-1 if i == axis else 1 for i in range(ops.w.ndim)])
     return ops.x.astype(np.int64) - ops.x_zero_point, ops.w.astype(np.int64) - zw
 
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._args import ConvlabError
-from ..functional._window import Geometry, gather
+from ..functional._window import Geometry, gather, scatter_add
 from ..functional._workspace import chunks
 
-__all__ = ["FLOAT64_EXACT", "Route", "accumulate", "choose_route"]
+__all__ = ["FLOAT64_EXACT", "Route", "accumulate", "accumulate_transposed", "choose_route"]
 
 FLOAT64_EXACT = 2**53
 _INT64_EXACT = 2**63
@@ -95,3 +95,29 @@ def _im2col_gemm(x, w, geom: Geometry, out_shape: tuple[int, ...], groups: int) 
         product = np.matmul(wmat, source)
         out[(batch, slice(None), *box)] = product.reshape(nb, c_out, *sizes)
     return out
+
+
+def accumulate_transposed(
+    x: np.ndarray, w: np.ndarray, geom: Geometry, groups: int
+) -> tuple[np.ndarray, Route]:
+    """Exact int64 transposed-convolution sums ``(N, C_out, *geom.image)`` of shifted operands.
+
+    ``w`` is ``(C_in, C_out/groups, *k)``. Each output is a sum of at most
+    ``C_in/groups * taps`` products, as in the convolution, so the same bound
+    decides the route; the GEMM's partial sums and col2im's additions are
+    partial sums of that one sum.
+    """
+    n, c_in = x.shape[:2]
+    route = choose_route(c_in // groups * geom.taps, _magnitude(x), _magnitude(w))
+    dtype = np.float64 if route.name == "float64" else np.int64
+    xd, wd = x.astype(dtype), w.astype(dtype)
+    c_out, taps = w.shape[1] * groups, geom.taps
+    out = np.zeros((n, c_out, *geom.image), dtype=dtype)
+    w_t = wd.reshape(groups, c_in // groups, c_out // groups * taps).transpose(0, 2, 1)
+    spatial = x.shape[2:]
+    for batch, box in chunks(n, spatial, c_out * taps * xd.dtype.itemsize):
+        nb, sizes = batch.stop - batch.start, tuple(b.stop - b.start for b in box)
+        source = xd[(batch, slice(None), *box)].reshape(nb, groups, c_in // groups, math.prod(sizes))
+        cols = np.matmul(w_t, source)
+        scatter_add(cols.reshape(nb, c_out, taps, *sizes), geom, box, out[batch])
+    return out.astype(np.int64), route
