@@ -27,10 +27,10 @@ def _call(c, **over):
 
 def _valid(c):
     """Cases whose cropping leaves a non-empty output."""
-    for s, k, st, (lo, hi), d, op in zip(
+    for s, k, step, (lo, hi), d, op in zip(
         c["x"].shape[2:], c["w"].shape[2:], c["stride"], c["pairs"], c["dilation"], _output_padding(c)
     ):
-        if (s - 1) * st - lo - hi + d * (k - 1) + op + 1 <= 0:
+        if (s - 1) * step - lo - hi + d * (k - 1) + op + 1 <= 0:
             return False
     return True
 
