@@ -4,6 +4,7 @@ from ._conv import conv_integer, conv_route, qlinear_conv
 from ._conv_transpose import conv_transpose_integer, qlinear_conv_transpose
 from ._integer import Route
 from ._linear import dequantize_linear, quantize_linear
+from ._matmul import matmul_integer, qlinear_matmul
 from ._requant import quantize_multiplier, requantize, requantize_float
 
 __all__ = [
@@ -12,8 +13,10 @@ __all__ = [
     "conv_route",
     "conv_transpose_integer",
     "dequantize_linear",
+    "matmul_integer",
     "qlinear_conv",
     "qlinear_conv_transpose",
+    "qlinear_matmul",
     "quantize_linear",
     "quantize_multiplier",
     "requantize",
