@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 
 from .._args import ConvlabError
 from ._conv_args import conv_geometry, conv_operands, shifted
-from ._dtypes import as_int_array, qtype
+from ._dtypes import as_int_array, output_type, qtype
 from ._integer import Route, accumulate, choose_route
 from ._params import as_scale
 from ._requant import requantize_float
@@ -101,14 +101,6 @@ def conv_route(
     return choose_route(depth, int(np.abs(xs).max()), int(np.abs(ws).max()))
 
 
-def _output_kind(y_zero_point, dtype, x_dtype):
-    """The output type: a typed ``y_zero_point``'s (ONNX), else ``dtype``, else ``x``'s."""
-    zp_dtype = y_zero_point.dtype if isinstance(y_zero_point, (np.ndarray, np.integer)) else None
-    if zp_dtype is not None and dtype is not None and np.dtype(zp_dtype) != np.dtype(dtype):
-        raise ConvlabError(f"dtype={np.dtype(dtype)} contradicts y_zero_point's dtype {zp_dtype}; pass one")
-    return qtype(zp_dtype if zp_dtype is not None else dtype if dtype is not None else x_dtype, "y dtype")
-
-
 def _requant_scale(x_scale, w_scale, y_scale, c_out: int) -> np.ndarray:
     """``x_scale * w_scale / y_scale`` per output channel in float32, in onnxruntime's order."""
     sx, sw, sy = (
@@ -183,7 +175,7 @@ def qlinear_conv(
     """
     ops, acc, _ = _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, dilation, groups)
     c_out = ops.w.shape[0]
-    kind = _output_kind(y_zero_point, dtype, ops.x.dtype)
+    kind = output_type(y_zero_point, dtype, ops.x.dtype, "y_zero_point")
     scale = _requant_scale(x_scale, w_scale, y_scale, c_out).reshape(-1, *(1,) * (acc.ndim - 2))
     y = requantize_float(add_bias(acc, bias, c_out), scale, y_zero_point, dtype=kind.storage)
     return y[0] if ops.unbatched else y

@@ -24,8 +24,9 @@ from numpy.typing import ArrayLike
 from .._args import ConvlabError, padding_pairs, per_dim
 from ..functional._window import Geometry
 from ..shapes import conv_transpose_output_size
-from ._conv import _output_kind, _requant_scale, add_bias, wrap_int32
+from ._conv import _requant_scale, add_bias, wrap_int32
 from ._conv_args import conv_operands, shifted
+from ._dtypes import output_type
 from ._integer import accumulate_transposed
 from ._requant import requantize_float
 
@@ -142,7 +143,7 @@ def qlinear_conv_transpose(
     ops, acc = _accumulators(x, w, x_zero_point, w_zero_point, *args)
     per_weight = ops.w.shape[1]
     c_out = per_weight * ops.groups
-    kind = _output_kind(y_zero_point, dtype, ops.x.dtype)
+    kind = output_type(y_zero_point, dtype, ops.x.dtype, "y_zero_point")
     scale = _requant_scale(x_scale, w_scale, y_scale, per_weight)
     # Per-channel entries follow the weight's axis 1, so every group reuses them.
     scale = np.tile(scale, ops.groups) if scale.size > 1 else np.broadcast_to(scale, (c_out,))

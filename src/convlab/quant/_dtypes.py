@@ -14,7 +14,7 @@ import numpy as np
 
 from .._args import ConvlabError, describe
 
-__all__ = ["QType", "as_int_array", "qtype", "zero_point_array"]
+__all__ = ["QType", "as_int_array", "output_type", "qtype", "zero_point_array"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +84,21 @@ def zero_point_array(value: object, name: str, kind: QType) -> np.ndarray:
     """A zero point (scalar or array) as int64, each entry inside ``kind``'s range."""
     array = as_int_array(value, name, kind)
     return array.astype(np.int64)
+
+
+def output_type(zero_point: object, dtype: object, default: object, name: str = "zero_point") -> QType:
+    """ONNX's rule: a zero point of a quantized NumPy type sets the output type; else dtype or default.
+
+    A zero point of another integer type (e.g. the int64 of ``np.array([3])``)
+    says nothing about the output; ``dtype`` must then agree with nothing.
+    """
+    zp_dtype = (
+        getattr(zero_point, "dtype", None) if isinstance(zero_point, (np.ndarray, np.integer)) else None
+    )
+    typed = zp_dtype is not None and np.dtype(zp_dtype).name in _TYPES
+    if dtype is None:
+        return qtype(zp_dtype if typed else default, f"{name} dtype")
+    kind = qtype(dtype)
+    if typed and np.dtype(zp_dtype) != kind.storage:
+        raise ConvlabError(f"dtype={kind.name} contradicts {name}'s dtype {zp_dtype}; pass one of them")
+    return kind

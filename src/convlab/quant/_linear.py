@@ -11,23 +11,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError, as_int
-from ._dtypes import QType, as_int_array, qtype, zero_point_array
+from ._dtypes import as_int_array, output_type, qtype, zero_point_array
 from ._params import as_scale, broadcast_param, normalise_axis
 
 __all__ = ["dequantize_linear", "quantize_linear"]
-
-
-def _output_type(zero_point: object, dtype: object) -> QType:
-    """ONNX's rule: the zero point's type decides; without a typed zero point, ``dtype`` or uint8."""
-    zp_dtype = zero_point.dtype if isinstance(zero_point, (np.ndarray, np.integer)) else None
-    if dtype is None:
-        return qtype(zp_dtype if zp_dtype is not None else np.uint8, "zero_point dtype")
-    kind = qtype(dtype)
-    if zp_dtype is not None and np.dtype(zp_dtype) != kind.storage:
-        raise ConvlabError(
-            f"dtype={kind.name} contradicts the zero_point's dtype {zp_dtype}; pass one of them"
-        )
-    return kind
 
 
 def _layout(shape, scale, zero_point, axis, block_size, kind):
@@ -91,7 +78,7 @@ def quantize_linear(
     data = data if data.dtype in (np.float32, np.float64) else data.astype(np.float64)
     if np.isnan(data).any():
         raise ConvlabError("x must not contain NaN: QuantizeLinear has no code for it")
-    kind = _output_type(zero_point, dtype)
+    kind = output_type(zero_point, dtype, np.uint8)
     s, zp = _layout(data.shape, as_scale(scale, "scale"), zero_point, axis, block_size, kind)
     with np.errstate(over="ignore"):
         ratio = data / s.astype(data.dtype)

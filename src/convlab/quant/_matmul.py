@@ -12,8 +12,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError
-from ._conv import _output_kind, wrap_int32
-from ._dtypes import as_int_array, qtype, zero_point_array
+from ._conv import wrap_int32
+from ._dtypes import as_int_array, output_type, qtype, zero_point_array
 from ._integer import Route, choose_route
 from ._params import as_scale
 from ._requant import requantize_float
@@ -141,6 +141,6 @@ def qlinear_matmul(
         )
     f32 = np.float32
     scale = sa.astype(f32).reshape(()) * sb.astype(f32).reshape(-1) / sy.astype(f32).reshape(())
-    kind = _output_kind(y_zero_point, dtype, a0.dtype)
+    kind = output_type(y_zero_point, dtype, a0.dtype, "y_zero_point")
     y = requantize_float(wrap_int32(acc), scale, y_zero_point, dtype=kind.storage)
     return _squeeze(y, a0, b0)
