@@ -92,9 +92,7 @@ def output_type(zero_point: object, dtype: object, default: object, name: str = 
     A zero point of another integer type (e.g. the int64 of ``np.array([3])``)
     says nothing about the output; ``dtype`` must then agree with nothing.
     """
-    zp_dtype = (
-        getattr(zero_point, "dtype", None) if isinstance(zero_point, (np.ndarray, np.integer)) else None
-    )
+    zp_dtype = zero_point.dtype if isinstance(zero_point, (np.ndarray, np.integer)) else None
     typed = zp_dtype is not None and np.dtype(zp_dtype).name in _TYPES
     if dtype is None:
         return qtype(zp_dtype if typed else default, f"{name} dtype")

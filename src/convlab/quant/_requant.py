@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError, as_int, describe
-from ._dtypes import as_int_array, qtype, zero_point_array
+from ._dtypes import as_int_array, output_type, qtype, zero_point_array
 from ._params import as_scale
 
 __all__ = ["quantize_multiplier", "requantize", "requantize_float"]
@@ -29,7 +29,7 @@ ROUNDINGS = ("gemmlowp", "single")
 
 
 def requantize_float(
-    acc: ArrayLike, scale: ArrayLike, zero_point: ArrayLike = 0, *, dtype=np.int8
+    acc: ArrayLike, scale: ArrayLike, zero_point: ArrayLike = 0, *, dtype=None
 ) -> np.ndarray:
     """ONNX's rule as onnxruntime computes it: ``float32(acc) * scale``, round half to even, add, saturate.
 
@@ -40,16 +40,16 @@ def requantize_float(
     scale : float or array_like of float
         Broadcast against ``acc`` (e.g. shape ``(C, 1, 1)`` per channel).
     zero_point : int
-        The output zero point, inside ``dtype``'s range.
-    dtype : NumPy integer dtype
-        The output type.
+        The output zero point, inside the output type's range.
+    dtype : NumPy integer dtype, optional
+        The output type; by default that of a NumPy integer ``zero_point``, else int8.
 
     Examples
     --------
     >>> requantize_float([5, 15, -5], 0.1, dtype=np.int8)
     array([0, 2, 0], dtype=int8)
     """
-    kind = qtype(dtype)
+    kind = output_type(zero_point, dtype, np.int8)
     a = as_int_array(acc, "acc").astype(np.int64)
     s = as_scale(scale, "scale")
     zp = zero_point_array(zero_point, "zero_point", kind)
@@ -89,7 +89,11 @@ def quantize_multiplier(scale: float) -> tuple[int, int]:
 
 
 def _srdhm(a: np.ndarray, b: int) -> np.ndarray:
-    """gemmlowp's SaturatingRoundingDoublingHighMul: ``round_half_away(a * b / 2**31)``, saturated."""
+    """gemmlowp's SaturatingRoundingDoublingHighMul: ``floor(a * b / 2**31 + 1/2)``, saturated.
+
+    Its nudge ``1 - 2**30`` for negative products and C++'s truncating
+    division send negative ties up too (-1.5 -> -1): round half toward +inf.
+    """
     ab = a * b
     nudged = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
     high = np.sign(nudged) * (np.abs(nudged) // 2**31)  # C++ division truncates toward zero
@@ -110,7 +114,7 @@ def requantize(
     shift: int,
     *,
     zero_point: int = 0,
-    dtype=np.int8,
+    dtype=None,
     rounding: str = "gemmlowp",
     saturate: bool = True,
 ) -> np.ndarray:
@@ -125,11 +129,11 @@ def requantize(
         ``shift`` in ``[-31, 30]`` (positive shifts left).
     zero_point : int
         Added after the scaling.
-    dtype : NumPy integer dtype
-        The output type.
+    dtype : NumPy integer dtype, optional
+        The output type; by default that of a NumPy integer ``zero_point``, else int8.
     rounding : {'gemmlowp', 'single'}
-        ``'gemmlowp'``: SaturatingRoundingDoublingHighMul then
-        RoundingDivideByPOT, two roundings half away from zero (TFLite's
+        ``'gemmlowp'``: SaturatingRoundingDoublingHighMul (ties toward +inf)
+        then RoundingDivideByPOT (ties away from zero), two roundings (TFLite's
         reference, QNNPACK's q31 path). ``'single'``: one rounding, half
         toward +inf, of the exact product (TFLite built with
         ``TFLITE_SINGLE_ROUNDING``).
@@ -145,7 +149,7 @@ def requantize(
     >>> requantize([5, 15, -5], m, s, rounding="single")
     array([0, 1, 0], dtype=int8)
     """
-    kind = qtype(dtype)
+    kind = output_type(zero_point, dtype, np.int8)
     a = as_int_array(acc, "acc", qtype(np.int32)).astype(np.int64)
     m = as_int(multiplier, "multiplier", minimum=0)
     sh = as_int(shift, "shift")
@@ -163,7 +167,7 @@ def requantize(
                 f"acc * 2**shift must fit int32 for shift={sh}, got |acc| up to {np.abs(a).max()}"
             )
         scaled = _rounding_divide_by_pot(_srdhm(shifted, m), max(-sh, 0))
-    y = scaled + as_int(zero_point, "zero_point")
+    y = scaled + zero_point_array(zero_point, "zero_point", kind)
     if saturate:
         return kind.saturate(y)
     width = kind.hi - kind.lo + 1
