@@ -94,7 +94,12 @@ def conv_geometry(spatial, kernel, stride, padding, dilation) -> tuple[Geometry,
     ndim = len(spatial)
     s = per_dim(stride, "stride", ndim, minimum=1)
     d = per_dim(dilation, "dilation", ndim, minimum=1)
-    mode = _AUTO.get(padding.lower(), padding) if isinstance(padding, str) else padding
+    if isinstance(padding, str) and padding.lower() not in _AUTO:
+        raise ConvlabError(
+            f"padding must be an int, a tuple, (lo, hi) pairs, 'valid', 'same', 'SAME_UPPER' or "
+            f"'SAME_LOWER', got padding={padding!r}"
+        )
+    mode = _AUTO[padding.lower()] if isinstance(padding, str) else padding
     if mode in ("same", "same_lower"):
         pairs = same_padding(tuple(spatial), tuple(kernel), s, d)
         # SAME_LOWER puts the odd pixel of the total at the start instead of the end.
