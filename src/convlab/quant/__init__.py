@@ -2,6 +2,7 @@
 
 from ._conv import conv_integer, conv_route, qlinear_conv
 from ._conv_transpose import conv_transpose_integer, qlinear_conv_transpose
+from ._elementwise import qlinear_add, qlinear_concat
 from ._integer import Route
 from ._linear import dequantize_linear, quantize_linear
 from ._matmul import matmul_integer, qlinear_matmul
@@ -14,6 +15,8 @@ __all__ = [
     "conv_transpose_integer",
     "dequantize_linear",
     "matmul_integer",
+    "qlinear_add",
+    "qlinear_concat",
     "qlinear_conv",
     "qlinear_conv_transpose",
     "qlinear_matmul",
