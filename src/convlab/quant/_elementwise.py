@@ -10,8 +10,10 @@ onnxruntime dispatches on x86-64 machines with AVX2):
 - ``ra = float32(a_scale / c_scale)``, ``rb = float32(b_scale / c_scale)``;
 - ``fixed = c_zero_point - fma(ra, a_zero_point, rb * b_zero_point)`` (the
   compiler contracts the scalar expression into one FMA);
-- ``c = fma(a, ra, fma(b, rb, fixed))`` on the raw codes, or with the two
-  FMAs swapped when ``a`` is the operand broadcast over the innermost span;
+- ``c = fma(a, ra, fma(b, rb, fixed))`` on the raw codes, where the roles
+  of ``a`` and ``b`` (in ``fixed`` too) swap when ``a`` is the operand
+  broadcast over the innermost span (onnxruntime passes it as the kernel's
+  scalar second input);
 - round half to even, saturate (to int16, then to the 8-bit type).
 
 Its SSE2 and NEON paths differ (NEON uses a fixed-point multiplier), so
@@ -96,12 +98,14 @@ def qlinear_add(
     )
     sc = _scalar_scale(c_scale, "c_scale")
     ra, rb = _scalar_scale(a_scale, "a_scale") / sc, _scalar_scale(b_scale, "b_scale") / sc
-    fixed = zc - fma32(ra, za, rb * zb)
     fa = np.broadcast_to(xa.astype(np.float32), shape)
     fb = np.broadcast_to(xb.astype(np.float32), shape)
-    # onnxruntime folds the operand that is constant over the innermost span into `fixed` first.
-    a_inner = xa.size == 1 or (len(shape) > 0 and shape[-1] > 1 and (xa.ndim == 0 or xa.shape[-1] == 1))
-    total = fma32(fb, rb, fma32(fa, ra, fixed)) if a_inner else fma32(fa, ra, fma32(fb, rb, fixed))
+    # onnxruntime hands the operand that is constant over the innermost span to the kernel
+    # as its scalar second input: the two operands swap roles, which changes the rounding.
+    if xa.size == 1 or (len(shape) > 0 and shape[-1] > 1 and (xa.ndim == 0 or xa.shape[-1] == 1)):
+        (fa, ra, za), (fb, rb, zb) = (fb, rb, zb), (fa, ra, za)
+    fixed = zc - fma32(ra, za, rb * zb)
+    total = fma32(fa, ra, fma32(fb, rb, fixed))
     return kind.saturate(np.clip(np.rint(total), -(2**15), 2**15 - 1))
 
 
