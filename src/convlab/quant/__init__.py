@@ -6,6 +6,7 @@ from ._elementwise import qlinear_add, qlinear_concat
 from ._integer import Route
 from ._linear import dequantize_linear, quantize_linear
 from ._matmul import matmul_integer, qlinear_matmul
+from ._pool import max_pool, qlinear_average_pool
 from ._requant import quantize_multiplier, requantize, requantize_float
 
 __all__ = [
@@ -15,7 +16,9 @@ __all__ = [
     "conv_transpose_integer",
     "dequantize_linear",
     "matmul_integer",
+    "max_pool",
     "qlinear_add",
+    "qlinear_average_pool",
     "qlinear_concat",
     "qlinear_conv",
     "qlinear_conv_transpose",
