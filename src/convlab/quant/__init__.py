@@ -8,6 +8,7 @@ from ._linear import dequantize_linear, quantize_linear
 from ._matmul import matmul_integer, qlinear_matmul
 from ._pool import max_pool, qlinear_average_pool
 from ._requant import quantize_multiplier, requantize, requantize_float
+from ._torch import torch_quantized_conv
 
 __all__ = [
     "Route",
@@ -27,4 +28,5 @@ __all__ = [
     "quantize_multiplier",
     "requantize",
     "requantize_float",
+    "torch_quantized_conv",
 ]
