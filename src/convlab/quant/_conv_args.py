@@ -13,9 +13,9 @@ import numpy as np
 
 from .._args import ConvlabError, as_int, padding_pairs, per_dim
 from ..functional._arrays import batched
-from ..functional._window import Geometry
 from ..shapes import conv_output_size, same_padding
 from ._dtypes import QType, as_int_array, qtype, zero_point_array
+from ._windows import QGeometry
 
 __all__ = ["ConvOperands", "conv_geometry", "conv_operands", "shifted"]
 
@@ -89,8 +89,8 @@ def shifted(ops: ConvOperands, *, transposed: bool) -> tuple[np.ndarray, np.ndar
     return ops.x.astype(np.int64) - ops.x_zero_point, ops.w.astype(np.int64) - zw
 
 
-def conv_geometry(spatial, kernel, stride, padding, dilation) -> tuple[Geometry, tuple[int, ...], tuple]:
-    """``(Geometry, out_shape, ((lo, hi), ...))`` of a convolution, with ONNX's auto_pad names."""
+def conv_geometry(spatial, kernel, stride, padding, dilation) -> tuple[QGeometry, tuple[int, ...], tuple]:
+    """``(QGeometry, out_shape, ((lo, hi), ...))`` of a convolution, with ONNX's auto_pad names."""
     ndim = len(spatial)
     s = per_dim(stride, "stride", ndim, minimum=1)
     d = per_dim(dilation, "dilation", ndim, minimum=1)
@@ -107,4 +107,4 @@ def conv_geometry(spatial, kernel, stride, padding, dilation) -> tuple[Geometry,
     else:
         pairs = padding_pairs(mode, ndim)
     out_shape = tuple(conv_output_size(tuple(spatial), tuple(kernel), s, pairs, d))
-    return Geometry(tuple(spatial), tuple(kernel), s, d, tuple(lo for lo, _ in pairs)), out_shape, pairs
+    return QGeometry(tuple(spatial), tuple(kernel), s, d, tuple(lo for lo, _ in pairs)), out_shape, pairs

@@ -22,13 +22,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError, padding_pairs, per_dim
-from ..functional._window import Geometry
 from ..shapes import conv_transpose_output_size
 from ._conv import _requant_scale, add_bias, wrap_int32
 from ._conv_args import conv_operands, shifted
 from ._dtypes import output_type
 from ._integer import accumulate_transposed
 from ._requant import requantize_float
+from ._windows import QGeometry
 
 __all__ = ["conv_transpose_integer", "qlinear_conv_transpose"]
 
@@ -43,7 +43,7 @@ def _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, output_padd
         raise ConvlabError("padding='same' is defined for convolutions only, got padding='same'")
     kernel = ops.w.shape[2:]
     out_shape = tuple(conv_transpose_output_size(ops.x.shape[2:], kernel, s, pairs, output_padding, d))
-    geom = Geometry(out_shape, kernel, s, d, tuple(lo for lo, _ in pairs))
+    geom = QGeometry(out_shape, kernel, s, d, tuple(lo for lo, _ in pairs))
     xs, ws = shifted(ops, transposed=True)
     acc, _ = accumulate_transposed(xs, ws, geom, ops.groups)
     return ops, acc

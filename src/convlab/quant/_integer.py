@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._args import ConvlabError
-from ..functional._window import Geometry, gather, scatter_add
-from ..functional._workspace import chunks
+from ._windows import QGeometry, chunks, gather, scatter_add
 
 __all__ = ["FLOAT64_EXACT", "Route", "accumulate", "accumulate_transposed", "choose_route"]
 
@@ -67,7 +66,7 @@ def _magnitude(a: np.ndarray) -> int:
 
 
 def accumulate(
-    x: np.ndarray, w: np.ndarray, geom: Geometry, out_shape: tuple[int, ...], groups: int
+    x: np.ndarray, w: np.ndarray, geom: QGeometry, out_shape: tuple[int, ...], groups: int
 ) -> tuple[np.ndarray, Route]:
     """Exact ``(N, C_out, *out_shape)`` int64 sums of the shifted operands, and the route taken.
 
@@ -81,7 +80,7 @@ def accumulate(
     return out.astype(np.int64), route
 
 
-def _im2col_gemm(x, w, geom: Geometry, out_shape: tuple[int, ...], groups: int) -> np.ndarray:
+def _im2col_gemm(x, w, geom: QGeometry, out_shape: tuple[int, ...], groups: int) -> np.ndarray:
     """Per chunk of output positions: im2col (``gather``) then one batched GEMM per group."""
     n, c_in = x.shape[:2]
     c_out, taps = w.shape[0], geom.taps
@@ -98,7 +97,7 @@ def _im2col_gemm(x, w, geom: Geometry, out_shape: tuple[int, ...], groups: int) 
 
 
 def accumulate_transposed(
-    x: np.ndarray, w: np.ndarray, geom: Geometry, groups: int
+    x: np.ndarray, w: np.ndarray, geom: QGeometry, groups: int
 ) -> tuple[np.ndarray, Route]:
     """Exact int64 transposed-convolution sums ``(N, C_out, *geom.image)`` of shifted operands.
 

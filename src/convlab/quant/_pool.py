@@ -27,12 +27,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError, per_dim
-from ..functional._window import Geometry, gather
-from ..functional._workspace import chunks
 from ._conv_args import conv_geometry
 from ._dtypes import as_int_array, qtype, zero_point_array
 from ._params import as_scale
 from ._requant import requantize_float
+from ._windows import QGeometry, chunks, gather
 
 __all__ = ["max_pool", "qlinear_average_pool"]
 
@@ -54,7 +53,7 @@ def _pool_geometry(x: np.ndarray, kernel_size, stride, padding, dilation):
     return geom, out_shape, pairs
 
 
-def _windows(x: np.ndarray, geom: Geometry, out_shape, reduce) -> np.ndarray:
+def _windows(x: np.ndarray, geom: QGeometry, out_shape, reduce) -> np.ndarray:
     """``reduce(cols)`` per chunk, where ``cols`` is ``(n, C, taps, *box)`` (0 in padding)."""
     n, c = x.shape[:2]
     out = None

@@ -30,10 +30,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError
-from ..functional._window import gather
 from ._conv import conv_integer
 from ._conv_args import conv_geometry, conv_operands, shifted
 from ._params import as_scale
+from ._windows import gather
 
 __all__ = ["torch_quantized_conv"]
 
