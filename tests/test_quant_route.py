@@ -62,3 +62,31 @@ def test_u_net_int8_layers_take_float64():
 def test_beyond_int64_is_refused_before_any_work():
     with pytest.raises(ConvlabError, match="exceed int64"):
         choose_route(4, 2**31, 2**31)
+
+
+def test_float32_passes_keep_each_partial_sum_below_two_to_the_24():
+    route = choose_route(9 * 64, 255, 128, taps=9, channels=64)
+    assert route.name == "float32"
+    assert route.channels_per_pass * 9 * 255 * 128 < 2**24 <= (route.channels_per_pass + 1) * 9 * 255 * 128
+    # One channel's taps already reach 2**24: no float32 pass is exact, float64 takes over.
+    assert choose_route(2, 2**12, 2**12, taps=1, channels=2).name == "float64"
+    assert choose_route(2, 2**12, 2**12 - 1, taps=1, channels=2).channels_per_pass == 1
+
+
+def test_float32_route_is_exact_where_one_float32_gemm_is_not():
+    """1x1 conv over 3 channels: the exact sum 33542146 needs 25 bits, so one float32 GEMM rounds it."""
+    x = np.array([[[4095]], [[4095]], [[1]]], np.int16)[None]  # (1, 3, 1, 1)
+    w = np.array([[[[4096]], [[4095]], [[1]]]], np.int16)  # (1, 3, 1, 1)
+    route = conv_route(x, w)
+    assert (route.name, route.channels_per_pass) == ("float32", 1)
+    exact = 4095 * 4096 + 4095 * 4095 + 1
+    one_gemm = float(np.float32(4095 * 4096) + np.float32(4095 * 4095) + np.float32(1))
+    assert one_gemm != exact
+    assert conv_integer(x, w).item() == exact
+
+
+def test_groups_skip_the_float32_route():
+    x = np.zeros((1, 4, 3, 3), np.uint8)
+    w = np.ones((4, 2, 3, 3), np.int8)
+    assert conv_route(x, w, 200, groups=2).name == "float64"
+    assert conv_route(x, np.ones((4, 4, 3, 3), np.int8), 200).name == "float32"

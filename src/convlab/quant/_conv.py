@@ -14,10 +14,10 @@ from numpy.typing import ArrayLike
 
 from .._args import ConvlabError
 from ._conv_args import conv_geometry, conv_operands, shifted
-from ._dtypes import as_int_array, output_type, qtype
+from ._dtypes import as_int_array, output_type, qtype, zero_point_array
 from ._integer import Route, accumulate, choose_route
 from ._params import as_scale
-from ._requant import requantize_float
+from ._requant import requantize_values
 
 __all__ = ["conv_integer", "conv_route", "qlinear_conv", "wrap_int32"]
 
@@ -86,19 +86,23 @@ def conv_route(
 ) -> Route:
     """The accumulation route :func:`conv_integer` and :func:`qlinear_conv` take for these operands.
 
-    ``'float64'`` while ``K * max|x - zx| * max|w - zw| < 2**53`` with
-    ``K = C_in/groups * prod(kernel)``, else ``'int64'``.
+    With ``K = C_in/groups * prod(kernel)``: ``'float32'`` in passes of
+    input channels whose partial sums stay below ``2**24`` (no groups),
+    ``'float64'`` while ``K * max|x - zx| * max|w - zw| < 2**53``, else
+    ``'int64'`` (:func:`convlab.quant._integer.choose_route`).
 
     Examples
     --------
     >>> r = conv_route(np.zeros((1, 64, 8, 8), np.uint8), np.full((64, 64, 3, 3), -128, np.int8), 255)
-    >>> r.name, r.bound
-    ('float64', 18800640)
+    >>> r.name, r.bound, r.channels_per_pass
+    ('float32', 18800640, 57)
     """
     ops = conv_operands(x, w, x_zero_point, w_zero_point, groups, transposed=False)
     xs, ws = shifted(ops, transposed=False)
-    depth = ops.w.shape[1] * int(np.prod(ops.w.shape[2:]))
-    return choose_route(depth, int(np.abs(xs).max()), int(np.abs(ws).max()))
+    taps = int(np.prod(ops.w.shape[2:]))
+    mags = [int(np.abs(a).max()) for a in (xs, ws)]
+    grouped = ops.groups > 1
+    return choose_route(ops.w.shape[1] * taps, *mags, taps=0 if grouped else taps, channels=xs.shape[1])
 
 
 def _requant_scale(x_scale, w_scale, y_scale, c_out: int) -> np.ndarray:
@@ -118,10 +122,32 @@ def add_bias(acc: np.ndarray, bias, c_out: int) -> np.ndarray:
     """int32 accumulators plus the int32 bias, in int32 (wrapping) as the runtimes add it."""
     if bias is None:
         return wrap_int32(acc)
+    b = _bias(bias, c_out)
+    return wrap_int32(wrap_int32(acc).astype(np.int64) + b.reshape(-1, *(1,) * (acc.ndim - 2)))
+
+
+def _bias(bias, c_out: int) -> np.ndarray:
     b = as_int_array(bias, "bias", qtype(np.int32))
     if b.shape != (c_out,):
         raise ConvlabError(f"bias must have shape ({c_out},) (one per output channel), got shape {b.shape}")
-    return wrap_int32(wrap_int32(acc).astype(np.int64) + b.reshape(-1, *(1,) * (acc.ndim - 2)))
+    return b
+
+
+def requantized(acc: np.ndarray, route: Route, bias, scale: np.ndarray, zero_point, kind) -> np.ndarray:
+    """``saturate(rint(float32(acc + bias) * scale) + zero_point)`` with int32 wrapping where it can occur.
+
+    When the bound proves ``|acc + bias| < 2**31`` (always for 8-bit layers) the
+    exact float64 sums are converted to float32 directly, which rounds as the
+    int32-to-float32 conversion does, and no int64 copy is made.
+    """
+    c_out = scale.shape[0]
+    zp = zero_point_array(zero_point, "y_zero_point", kind)
+    b = None if bias is None else _bias(bias, c_out)
+    largest = route.bound + (0 if b is None else int(np.abs(b.astype(np.int64)).max(initial=0)))
+    if acc.dtype == np.float64 and largest < 2**31:
+        values = acc if b is None else acc + b.reshape(-1, *(1,) * (acc.ndim - 2))
+        return requantize_values(values.astype(np.float32), scale, zp, kind)
+    return requantize_values(add_bias(acc, bias, c_out).astype(np.float32), scale, zp, kind)
 
 
 def qlinear_conv(
@@ -173,9 +199,9 @@ def qlinear_conv(
     >>> qlinear_conv(x, 0.5, 0, w, 1.0, 0, 2.0, np.uint8(3))
     array([[[11, 15]]], dtype=uint8)
     """
-    ops, acc, _ = _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, dilation, groups)
+    ops, acc, route = _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, dilation, groups)
     c_out = ops.w.shape[0]
     kind = output_type(y_zero_point, dtype, ops.x.dtype, "y_zero_point")
     scale = _requant_scale(x_scale, w_scale, y_scale, c_out).reshape(-1, *(1,) * (acc.ndim - 2))
-    y = requantize_float(add_bias(acc, bias, c_out), scale, y_zero_point, dtype=kind.storage)
+    y = requantized(acc, route, bias, np.broadcast_to(scale, (c_out, *scale.shape[1:])), y_zero_point, kind)
     return y[0] if ops.unbatched else y

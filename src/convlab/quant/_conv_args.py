@@ -77,16 +77,20 @@ def _check_channels(xs: tuple, ws: tuple, g: int, transposed: bool) -> None:
 
 
 def shifted(ops: ConvOperands, *, transposed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``x - zx`` and ``w - zw`` as int64: padding with 0 is then padding with ``zx``.
+    """``x - zx`` and ``w - zw`` in the narrowest signed type that holds them (int16 for 8-bit codes).
 
-    A per-channel ``w_zero_point`` follows the weight's output-channel axis:
+    Padding the shifted input with 0 is then padding with ``zx``. A
+    per-channel ``w_zero_point`` follows the weight's output-channel axis:
     axis 0 of ``(C_out, C_in/g, *k)``, axis 1 of a transposed ``(C_in, C_out/g, *k)``.
     """
-    zw = ops.w_zero_point
+    span = max(t.hi - t.lo for t in (ops.x_type, ops.w_type))
+    dtype = np.dtype(np.int16 if span < 2**15 else np.int32 if span < 2**31 else np.int64)
+    zw = ops.w_zero_point.astype(dtype)
     if zw.size > 1:
         axis = 1 if transposed else 0
         zw = zw.reshape([-1 if i == axis else 1 for i in range(ops.w.ndim)])
-    return ops.x.astype(np.int64) - ops.x_zero_point, ops.w.astype(np.int64) - zw
+    zx = dtype.type(ops.x_zero_point)
+    return ops.x.astype(dtype) - zx, ops.w.astype(dtype) - zw.reshape(zw.shape or ())
 
 
 def conv_geometry(spatial, kernel, stride, padding, dilation) -> tuple[QGeometry, tuple[int, ...], tuple]:
@@ -107,4 +111,5 @@ def conv_geometry(spatial, kernel, stride, padding, dilation) -> tuple[QGeometry
     else:
         pairs = padding_pairs(mode, ndim)
     out_shape = tuple(conv_output_size(tuple(spatial), tuple(kernel), s, pairs, d))
-    return QGeometry(tuple(spatial), tuple(kernel), s, d, tuple(lo for lo, _ in pairs)), out_shape, pairs
+    lo, hi = (tuple(p[i] for p in pairs) for i in (0, 1))
+    return QGeometry(tuple(spatial), tuple(kernel), s, d, lo, hi), out_shape, pairs

@@ -43,7 +43,7 @@ def _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, output_padd
         raise ConvlabError("padding='same' is defined for convolutions only, got padding='same'")
     kernel = ops.w.shape[2:]
     out_shape = tuple(conv_transpose_output_size(ops.x.shape[2:], kernel, s, pairs, output_padding, d))
-    geom = QGeometry(out_shape, kernel, s, d, tuple(lo for lo, _ in pairs))
+    geom = QGeometry(out_shape, kernel, s, d, tuple(lo for lo, _ in pairs), tuple(hi for _, hi in pairs))
     xs, ws = shifted(ops, transposed=True)
     acc, _ = accumulate_transposed(xs, ws, geom, ops.groups)
     return ops, acc

@@ -1,17 +1,20 @@
-"""The integer convolution core: exact accumulators, through float64 GEMM while that is provably exact.
+"""The integer convolution core: exact accumulators, through float GEMM wherever that is provably exact.
 
 This is one *strategy* of functional's lowering table, shaped like its rows:
-``(input, weight, geometry, out_shape, groups) -> accumulators``. It runs
-im2col in bounded chunks (functional's :func:`gather` and workspace chunks)
-and one GEMM per chunk, on operands that are already zero-point shifted,
-so zero padding of the shifted input is padding with the zero point.
+``(input, weight, geometry, out_shape, groups) -> accumulators``, on operands
+that are already zero-point shifted, so zero padding of the shifted input is
+ONNX's padding with the zero point.
 
-Why float64 is exact. Every product ``(x - zx) * (w - zw)`` and every
-partial sum of ``K = C_in/groups * taps`` of them is bounded in magnitude
-by ``K * max|x - zx| * max|w - zw|``. While that bound is below ``2**53``,
-every such integer is a float64 exactly, so every addition and fused
-multiply-add in any order BLAS chooses is exact: the float64 result *is*
-the integer sum. Above it, the same im2col runs with int64 matrices (no
+Why float GEMM is exact. Every product ``(x - zx) * (w - zw)`` and every
+partial sum of ``K = C_in/groups * taps`` of them is bounded in magnitude by
+``K * max|x - zx| * max|w - zw|``. While that bound is below ``2**53``
+every such integer is a float64, so every addition and fused multiply-add,
+in any order BLAS or the lowering chooses, is exact: the float64 result *is*
+the integer sum. The same holds in float32 below ``2**24``; int8 layers
+exceed that at K = 576, so the ``'float32'`` route splits the input
+channels into passes whose own bound stays below ``2**24`` (each pass an
+exact float32 convolution, twice the speed of float64) and adds the passes
+in float64. Above ``2**53`` an im2col with int64 matrices runs instead (no
 BLAS, slower, exact below ``2**63``, which is checked before any work).
 """
 
@@ -23,10 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._args import ConvlabError
-from ._windows import QGeometry, chunks, gather, scatter_add
+from ._windows import QGeometry, chunks, float_conv, gather, scatter_add
 
-__all__ = ["FLOAT64_EXACT", "Route", "accumulate", "accumulate_transposed", "choose_route"]
+__all__ = ["FLOAT32_EXACT", "FLOAT64_EXACT", "Route", "accumulate", "accumulate_transposed", "choose_route"]
 
+FLOAT32_EXACT = 2**24
 FLOAT64_EXACT = 2**53
 _INT64_EXACT = 2**63
 
@@ -37,12 +41,16 @@ class Route:
 
     >>> choose_route(4608, 255, 255).name
     'float64'
+    >>> r = choose_route(576, 255, 128, taps=9, channels=64)
+    >>> r.name, r.channels_per_pass
+    ('float32', 57)
     """
 
     name: str
     depth: int
     max_x: int
     max_w: int
+    channels_per_pass: int = 0
 
     @property
     def bound(self) -> int:
@@ -50,14 +58,25 @@ class Route:
         return self.depth * self.max_x * self.max_w
 
 
-def choose_route(depth: int, max_x: int, max_w: int) -> Route:
-    """``'float64'`` while ``depth * max_x * max_w < 2**53``, else ``'int64'`` (below ``2**63``)."""
+def choose_route(depth: int, max_x: int, max_w: int, *, taps: int = 0, channels: int = 0) -> Route:
+    """The cheapest exact route for ``depth`` products of magnitudes up to ``max_x * max_w``.
+
+    ``'float32'`` (convolutions without groups: give ``taps`` and
+    ``channels``) when one input channel's ``taps * max_x * max_w`` is below
+    ``2**24``, in passes of as many channels as keep the bound there;
+    ``'float64'`` while ``depth * max_x * max_w < 2**53``; else ``'int64'``.
+    """
     bound = depth * max_x * max_w
     if bound >= _INT64_EXACT:
         raise ConvlabError(
             f"integer accumulation would exceed int64: K * max|x - zx| * max|w - zw| = "
             f"{depth} * {max_x} * {max_w} = {bound} >= 2**63"
         )
+    per_channel = taps * max_x * max_w
+    if taps and channels and bound < FLOAT64_EXACT:  # the passes are added in float64
+        fit = channels if per_channel == 0 else (FLOAT32_EXACT - 1) // per_channel
+        if fit >= 1:
+            return Route("float32", depth, max_x, max_w, min(fit, channels))
     return Route("float64" if bound < FLOAT64_EXACT else "int64", depth, max_x, max_w)
 
 
@@ -68,16 +87,26 @@ def _magnitude(a: np.ndarray) -> int:
 def accumulate(
     x: np.ndarray, w: np.ndarray, geom: QGeometry, out_shape: tuple[int, ...], groups: int
 ) -> tuple[np.ndarray, Route]:
-    """Exact ``(N, C_out, *out_shape)`` int64 sums of the shifted operands, and the route taken.
+    """Exact ``(N, C_out, *out_shape)`` sums of the shifted operands, and the route taken.
 
     ``x`` is ``(N, C_in, *geom.image)`` and ``w`` ``(C_out, C_in/groups, *k)``,
-    both int64 with their zero points already subtracted.
+    integer arrays with their zero points already subtracted. The sums come
+    back as float64 holding exact integers on the float routes (below
+    ``2**53`` by the bound) and as int64 on the int64 route.
     """
     c_in = x.shape[1]
-    route = choose_route(c_in // groups * geom.taps, _magnitude(x), _magnitude(w))
-    dtype = np.float64 if route.name == "float64" else np.int64
-    out = _im2col_gemm(x.astype(dtype), w.astype(dtype), geom, out_shape, groups)
-    return out.astype(np.int64), route
+    depth, mx, mw = c_in // groups * geom.taps, _magnitude(x), _magnitude(w)
+    route = choose_route(depth, mx, mw, taps=geom.taps if groups == 1 else 0, channels=c_in)
+    if route.name == "float32":
+        total = None
+        for start in range(0, c_in, route.channels_per_pass):
+            part = slice(start, start + route.channels_per_pass)
+            passed = float_conv(x[:, part].astype(np.float32), w[:, part].astype(np.float32), geom, 1)
+            total = passed.astype(np.float64) if total is None else total + passed
+        return total, route
+    if route.name == "float64":
+        return float_conv(x.astype(np.float64), w.astype(np.float64), geom, groups), route
+    return _im2col_gemm(x.astype(np.int64), w.astype(np.int64), geom, out_shape, groups), route
 
 
 def _im2col_gemm(x, w, geom: QGeometry, out_shape: tuple[int, ...], groups: int) -> np.ndarray:

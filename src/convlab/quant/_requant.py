@@ -22,7 +22,7 @@ from .._args import ConvlabError, as_int, describe
 from ._dtypes import as_int_array, output_type, qtype, zero_point_array
 from ._params import as_scale
 
-__all__ = ["quantize_multiplier", "requantize", "requantize_float"]
+__all__ = ["quantize_multiplier", "requantize", "requantize_float", "requantize_values"]
 
 _I32 = (-(2**31), 2**31 - 1)
 ROUNDINGS = ("gemmlowp", "single")
@@ -53,9 +53,19 @@ def requantize_float(
     a = as_int_array(acc, "acc").astype(np.int64)
     s = as_scale(scale, "scale")
     zp = zero_point_array(zero_point, "zero_point", kind)
-    product = a.astype(s.dtype) * s
-    lo, hi = (kind.lo - zp).astype(s.dtype), (kind.hi - zp).astype(s.dtype)
-    return (np.clip(np.rint(product), lo, hi).astype(np.int64) + zp).astype(kind.storage)
+    return requantize_values(a.astype(s.dtype), s, zp, kind)
+
+
+def requantize_values(values: np.ndarray, scale: np.ndarray, zp: np.ndarray, kind) -> np.ndarray:
+    """The float rule on accumulators already converted to the scale's float type (one rounding each)."""
+    product = values * scale
+    lo, hi = (kind.lo - zp).astype(scale.dtype), (kind.hi - zp).astype(scale.dtype)
+    np.rint(product, out=product)
+    np.clip(product, lo, hi, out=product)
+    if kind.hi - kind.lo < 2**24:  # codes and zero points are exact in float32: add there, cast once
+        product += zp.astype(product.dtype)
+        return product.astype(kind.storage)
+    return (product.astype(np.int64) + zp).astype(kind.storage)
 
 
 def quantize_multiplier(scale: float) -> tuple[int, int]:
