@@ -6,11 +6,13 @@ from ._elementwise import qlinear_add, qlinear_concat
 from ._integer import Route
 from ._linear import dequantize_linear, quantize_linear
 from ._matmul import matmul_integer, qlinear_matmul
+from ._onnx_nodes import ONNX_NODES, run_onnx_node
 from ._pool import max_pool, qlinear_average_pool
 from ._requant import quantize_multiplier, requantize, requantize_float
 from ._torch import torch_quantized_conv
 
 __all__ = [
+    "ONNX_NODES",
     "Route",
     "conv_integer",
     "conv_route",
@@ -28,5 +30,6 @@ __all__ = [
     "quantize_multiplier",
     "requantize",
     "requantize_float",
+    "run_onnx_node",
     "torch_quantized_conv",
 ]
