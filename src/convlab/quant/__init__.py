@@ -9,6 +9,7 @@ from ._matmul import matmul_integer, qlinear_matmul
 from ._onnx_nodes import ONNX_NODES, run_onnx_node
 from ._pool import max_pool, qlinear_average_pool
 from ._requant import quantize_multiplier, requantize, requantize_float
+from ._resize import resize_nearest
 from ._torch import torch_quantized_conv
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "quantize_multiplier",
     "requantize",
     "requantize_float",
+    "resize_nearest",
     "run_onnx_node",
     "torch_quantized_conv",
 ]
