@@ -67,7 +67,9 @@ def test_beyond_int64_is_refused_before_any_work():
 def test_float32_passes_keep_each_partial_sum_below_two_to_the_24():
     route = choose_route(9 * 64, 255, 128, taps=9, channels=64)
     assert route.name == "float32"
-    assert route.channels_per_pass * 9 * 255 * 128 < 2**24 <= (route.channels_per_pass + 1) * 9 * 255 * 128
+    fit = (2**24 - 1) // (9 * 255 * 128)  # 57 channels keep a pass below 2**24
+    assert route.channels_per_pass * 9 * 255 * 128 < 2**24
+    assert -(-64 // route.channels_per_pass) == -(-64 // fit) == 2  # as few passes as possible, equal widths
     # One channel's taps already reach 2**24: no float32 pass is exact, float64 takes over.
     assert choose_route(2, 2**12, 2**12, taps=1, channels=2).name == "float64"
     assert choose_route(2, 2**12, 2**12 - 1, taps=1, channels=2).channels_per_pass == 1

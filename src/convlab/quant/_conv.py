@@ -95,7 +95,7 @@ def conv_route(
     --------
     >>> r = conv_route(np.zeros((1, 64, 8, 8), np.uint8), np.full((64, 64, 3, 3), -128, np.int8), 255)
     >>> r.name, r.bound, r.channels_per_pass
-    ('float32', 18800640, 57)
+    ('float32', 18800640, 32)
     """
     ops = conv_operands(x, w, x_zero_point, w_zero_point, groups, transposed=False)
     xs, ws = shifted(ops, transposed=False)

@@ -43,7 +43,7 @@ class Route:
     'float64'
     >>> r = choose_route(576, 255, 128, taps=9, channels=64)
     >>> r.name, r.channels_per_pass
-    ('float32', 57)
+    ('float32', 32)
     """
 
     name: str
@@ -76,7 +76,9 @@ def choose_route(depth: int, max_x: int, max_w: int, *, taps: int = 0, channels:
     if taps and channels and bound < FLOAT64_EXACT:  # the passes are added in float64
         fit = channels if per_channel == 0 else (FLOAT32_EXACT - 1) // per_channel
         if fit >= 1:
-            return Route("float32", depth, max_x, max_w, min(fit, channels))
+            # As few passes as the bound allows, of equal width (no thin last pass).
+            per = -(-channels // -(-channels // fit))
+            return Route("float32", depth, max_x, max_w, per)
     return Route("float64" if bound < FLOAT64_EXACT else "int64", depth, max_x, max_w)
 
 
