@@ -24,7 +24,7 @@ __all__ = ["conv_integer", "conv_route", "qlinear_conv", "wrap_int32"]
 
 def wrap_int32(acc: np.ndarray) -> np.ndarray:
     """Exact sums as an int32 register holds them: two's complement, modulo ``2**32``."""
-    return acc.astype(np.int64).astype(np.int32)
+    return acc if acc.dtype == np.int32 else acc.astype(np.int64).astype(np.int32)
 
 
 def _accumulators(x, w, x_zero_point, w_zero_point, stride, padding, dilation, groups):
@@ -137,16 +137,17 @@ def requantized(acc: np.ndarray, route: Route, bias, scale: np.ndarray, zero_poi
     """``saturate(rint(float32(acc + bias) * scale) + zero_point)`` with int32 wrapping where it can occur.
 
     When the bound proves ``|acc + bias| < 2**31`` (always for 8-bit layers) the
-    exact float64 sums are converted to float32 directly, which rounds as the
-    int32-to-float32 conversion does, and no int64 copy is made.
+    exact sums (int32 or float64) are converted to float32 directly, which
+    rounds as the int32-to-float32 conversion does, and no int64 copy is made.
     """
     c_out = scale.shape[0]
     zp = zero_point_array(zero_point, "y_zero_point", kind)
     b = None if bias is None else _bias(bias, c_out)
     largest = route.bound + (0 if b is None else int(np.abs(b.astype(np.int64)).max(initial=0)))
-    if acc.dtype == np.float64 and largest < 2**31:
-        values = acc if b is None else acc + b.reshape(-1, *(1,) * (acc.ndim - 2))
-        return requantize_values(values.astype(np.float32), scale, zp, kind)
+    if acc.dtype != np.int64 and largest < 2**31:
+        if b is not None:  # acc is this call's temporary: add in place, exact in its dtype
+            acc += b.reshape(-1, *(1,) * (acc.ndim - 2)).astype(acc.dtype)
+        return requantize_values(acc.astype(np.float32), scale, zp, kind, overwrite=True)
     return requantize_values(add_bias(acc, bias, c_out).astype(np.float32), scale, zp, kind)
 
 

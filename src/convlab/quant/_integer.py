@@ -93,18 +93,24 @@ def accumulate(
 
     ``x`` is ``(N, C_in, *geom.image)`` and ``w`` ``(C_out, C_in/groups, *k)``,
     integer arrays with their zero points already subtracted. The sums come
-    back as float64 holding exact integers on the float routes (below
-    ``2**53`` by the bound) and as int64 on the int64 route.
+    back exact: int32 on the float32 route when the bound is below ``2**31``,
+    float64 holding integers on the other float cases (below ``2**53`` by
+    the bound), int64 on the int64 route.
     """
     c_in = x.shape[1]
     depth, mx, mw = c_in // groups * geom.taps, _magnitude(x), _magnitude(w)
     route = choose_route(depth, mx, mw, taps=geom.taps if groups == 1 else 0, channels=c_in)
     if route.name == "float32":
+        # Passes add in int32 when no sum can leave it (8-bit layers), else in float64: exact either way.
+        dtype = np.int32 if route.bound < 2**31 else np.float64
         total = None
         for start in range(0, c_in, route.channels_per_pass):
             part = slice(start, start + route.channels_per_pass)
             passed = float_conv(x[:, part].astype(np.float32), w[:, part].astype(np.float32), geom, 1)
-            total = passed.astype(np.float64) if total is None else total + passed
+            if total is None:
+                total = passed.astype(dtype)
+            else:
+                total += passed.astype(dtype)
         return total, route
     if route.name == "float64":
         return float_conv(x.astype(np.float64), w.astype(np.float64), geom, groups), route

@@ -56,9 +56,12 @@ def requantize_float(
     return requantize_values(a.astype(s.dtype), s, zp, kind)
 
 
-def requantize_values(values: np.ndarray, scale: np.ndarray, zp: np.ndarray, kind) -> np.ndarray:
-    """The float rule on accumulators already converted to the scale's float type (one rounding each)."""
-    product = values * scale
+def requantize_values(values: np.ndarray, scale: np.ndarray, zp: np.ndarray, kind, *, overwrite=False):
+    """The float rule on accumulators already converted to the scale's float type (one rounding each).
+
+    With ``overwrite`` the product is formed in ``values`` (a temporary of the caller's).
+    """
+    product = np.multiply(values, scale, out=values) if overwrite else values * scale
     lo, hi = (kind.lo - zp).astype(scale.dtype), (kind.hi - zp).astype(scale.dtype)
     np.rint(product, out=product)
     np.clip(product, lo, hi, out=product)
