@@ -10,7 +10,16 @@ import itertools
 
 import numpy as np
 
-_ONNX_TYPES = {"int8": 3, "uint8": 2, "int16": 5, "uint16": 4, "int32": 6, "int64": 7, "float32": 1, "float64": 11}
+_ONNX_TYPES = {
+    "int8": 3,
+    "uint8": 2,
+    "int16": 5,
+    "uint16": 4,
+    "int32": 6,
+    "int64": 7,
+    "float32": 1,
+    "float64": 11,
+}
 
 
 def onnx_model(op, inputs, attrs, out_type, domain="", opset=21):
