@@ -15,6 +15,7 @@ import numpy as np
 
 from ..functional import _window, conv1d, conv2d, conv3d
 from ..functional._workspace import chunks as _chunks
+from ..shapes import Window
 
 __all__ = ["QGeometry", "chunks", "float_conv", "gather", "scatter_add"]
 
@@ -34,8 +35,9 @@ class QGeometry:
     def taps(self) -> int:
         return math.prod(self.kernel)
 
-    def _functional(self):
-        return _window.Geometry(self.image, self.kernel, self.stride, self.dilation, self.lo)
+    def _functional(self) -> tuple[Window, ...]:
+        pads = tuple(zip(self.lo, self.hi))
+        return Window.per_dim(self.image, self.kernel, self.stride, self.dilation, pads)
 
 
 def gather(image: np.ndarray, geom: QGeometry, box: tuple[slice, ...], cols: np.ndarray) -> None:
@@ -63,4 +65,4 @@ def float_conv(x: np.ndarray, w: np.ndarray, geom: QGeometry, groups: int) -> np
     """
     conv = (conv1d, conv2d, conv3d)[len(geom.kernel) - 1]
     pairs = tuple(zip(geom.lo, geom.hi))
-    return conv(x, w, None, geom.stride, pairs, geom.dilation, groups)
+    return conv(x, w, None, geom.stride, pairs, geom.dilation, groups, algorithm="gemm")
