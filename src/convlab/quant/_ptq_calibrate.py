@@ -72,8 +72,8 @@ def activation_qparams(lo: float, hi: float) -> tuple[np.float32, np.uint8]:
 
     >>> activation_qparams(0.0, 2.55)
     (np.float32(0.01), np.uint8(0))
-    >>> activation_qparams(-1.0, 1.0)[1]
-    np.uint8(128)
+    >>> activation_qparams(-1.0, 1.0)[1]  # 1 / float32(2/255) = 127.49999...
+    np.uint8(127)
     """
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if hi == lo:
