@@ -10,6 +10,7 @@ from ._onnx_nodes import ONNX_NODES, run_onnx_node
 from ._pool import max_pool, qlinear_average_pool
 from ._ptq import QLayer, QuantizedUNet, quantize_unet  # h11: post-training quantisation
 from ._ptq_calibrate import RangeObserver, activation_qparams, weight_qparams  # h11
+from ._ptq_report import LayerError, layer_errors  # h11
 from ._qdq import export_onnx, onnx_model  # h11
 from ._requant import quantize_multiplier, requantize, requantize_float
 from ._resize import resize_nearest
@@ -17,6 +18,7 @@ from ._torch import torch_quantized_conv
 
 __all__ = [
     "ONNX_NODES",
+    "LayerError",
     # ---- h11 ----
     "QLayer",
     "QuantizedUNet",
@@ -28,6 +30,7 @@ __all__ = [
     "conv_transpose_integer",
     "dequantize_linear",
     "export_onnx",
+    "layer_errors",
     "matmul_integer",
     "max_pool",
     "onnx_model",

@@ -227,8 +227,11 @@ def quantize_unet(
     ['conv', 'conv', 'max_pool', 'conv', 'conv', 'conv_transpose', 'concat', 'conv', 'conv', 'conv']
     """
     nodes, merge = lower_unet(model)
+    images = _images(images, model.ndim, model.in_channels)
+    for image in images:
+        model.trace(image.shape)  # a size the network cannot take fails here, naming the layer
     observers = [RangeObserver(method, percentile) for _ in range(len(nodes) + 1)]
-    for image in _images(images, model.ndim, model.in_channels):
+    for image in images:
         ts = [image]
         for node in nodes:
             ts.append(float_node(node, merge, [ts[i] for i in node.src]))
