@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from ..models._registry import option_choices
 from ._table import dumps, table
+from ._unet_cmds import config_from_args, config_options
 
 __all__ = ["add_command", "run_quantize"]
 
@@ -43,18 +45,23 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "--normalize", choices=("dtype", "standardize"), default="dtype", help="image scaling (as segment)"
     )
     p.add_argument("-o", "--output", required=True, help="the ONNX model to write (.onnx)")
+    # As segment: only what some layout's weights cannot tell is asked for.
+    config_options(p, defaults_from="inferred from the weights", fields=tuple(option_choices()))
     p.set_defaults(run=run_quantize)
 
 
 def _model(args):
     from ..io import load_weights
-    from ..models import load_unet
+    from ..models import detect_layout, load_unet
+    from ..models._registry import layout as registered_layout
 
     if args.weights is None:
         from ..data import demo_unet
 
         return demo_unet()
-    return load_unet(load_weights(args.weights), layout=args.layout)
+    state = load_weights(args.weights)
+    layout = detect_layout(state) if args.layout == "auto" else args.layout
+    return load_unet(state, layout=layout, **registered_layout(layout).model_options(config_from_args(args)))
 
 
 def _default_size(model) -> int:
