@@ -239,6 +239,26 @@ def test_export_bit_equal_bn_pad_merge(level, method):
     np.testing.assert_array_equal(got, qnet.run(x)[0])
 
 
+QDQ_FUSED = [ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, ort.GraphOptimizationLevel.ORT_ENABLE_ALL]
+
+
+@pytest.mark.parametrize("level", QDQ_FUSED, ids=["extended", "all"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_qdq_form_bit_equal_once_onnxruntime_fuses_it(level, seed):
+    """DQ -> Conv -> Q becomes QLinearConv at ORT_ENABLE_EXTENDED: then every code equals convlab's."""
+    rng = np.random.default_rng(seed)
+    net = UNet(
+        width=3 + seed, depth=2, padding=("same", "valid", "same")[seed], batch_norm=seed == 2, seed=seed
+    )
+    shape = (2, 1, 30, 30) if seed != 1 else (1, 1, 44, 44)
+    qnet = quantize_unet(net, [rng.normal(size=shape)])
+    x = (rng.normal(size=shape) * 1.3).astype(np.float32)
+    model = onnx_model(qnet, shape, form="qdq")
+    assert {"Conv", "Concat", "MaxPool"} <= {n.op_type for n in model.graph.node}
+    got = _session(model, level).run(["codes"], {"input": x})[0]
+    np.testing.assert_array_equal(got, qnet.run(x)[0])
+
+
 def test_export_file_round_trip(tmp_path):
     from convlab.quant import export_onnx
 
@@ -282,6 +302,8 @@ def test_run_and_export_refuse_bad_shapes():
         qnet.run(np.zeros((1, 2, 8, 8)))
     with pytest.raises(ConvlabError, match=r"input_shape must be \(N, 1, H, W\)"):
         onnx_model(qnet, (1, 1, 8))
+    with pytest.raises(ConvlabError, match="form must be one of"):
+        onnx_model(qnet, (1, 1, 8, 8), form="qdq2")
     with pytest.raises(ConvlabError, match="too small for layer"):
         onnx_model(qnet, (1, 1, 1, 1))
     q3 = quantize_unet(UNet(width=1, depth=1, padding="same", ndim=3), [np.zeros((1, 1, 4, 4, 4))])

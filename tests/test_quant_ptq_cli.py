@@ -55,7 +55,19 @@ def test_directory_calibration_writes_a_bit_equal_model(tmp_path, capsys, tiny):
 
 def test_synthetic_calibration_reports_iou(tmp_path, capsys):
     out = tmp_path / "demo.onnx"
-    argv = ["quantize", "--synthetic", "1", "--size", "92", "--method", "percentile", "-o", str(out)]
+    argv = [
+        "quantize",
+        "--synthetic",
+        "1",
+        "--size",
+        "92",
+        "--method",
+        "percentile",
+        "--form",
+        "qdq",
+        "-o",
+        str(out),
+    ]
     status, text, err = _run(capsys, *argv)
     assert status == 0, err
     assert "0 of 5408 output codes differ" in text

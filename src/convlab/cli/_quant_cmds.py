@@ -45,6 +45,13 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "--normalize", choices=("dtype", "standardize"), default="dtype", help="image scaling (as segment)"
     )
     p.add_argument("-o", "--output", required=True, help="the ONNX model to write (.onnx)")
+    p.add_argument(
+        "--form",
+        choices=("qoperator", "qdq"),
+        default="qoperator",
+        help="QLinearConv nodes (bit-equal at every onnxruntime level), or DQ/float op/Q "
+        "(bit-equal once onnxruntime fuses it: ORT_ENABLE_EXTENDED and above) (default %(default)s)",
+    )
     # As segment: only what some layout's weights cannot tell is asked for.
     config_options(p, defaults_from="inferred from the weights", fields=tuple(option_choices()))
     p.set_defaults(run=run_quantize)
@@ -148,7 +155,7 @@ def run_quantize(args: argparse.Namespace) -> str:
     else:
         images = _directory_images(args, model)
     qnet = quantize_unet(model, images, method=args.method, percentile=args.percentile)
-    export_onnx(qnet, args.output, images[0].shape)
+    export_onnx(qnet, args.output, images[0].shape, form=args.form)
     probe = images[0]
     if args.synthetic is not None:
         held_out, truths = _synthetic(2, images[0].shape[-1], _EVAL_SEED)
@@ -161,6 +168,7 @@ def _report(args, images, rows, scores, ort_check) -> str:
     result = {
         "output": str(args.output),
         "method": args.method,
+        "form": args.form,
         "calibration_images": len(images),
         "input_shape": list(images[0].shape),
         "layers": [

@@ -24,6 +24,7 @@ from ._ptq import QNode, QuantizedUNet
 __all__ = ["export_onnx", "onnx_model"]
 
 OPSET = 13
+FORMS = ("qoperator", "qdq")
 
 
 def _per(value, n: int) -> tuple[int, ...]:
@@ -34,11 +35,22 @@ def _per(value, n: int) -> tuple[int, ...]:
 class _Graph:
     """Node and initializer lists with unique names."""
 
-    def __init__(self):
+    def __init__(self, form: str):
         from onnx import helper, numpy_helper
 
-        self.helper, self.numpy_helper = helper, numpy_helper
+        self.helper, self.numpy_helper, self.form = helper, numpy_helper, form
         self.nodes, self.inits, self.names = [], [], set()
+
+    def dq(self, tensor: str, scale: str, zero_point: str, **attrs) -> str:
+        """``DequantizeLinear`` of ``tensor`` (once per tensor)."""
+        out = f"{tensor}.dq"
+        if out not in self.names:
+            self.names.add(out)
+            self.node("DequantizeLinear", [tensor, scale, zero_point], out, **attrs)
+        return out
+
+    def q(self, real: str, scale: str, zero_point: str, out: str) -> str:
+        return self.node("QuantizeLinear", [real, scale, zero_point], out)
 
     def const(self, name: str, value) -> str:
         if name not in self.names:
@@ -58,13 +70,21 @@ def _qparams(g: _Graph, qnet: QuantizedUNet, t: int) -> tuple[str, str]:
 
 def _conv(g: _Graph, qnet: QuantizedUNet, q: QNode, out: str, w, w_scale, bias, **attrs) -> str:
     node, name = q.node, q.node.name
-    ins = [f"t{node.src[0]}", *_qparams(g, qnet, node.src[0])]
-    ins += [g.const(f"{name}.w", w), g.const(f"{name}.w_scale", w_scale)]
-    ins += [g.const(f"{name}.w_zp", np.zeros(w_scale.shape, np.int8)), *_qparams(g, qnet, node.dst)]
+    x = [f"t{node.src[0]}", *_qparams(g, qnet, node.src[0])]
+    wq = [g.const(f"{name}.w", w), g.const(f"{name}.w_scale", w_scale)]
+    wq.append(g.const(f"{name}.w_zp", np.zeros(w_scale.shape, np.int8)))
+    y, kernel = _qparams(g, qnet, node.dst), list(w.shape[2:])
+    if g.form == "qoperator":
+        ins = x + wq + list(y) + ([g.const(f"{name}.bias", bias)] if bias is not None else [])
+        return g.node("QLinearConv", ins, out, kernel_shape=kernel, **attrs)
+    # QDQ: int32 bias at scale float32(x_scale * w_scale), zero point 0 (onnxruntime's QDQ Conv rule).
+    ins = [g.dq(*x), g.dq(*wq, axis=0)]
     if bias is not None:
-        ins.append(g.const(f"{name}.bias", bias))
-    kernel = list(w.shape[2:])
-    return g.node("QLinearConv", ins, out, kernel_shape=kernel, **attrs)
+        b_scale = np.float32(qnet.qparams[node.src[0]][0]) * w_scale.astype(np.float32)
+        b = [g.const(f"{name}.bias", bias), g.const(f"{name}.bias_scale", b_scale)]
+        ins.append(g.dq(*b, g.const(f"{name}.bias_zp", np.zeros(bias.shape, np.int32)), axis=0))
+    real = g.node("Conv", ins, f"{out}.real", kernel_shape=kernel, **attrs)
+    return g.q(real, *y, out)
 
 
 def _emit_conv(g, qnet, q: QNode) -> None:
@@ -108,15 +128,20 @@ def _emit_pool(g, qnet, q: QNode) -> None:
         return list(_per(v, n))
 
     pads = per(a["padding"]) * 2
+    src, dst = f"t{q.node.src[0]}", f"t{q.node.dst}"
+    if g.form == "qdq":
+        src, dst = g.dq(src, *_qparams(g, qnet, q.node.src[0])), f"{dst}.real"
     g.node(
         "MaxPool",
-        [f"t{q.node.src[0]}"],
-        f"t{q.node.dst}",
+        [src],
+        dst,
         kernel_shape=per(a["kernel"]),
         strides=per(a["stride"]),
         pads=pads,
         dilations=per(a["dilation"]),
     )
+    if g.form == "qdq":
+        g.q(dst, *_qparams(g, qnet, q.node.dst), f"t{q.node.dst}")
 
 
 def _emit_concat(g, qnet, q: QNode, shapes: dict) -> None:
@@ -135,9 +160,15 @@ def _emit_concat(g, qnet, q: QNode, shapes: dict) -> None:
         zp = _qparams(g, qnet, up_t)[1]
         up = g.node("Pad", [up, g.const(f"{name}.pads", np.array(flat, np.int64)), zp], f"{name}.up")
     parts = [(skip, skip_t), (up, up_t)]
-    ins = list(_qparams(g, qnet, q.node.dst))
-    for tensor, t in parts if qnet.merge.skip_first else parts[::-1]:
-        ins += [tensor, f"t{t}_scale", f"t{t}_zp"]
+    parts = [
+        (tensor, *_qparams(g, qnet, t)) for tensor, t in (parts if qnet.merge.skip_first else parts[::-1])
+    ]
+    y = _qparams(g, qnet, q.node.dst)
+    if g.form == "qdq":
+        real = g.node("Concat", [g.dq(*part) for part in parts], f"t{q.node.dst}.real", axis=1)
+        g.q(real, *y, f"t{q.node.dst}")
+        return
+    ins = list(y) + [name for part in parts for name in part]
     g.node("QLinearConcat", ins, f"t{q.node.dst}", domain="com.microsoft", axis=1)
 
 
@@ -172,8 +203,16 @@ def _shapes(qnet: QuantizedUNet, input_shape: tuple[int, ...]) -> dict[int, tupl
     return shapes
 
 
-def onnx_model(qnet: QuantizedUNet, input_shape):
+def onnx_model(qnet: QuantizedUNet, input_shape, *, form: str = "qoperator"):
     """The ``onnx.ModelProto`` of ``qnet`` for float32 input of ``input_shape`` ``(N, C, H, W)``.
+
+    ``form='qoperator'`` (default) writes QLinearConv/QLinearConcat nodes:
+    bit-equal to :meth:`QuantizedUNet.run` at every onnxruntime optimisation
+    level. ``form='qdq'`` writes float Conv/MaxPool/Concat between
+    DequantizeLinear and QuantizeLinear (the QDQ format of onnxruntime's
+    quantisation tool): bit-equal only when onnxruntime fuses them back into
+    integer operators (``ORT_ENABLE_BASIC`` and above); with
+    ``ORT_DISABLE_ALL`` its float Conv rounds differently.
 
     Outputs: ``codes`` (the last layer's uint8 codes) and ``logits`` (dequantised, float32).
 
@@ -191,7 +230,9 @@ def onnx_model(qnet: QuantizedUNet, input_shape):
             f"input_shape must be (N, {qnet.in_channels}, H, W) of a 2-D U-Net, got {input_shape!r} "
             f"for a {qnet.ndim}-D U-Net"
         )
-    shapes, g = _shapes(qnet, shape), _Graph()
+    if form not in FORMS:
+        raise ConvlabError(f"form must be one of {FORMS}, got {form!r}")
+    shapes, g = _shapes(qnet, shape), _Graph(form)
     g.node("QuantizeLinear", ["input", *_qparams(g, qnet, 0)], "t0")
     emit = {"conv": _emit_conv, "conv_transpose": _emit_upconv, "max_pool": _emit_pool}
     for q in qnet.qnodes:
@@ -219,10 +260,10 @@ def onnx_model(qnet: QuantizedUNet, input_shape):
     return model
 
 
-def export_onnx(qnet: QuantizedUNet, path, input_shape) -> None:
+def export_onnx(qnet: QuantizedUNet, path, input_shape, *, form: str = "qoperator") -> None:
     """Write :func:`onnx_model` to ``path`` (atomically: a failed write leaves no partial file)."""
     from ..io import atomic_path
 
-    model = onnx_model(qnet, input_shape)
+    model = onnx_model(qnet, input_shape, form=form)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(model.SerializeToString())
