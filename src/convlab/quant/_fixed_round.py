@@ -1,0 +1,112 @@
+"""The integer core of :class:`FixedPoint`: round an exact value ``m * 2**s`` to a code, then overflow.
+
+Every value that reaches a fixed-point format is an integer ``m`` times a power
+of two: a double is ``mantissa * 2**exponent`` exactly, a code of another
+format is ``code * 2**-frac_bits``. Working on ``(m, s)`` with integer shifts
+is what makes the result exact: no product is ever rounded in floating point,
+so ties (``x.5`` LSBs) are detected bit for bit, as ``ap_fixed_base.h`` does.
+
+The rules follow ``ap_fixed_base::quantization_adjust`` and
+``ap_fixed_base::overflow_adjust`` of Xilinx's HLS_arbitrary_Precision_Types
+(``include/ap_fixed_base.h``): a code is first rounded with an unbounded
+integer part, then the overflow mode acts on the rounded value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MAX_WORD_BITS", "OVERFLOW", "ROUNDING", "fit_code", "round_shift"]
+
+ROUNDING = ("trn", "trn_zero", "rnd", "rnd_zero", "rnd_min_inf", "rnd_inf", "rnd_conv")
+OVERFLOW = ("wrap", "sat", "sat_zero", "sat_sym")
+# Codes live in int64: with at most 63 bits every code, and every source code
+# of another format, has |code| <= 2**62, which the shifts below rely on.
+MAX_WORD_BITS = 63
+
+
+def round_shift(m: np.ndarray, k: np.ndarray, rounding: str) -> np.ndarray:
+    """``round(m / 2**k)`` for int64 ``m`` (``|m| <= 2**62``) and shifts ``k >= 0``, by ``rounding``.
+
+    ``qb`` is the first dropped bit (the half), ``r`` the OR of the bits below
+    it (the sticky bit): the two inputs of HLS's quantization_adjust.
+    """
+    k = np.broadcast_to(k, m.shape)
+    # Beyond 63 dropped bits |m / 2**k| <= 1/4: floor is 0 or -1, the half bit is the sign.
+    far = k >= 64
+    kc = np.minimum(k, 63)
+    floor = m >> kc
+    rem = m - (floor << kc)
+    half_pos = np.maximum(kc - 1, 0)
+    qb = np.where(kc > 0, (rem >> half_pos) & 1, 0).astype(bool)
+    r = np.where(kc > 1, (rem & ((np.int64(1) << half_pos) - 1)) != 0, False)
+    negative = m < 0
+    floor = np.where(far, -negative.astype(np.int64), floor)
+    qb = np.where(far, negative, qb)
+    r = np.where(far, m != 0, r)
+    return floor + _increment(qb, r, negative, floor, rounding)
+
+
+def _increment(qb: np.ndarray, r: np.ndarray, negative: np.ndarray, floor: np.ndarray, rounding: str):
+    """The carry quantization_adjust adds to the floor (``s`` is the source's sign there)."""
+    if rounding == "trn":
+        inc = np.zeros_like(qb)
+    elif rounding == "trn_zero":
+        inc = negative & (qb | r)
+    elif rounding == "rnd":
+        inc = qb
+    elif rounding == "rnd_zero":
+        inc = qb & (negative | r)
+    elif rounding == "rnd_min_inf":
+        inc = qb & r
+    elif rounding == "rnd_inf":
+        inc = qb & (~negative | r)
+    else:  # rnd_conv: a tie goes to the even code
+        inc = qb & (((floor & 1) == 1) | r)
+    return inc.astype(np.int64)
+
+
+def fit_code(m, s, fmt) -> np.ndarray:
+    """The code of ``fmt`` for the exact value ``m * 2**(s - fmt.frac_bits)``: round, then overflow.
+
+    ``m`` int64 with ``|m| <= 2**62``; ``s`` integer shifts (an array or a
+    scalar): ``s >= 0`` multiplies exactly, ``s < 0`` drops ``-s`` bits by
+    ``fmt.rounding``.
+    """
+    m = np.asarray(m, dtype=np.int64)
+    s = np.broadcast_to(np.asarray(s, dtype=np.int64), m.shape)
+    w, lo, hi = fmt.word_bits, fmt.code_min, fmt.code_max
+    low = lo + 1 if fmt.signed and fmt.overflow == "sat_sym" else lo
+    left = s > 0
+    # Left shifts: compare m with the range divided by 2**s (exact integer bounds), no product formed.
+    sl = np.minimum(np.where(left, s, 0), 63)
+    over_l = m > (np.int64(hi) >> sl)
+    under_l = m < -(np.int64(-low) >> sl)
+    bits_l = (m.view(np.uint64) << sl.astype(np.uint64)) & np.uint64(2**w - 1)
+    q = round_shift(m, np.where(left, 0, -s), fmt.rounding)
+    over = np.where(left, over_l, q > hi)
+    under = np.where(left, under_l, q < low)
+    bits = np.where(left, bits_l, q.view(np.uint64) & np.uint64(2**w - 1))
+    return _overflow(bits, over, under, fmt)
+
+
+def _overflow(bits: np.ndarray, over: np.ndarray, under: np.ndarray, fmt) -> np.ndarray:
+    """overflow_adjust: what each mode writes when the rounded value is outside the format."""
+    w, n = fmt.word_bits, fmt.saturation_bits
+    if fmt.overflow == "wrap" and n:
+        top = np.uint64((2**n - 1) << (w - n))
+        if fmt.signed:
+            # The sign bit takes the source's sign, the N-1 bits below it its complement.
+            forced = np.where(under, np.uint64(1 << (w - 1)), np.uint64((2 ** (n - 1) - 1) << (w - n)))
+        else:
+            forced = np.broadcast_to(top, bits.shape)
+        bits = np.where(over | under, (bits & ~top) | forced, bits)
+    code = bits.astype(np.int64)
+    if fmt.signed:
+        code = code - (((code >> (w - 1)) & 1) << w)
+    if fmt.overflow == "wrap":
+        return code
+    if fmt.overflow == "sat_zero":
+        return np.where(over | under, 0, code)
+    low = -fmt.code_max if fmt.signed and fmt.overflow == "sat_sym" else fmt.code_min
+    return np.where(over, fmt.code_max, np.where(under, low, code))
