@@ -33,7 +33,8 @@ def round_fraction(t: Fraction, rounding: str) -> int:
 def fit(q: int, w: int, signed: bool, overflow: str, n: int = 0) -> int:
     """The code an integer ``q`` (already rounded) becomes in ``w`` bits under ``overflow``."""
     lo, hi = (-(2 ** (w - 1)), 2 ** (w - 1) - 1) if signed else (0, 2**w - 1)
-    if overflow == "sat_sym" and signed:
+    if overflow == "sat_sym" and signed and w > 1:
+        # UG1399: "negative maximum"; at W = 1 ap_fixed_base.h writes MIN | 1 = MIN (compiled, checked).
         lo = -hi
     if lo <= q <= hi:
         return q

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,3 +199,23 @@ def test_value_errors():
         fmt.convert([1], "ap_fixed<8,4>")
     with pytest.raises(ConvlabError, match="within ±2\\*\\*62"):
         fmt.quantize(np.array([2**63 - 1]))
+
+
+def _pinned_rows():
+    path = Path(__file__).with_name("quant_fixed_hls_values.txt")
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            spelling, value, code = line.rsplit(" ", 2)
+            yield spelling, float(value), int(code)
+
+
+def test_values_computed_by_the_hls_headers():
+    # 600 assignments evaluated by Xilinx's ap_fixed_base.h itself (see the file's header):
+    # every rounding x overflow mode, signed and unsigned, N saturation bits, I < 0 and I > W.
+    rows = list(_pinned_rows())
+    assert len(rows) == 600
+    for spelling, value, code in rows:
+        assert FixedPoint.from_hls(spelling).quantize(value) == code, (spelling, value)
+    # Against the Fraction reference too, so the reference is held to the headers.
+    for spelling, value, code in rows:
+        assert reference_code(Fraction(value), FixedPoint.from_hls(spelling)) == code, (spelling, value)

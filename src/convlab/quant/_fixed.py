@@ -44,7 +44,8 @@ class FixedPoint:
     overflow : str, default ``'wrap'``
         ``'wrap'`` (modulo ``2**W``), ``'sat'`` (to the extreme code),
         ``'sat_zero'`` (to 0), ``'sat_sym'`` (signed: to ``±max``, so the code
-        ``-2**(W-1)`` never appears; unsigned: as ``'sat'``).
+        ``-2**(W-1)`` never appears, except at ``W = 1`` where HLS writes
+        ``MIN | 1 = MIN``; unsigned: as ``'sat'``).
     saturation_bits : int, default 0
         ``N`` of ``AP_WRAP``: on overflow the ``N`` most significant bits are
         forced (signed: the sign bit to the source's sign, the ``N-1`` below

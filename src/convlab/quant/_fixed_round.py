@@ -76,7 +76,7 @@ def fit_code(m, s, fmt) -> np.ndarray:
     m = np.asarray(m, dtype=np.int64)
     s = np.broadcast_to(np.asarray(s, dtype=np.int64), m.shape)
     w, lo, hi = fmt.word_bits, fmt.code_min, fmt.code_max
-    low = lo + 1 if fmt.signed and fmt.overflow == "sat_sym" else lo
+    low = lo + 1 if _symmetric(fmt) else lo
     left = s > 0
     # Left shifts: compare m with the range divided by 2**s (exact integer bounds), no product formed.
     sl = np.minimum(np.where(left, s, 0), 63)
@@ -108,5 +108,10 @@ def _overflow(bits: np.ndarray, over: np.ndarray, under: np.ndarray, fmt) -> np.
         return code
     if fmt.overflow == "sat_zero":
         return np.where(over | under, 0, code)
-    low = -fmt.code_max if fmt.signed and fmt.overflow == "sat_sym" else fmt.code_min
+    low = -fmt.code_max if _symmetric(fmt) else fmt.code_min
     return np.where(over, fmt.code_max, np.where(under, low, code))
+
+
+def _symmetric(fmt) -> bool:
+    """sat_sym saturates to ``-max``: overflow_adjust writes ``MIN | 1``, which is MIN itself at W = 1."""
+    return fmt.signed and fmt.overflow == "sat_sym" and fmt.word_bits > 1
