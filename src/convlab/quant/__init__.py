@@ -2,8 +2,13 @@
 
 # ---- fixed point (h5): HLS ap_fixed formats, fixed-point operators and U-Net runs ----
 from ._fixed import FixedPoint
+from ._fixed_accumulate import accumulation_route
+from ._fixed_conv import fixed_conv, fixed_conv_transpose
 
 __all__: list[str] = [
     "FixedPoint",
+    "accumulation_route",
+    "fixed_conv",
+    "fixed_conv_transpose",
 ]
 # ---- end of fixed point ----

@@ -115,3 +115,14 @@ def _overflow(bits: np.ndarray, over: np.ndarray, under: np.ndarray, fmt) -> np.
 def _symmetric(fmt) -> bool:
     """sat_sym saturates to ``-max``: overflow_adjust writes ``MIN | 1``, which is MIN itself at W = 1."""
     return fmt.signed and fmt.overflow == "sat_sym" and fmt.word_bits > 1
+
+
+def wrap_code(values: np.ndarray, shift: int, fmt=None) -> np.ndarray:
+    """``values * 2**shift`` modulo ``2**64``, or modulo ``2**W`` as codes of ``fmt`` (AP_WRAP, N = 0)."""
+    bits = values.astype(np.int64).view(np.uint64) << np.uint64(shift)
+    if fmt is None:
+        return bits.view(np.int64)
+    code = (bits & np.uint64(2**fmt.word_bits - 1)).astype(np.int64)
+    if fmt.signed:
+        code = code - (((code >> (fmt.word_bits - 1)) & 1) << fmt.word_bits)
+    return code
