@@ -18,14 +18,14 @@ from ._fixed_round import fit_code
 __all__ = ["gather_windows", "sequential_conv"]
 
 
-def gather_windows(x: np.ndarray, kernel, dilation, padding, stride) -> np.ndarray:
+def gather_windows(x: np.ndarray, kernel, dilation, padding, stride, fill: int = 0) -> np.ndarray:
     """``unfold`` of int64 codes, exact for any width: windows of indices, then a gather.
 
-    ``x`` is ``(C, *spatial)``; returns ``(C * taps, L)`` int64 with zeros in the padding.
+    ``x`` is ``(C, *spatial)``; returns ``(C * taps, L)`` int64 with ``fill`` in the padding.
     """
     index = np.arange(1, x.size + 1, dtype=np.float64).reshape(1, *x.shape)
     cols = unfold(index, tuple(kernel), dilation, padding, stride)[0].astype(np.int64)
-    flat = np.concatenate([np.zeros(1, np.int64), x.ravel()])
+    flat = np.concatenate([np.full(1, fill, np.int64), x.ravel()])
     return flat[cols]
 
 
