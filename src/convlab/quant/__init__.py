@@ -5,10 +5,16 @@ from ._fixed import FixedPoint
 from ._fixed_accumulate import accumulation_route
 from ._fixed_conv import fixed_conv, fixed_conv_transpose
 from ._fixed_elementwise import fixed_add, fixed_center_crop, fixed_concat, fixed_max_pool, fixed_relu
+from ._fixed_formats import FormatTable, LayerFormats
+from ._fixed_unet import FixedLayer, calibrate_formats, fixed_unet, unet_layer_names
 
 __all__: list[str] = [
+    "FixedLayer",
     "FixedPoint",
+    "FormatTable",
+    "LayerFormats",
     "accumulation_route",
+    "calibrate_formats",
     "fixed_add",
     "fixed_center_crop",
     "fixed_concat",
@@ -16,5 +22,7 @@ __all__: list[str] = [
     "fixed_conv_transpose",
     "fixed_max_pool",
     "fixed_relu",
+    "fixed_unet",
+    "unet_layer_names",
 ]
 # ---- end of fixed point ----
