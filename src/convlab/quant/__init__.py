@@ -6,6 +6,7 @@ from ._fixed_accumulate import accumulation_route
 from ._fixed_conv import fixed_conv, fixed_conv_transpose
 from ._fixed_elementwise import fixed_add, fixed_center_crop, fixed_concat, fixed_max_pool, fixed_relu
 from ._fixed_formats import FormatTable, LayerFormats
+from ._fixed_sweep import SweepRow, bit_width_sweep
 from ._fixed_unet import FixedLayer, calibrate_formats, fixed_unet, unet_layer_names
 
 __all__: list[str] = [
@@ -13,7 +14,9 @@ __all__: list[str] = [
     "FixedPoint",
     "FormatTable",
     "LayerFormats",
+    "SweepRow",
     "accumulation_route",
+    "bit_width_sweep",
     "calibrate_formats",
     "fixed_add",
     "fixed_center_crop",
