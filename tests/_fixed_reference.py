@@ -33,8 +33,11 @@ def round_fraction(t: Fraction, rounding: str) -> int:
     return tie[rounding]
 
 
-def fit(q: int, w: int, signed: bool, overflow: str, n: int = 0) -> int:
-    """The code an integer ``q`` (already rounded) becomes in ``w`` bits under ``overflow``."""
+def fit(q: int, w: int, signed: bool, overflow: str, n: int = 0, before: int | None = None) -> int:
+    """The code an integer ``q`` (already rounded) becomes in ``w`` bits under ``overflow``.
+
+    ``before`` is the value before rounding (floor), whose bit ``w`` AP_WRAP_SM reads.
+    """
     lo, hi = (-(2 ** (w - 1)), 2 ** (w - 1) - 1) if signed else (0, 2**w - 1)
     if overflow == "sat_sym" and signed and w > 1:
         # UG1399: "negative maximum"; at W = 1 ap_fixed_base.h writes MIN | 1 = MIN (compiled, checked).
@@ -48,7 +51,9 @@ def fit(q: int, w: int, signed: bool, overflow: str, n: int = 0) -> int:
     if overflow == "sat_zero":
         return 0
     bits = q % 2**w
-    if n:
+    if overflow == "wrap_sm":
+        bits = _wrap_sm(bits, w, n, q < lo, ((q if before is None else before) >> w) & 1)
+    elif n:
         keep = bits % 2 ** (w - n)
         if not signed:
             bits = keep + (2**n - 1) * 2 ** (w - n)
@@ -59,10 +64,28 @@ def fit(q: int, w: int, signed: bool, overflow: str, n: int = 0) -> int:
     return bits - 2**w if signed and bits >= 2 ** (w - 1) else bits
 
 
+def _wrap_sm(bits: int, w: int, n: int, negative: bool, lead: int) -> int:
+    """Sign-magnitude wrap on the ``w`` wrapped bits, step by step as UG1399 and ap_fixed_base.h describe it:
+    complement the word when its sign bit disagrees with the sign it should have, force the N top bits."""
+    ones, msb = 2**w - 1, w - 1
+    top = (bits >> msb) & 1
+    if n == 0:
+        return ((~bits & ones) & ~(1 << msb)) | (lead << msb) if lead != top else bits
+    sign = int(negative)
+    if n == 1:
+        bits = ~bits & ones if sign != top else bits
+    else:
+        bits = ~bits & ones if ((bits >> (w - n)) & 1) == sign else bits
+        field = (2 ** (n - 1) - 1) << (w - n)
+        bits = bits & ~field if sign else bits | field
+    return (bits & ~(1 << msb)) | (sign << msb)
+
+
 def reference_code(value: Fraction, fmt) -> int:
     """The code of the exact ``value`` in ``fmt``: round with an unbounded integer part, then overflow."""
-    q = round_fraction(Fraction(value) * Fraction(2) ** fmt.frac_bits, fmt.rounding)
-    return fit(q, fmt.word_bits, fmt.signed, fmt.overflow, fmt.saturation_bits)
+    t = Fraction(value) * Fraction(2) ** fmt.frac_bits
+    q = round_fraction(t, fmt.rounding)
+    return fit(q, fmt.word_bits, fmt.signed, fmt.overflow, fmt.saturation_bits, math.floor(t))
 
 
 def _code_of(value: Fraction, fmt) -> int:

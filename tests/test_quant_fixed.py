@@ -16,7 +16,7 @@ from convlab._args import ConvlabError
 from convlab.quant import FixedPoint
 
 ROUNDINGS = ("trn", "trn_zero", "rnd", "rnd_zero", "rnd_min_inf", "rnd_inf", "rnd_conv")
-OVERFLOWS = ("wrap", "sat", "sat_zero", "sat_sym")
+OVERFLOWS = ("wrap", "sat", "sat_zero", "sat_sym", "wrap_sm")
 
 
 def _check(fmt: FixedPoint, values) -> None:
@@ -38,8 +38,10 @@ def _grid(fmt: FixedPoint) -> np.ndarray:
 @pytest.mark.parametrize("overflow", OVERFLOWS)
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 def test_exhaustive_small_widths(rounding, overflow, signed):
+    if overflow == "wrap_sm" and not signed:
+        return  # HLS refuses ap_ufixed with AP_WRAP_SM (see test_constructor_errors)
     for w, f in itertools.product(range(1, 6), (-2, 0, 1, 3, 7)):
-        for n in {0, 1, w} if overflow == "wrap" else {0}:
+        for n in {0, 1, min(2, w), w} if overflow.startswith("wrap") else {0}:
             fmt = FixedPoint(w, f, signed, rounding, overflow, n)
             _check(fmt, _grid(fmt))
 
@@ -48,11 +50,11 @@ def test_exhaustive_small_widths(rounding, overflow, signed):
 def formats(draw, max_word=32):
     w = draw(st.integers(2, max_word))
     overflow = draw(st.sampled_from(OVERFLOWS))
-    n = draw(st.integers(0, w)) if overflow == "wrap" else 0
+    n = draw(st.integers(0, w)) if overflow.startswith("wrap") else 0
     return FixedPoint(
         w,
         draw(st.integers(-12, w + 12)),
-        draw(st.booleans()),
+        overflow == "wrap_sm" or draw(st.booleans()),
         draw(st.sampled_from(ROUNDINGS)),
         overflow,
         n,
@@ -127,6 +129,13 @@ def test_ug1399_overflow_examples(overflow, signed):
     assert tuple(fmt.to_float(fmt.quantize([19.0, -19.0]))) == UG1399_OVERFLOW[overflow, signed]
 
 
+def test_ug1399_sign_magnitude_wrap():
+    # UG1399 "Overflow Modes", AP_WRAP_SM: ap_fixed<4, 4, AP_RND, AP_WRAP_SM> = 19.0 yields -4.0,
+    # and = -19.0 yields 2.0.
+    fmt = FixedPoint.from_hls("ap_fixed<4, 4, AP_RND, AP_WRAP_SM>")
+    assert fmt.to_float(fmt.quantize([19.0, -19.0])).tolist() == [-4.0, 2.0]
+
+
 def test_ug1399_bit_patterns():
     # UG1399 "Overview of Arbitrary Precision Fixed-Point Data Types":
     # ap_fixed<18,6,AP_RND> t1 = 1.5 is 0x01800, t2 = -1.5 is 0x3e800.
@@ -163,6 +172,11 @@ def test_properties_and_spelling():
         ({"word_bits": 8, "frac_bits": 0, "overflow": "clip"}, ConvlabError, "overflow must be one of"),
         ({"word_bits": 8, "frac_bits": 0, "saturation_bits": 9}, ConvlabError, "at most word_bits=8"),
         ({"word_bits": 8, "frac_bits": 0, "saturation_bits": -1}, ConvlabError, "saturation_bits must be"),
+        (
+            {"word_bits": 8, "frac_bits": 0, "signed": False, "overflow": "wrap_sm"},
+            ConvlabError,
+            "signed=True",
+        ),
     ],
 )
 def test_constructor_errors(kwargs, error, match):
@@ -210,10 +224,10 @@ def _pinned_rows():
 
 
 def test_values_computed_by_the_hls_headers():
-    # 600 assignments evaluated by Xilinx's ap_fixed_base.h itself (see the file's header):
-    # every rounding x overflow mode, signed and unsigned, N saturation bits, I < 0 and I > W.
+    # 700 assignments evaluated by Xilinx's ap_fixed_base.h itself (see the file's header):
+    # every rounding x overflow mode (AP_WRAP_SM too), signed and unsigned, N bits, I < 0 and I > W.
     rows = list(_pinned_rows())
-    assert len(rows) == 600
+    assert len(rows) == 700
     for spelling, value, code in rows:
         assert FixedPoint.from_hls(spelling).quantize(value) == code, (spelling, value)
     # Against the Fraction reference too, so the reference is held to the headers.

@@ -45,9 +45,10 @@ class FixedPoint:
         ``'wrap'`` (modulo ``2**W``), ``'sat'`` (to the extreme code),
         ``'sat_zero'`` (to 0), ``'sat_sym'`` (signed: to ``±max``, so the code
         ``-2**(W-1)`` never appears, except at ``W = 1`` where HLS writes
-        ``MIN | 1 = MIN``; unsigned: as ``'sat'``).
+        ``MIN | 1 = MIN``; unsigned: as ``'sat'``), ``'wrap_sm'`` (signed only:
+        sign-magnitude wrap, the magnitude folds back from the extreme).
     saturation_bits : int, default 0
-        ``N`` of ``AP_WRAP``: on overflow the ``N`` most significant bits are
+        ``N`` of ``AP_WRAP`` (and ``AP_WRAP_SM``): on overflow the ``N`` most significant bits are
         forced (signed: the sign bit to the source's sign, the ``N-1`` below
         it to its complement; unsigned: to ones), the rest wraps. HLS ignores
         ``N`` for the saturating modes, and so does this class.
@@ -88,6 +89,8 @@ class FixedPoint:
         n = as_int(self.saturation_bits, "saturation_bits", minimum=0)
         if n > w:
             raise ConvlabError(f"saturation_bits must be at most word_bits={w}, got saturation_bits={n}")
+        if not self.signed and str(self.overflow).lower().removeprefix("ap_") == "wrap_sm":
+            raise ConvlabError("overflow='wrap_sm' needs signed=True (ap_ufixed cannot support AP_WRAP_SM)")
         object.__setattr__(self, "word_bits", w)
         object.__setattr__(self, "frac_bits", f)
         object.__setattr__(self, "signed", bool(self.signed))

@@ -19,14 +19,14 @@ import numpy as np
 __all__ = ["MAX_WORD_BITS", "OVERFLOW", "ROUNDING", "fit_code", "round_shift"]
 
 ROUNDING = ("trn", "trn_zero", "rnd", "rnd_zero", "rnd_min_inf", "rnd_inf", "rnd_conv")
-OVERFLOW = ("wrap", "sat", "sat_zero", "sat_sym")
+OVERFLOW = ("wrap", "sat", "sat_zero", "sat_sym", "wrap_sm")
 # Codes live in int64: with at most 63 bits every code, and every source code
 # of another format, has |code| <= 2**62, which the shifts below rely on.
 MAX_WORD_BITS = 63
 
 
-def round_shift(m: np.ndarray, k: np.ndarray, rounding: str) -> np.ndarray:
-    """``round(m / 2**k)`` for int64 ``m`` (``|m| <= 2**62``) and shifts ``k >= 0``, by ``rounding``.
+def round_shift(m: np.ndarray, k: np.ndarray, rounding: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(round(m / 2**k), floor(m / 2**k))`` for int64 ``|m| <= 2**62`` and shifts ``k >= 0``.
 
     ``qb`` is the first dropped bit (the half), ``r`` the OR of the bits below
     it (the sticky bit): the two inputs of HLS's quantization_adjust.
@@ -44,7 +44,7 @@ def round_shift(m: np.ndarray, k: np.ndarray, rounding: str) -> np.ndarray:
     floor = np.where(far, -negative.astype(np.int64), floor)
     qb = np.where(far, negative, qb)
     r = np.where(far, m != 0, r)
-    return floor + _increment(qb, r, negative, floor, rounding)
+    return floor + _increment(qb, r, negative, floor, rounding), floor
 
 
 def _increment(qb: np.ndarray, r: np.ndarray, negative: np.ndarray, floor: np.ndarray, rounding: str):
@@ -83,10 +83,15 @@ def fit_code(m, s, fmt) -> np.ndarray:
     over_l = m > (np.int64(hi) >> sl)
     under_l = m < -(np.int64(-low) >> sl)
     bits_l = (m.view(np.uint64) << sl.astype(np.uint64)) & np.uint64(2**w - 1)
-    q = round_shift(m, np.where(left, 0, -s), fmt.rounding)
+    q, floor = round_shift(m, np.where(left, 0, -s), fmt.rounding)
     over = np.where(left, over_l, q > hi)
     under = np.where(left, under_l, q < low)
     bits = np.where(left, bits_l, q.view(np.uint64) & np.uint64(2**w - 1))
+    if fmt.overflow == "wrap_sm":
+        # lD of ap_fixed_base.h: bit W of the value before rounding (sign-extended).
+        pos = np.clip(w - s, 0, 63)
+        lead = np.where(left, np.where(w - s >= 0, (m >> pos) & 1, 0), (floor >> w) & 1).astype(bool)
+        bits = _wrap_sm(bits, over | under, under, lead, fmt)
     return _overflow(bits, over, under, fmt)
 
 
@@ -104,7 +109,7 @@ def _overflow(bits: np.ndarray, over: np.ndarray, under: np.ndarray, fmt) -> np.
     code = bits.astype(np.int64)
     if fmt.signed:
         code = code - (((code >> (w - 1)) & 1) << w)
-    if fmt.overflow == "wrap":
+    if fmt.overflow in ("wrap", "wrap_sm"):
         return code
     if fmt.overflow == "sat_zero":
         return np.where(over | under, 0, code)
@@ -126,3 +131,24 @@ def wrap_code(values: np.ndarray, shift: int, fmt=None) -> np.ndarray:
     if fmt.signed:
         code = code - (((code >> (fmt.word_bits - 1)) & 1) << fmt.word_bits)
     return code
+
+
+def _wrap_sm(bits, hit, sign, lead, fmt) -> np.ndarray:
+    """AP_WRAP_SM (signed only), as overflow_adjust writes it: the wrapped bits, complemented so that
+    the magnitude keeps decreasing past the extreme (sign-magnitude wrap), N top bits forced."""
+    w, n = fmt.word_bits, fmt.saturation_bits
+    mask = np.uint64(2**w - 1)
+    msb = np.uint64(1 << (w - 1))
+    top = (bits & msb) != 0
+    if n == 0:
+        flip = hit & (lead != top)
+        out = np.where(flip, ~bits & mask, bits)
+        return np.where(flip, (out & ~msb) | np.where(lead, msb, np.uint64(0)), out)
+    if n == 1:
+        out = np.where(hit & (sign != top), ~bits & mask, bits)
+    else:
+        low_n = (bits >> np.uint64(w - n)) & np.uint64(1) != 0
+        out = np.where(hit & (low_n == sign), ~bits & mask, bits)
+        field = np.uint64((2 ** (n - 1) - 1) << (w - n))
+        out = np.where(hit, np.where(sign, out & ~field, out | field), out)
+    return np.where(hit, (out & ~msb) | np.where(sign, msb, np.uint64(0)), out)
