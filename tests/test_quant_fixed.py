@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _fixed_reference import reference_code
@@ -233,3 +233,11 @@ def test_values_computed_by_the_hls_headers():
     # Against the Fraction reference too, so the reference is held to the headers.
     for spelling, value, code in rows:
         assert reference_code(Fraction(value), FixedPoint.from_hls(spelling)) == code, (spelling, value)
+
+
+@pytest.mark.slow
+@settings(max_examples=10_000)
+@given(formats(max_word=63), st.data())
+def test_quantize_sweep(fmt, data):
+    # The release sweep: 10 000 formats x up to 20 values each against the Fraction reference.
+    test_quantize_matches_fraction_reference.hypothesis.inner_test(fmt, data)

@@ -15,10 +15,10 @@ ROUNDINGS = ("trn", "trn_zero", "rnd", "rnd_zero", "rnd_min_inf", "rnd_inf", "rn
 
 
 @st.composite
-def fmt(draw, w_lo=2, w_hi=10, overflows=("wrap", "sat", "sat_zero", "sat_sym")):
+def fmt(draw, w_lo=2, w_hi=10, overflows=("wrap", "sat", "sat_zero", "sat_sym", "wrap_sm")):
     w = draw(st.integers(w_lo, w_hi))
     overflow = draw(st.sampled_from(overflows))
-    n = draw(st.integers(0, min(w, 2))) if overflow == "wrap" else 0
+    n = draw(st.integers(0, min(w, 2))) if overflow.startswith("wrap") else 0
     return FixedPoint(w, draw(st.integers(-2, w + 2)), True, draw(st.sampled_from(ROUNDINGS)), overflow, n)
 
 
