@@ -146,6 +146,16 @@ def test_ug1399_bit_patterns():
     assert FixedPoint.from_hls("ap_ufixed<1,-1>").quantize(0.25) == 1
 
 
+def test_ug1399_one_bit_example_holds_minus_2_to_the_minus_8():
+    # UG1399 writes "const ap_fixed<1, -7> z = 1.0/256; // 1-bit representation for z = 2^-8".
+    # The compiled headers give the bit pattern 1, which in a signed 1-bit word is -1: z = -2**-8
+    # under the default AP_WRAP, and 0 under AP_SAT (the largest value of ap_fixed<1,-7> is 0).
+    wrap, sat = FixedPoint.from_hls("ap_fixed<1,-7>"), FixedPoint.from_hls("ap_fixed<1,-7,AP_TRN,AP_SAT>")
+    assert (wrap.quantize(1 / 256), sat.quantize(1 / 256)) == (-1, 0)
+    assert wrap.to_float(wrap.quantize(1 / 256)) == -(2.0**-8) and (wrap.min, wrap.max) == (-(2.0**-8), 0.0)
+    assert FixedPoint.from_hls("ap_ufixed<1,-7>").quantize(1 / 256) == 1  # the unsigned type holds it
+
+
 def test_properties_and_spelling():
     fmt = FixedPoint.from_hls("ap_fixed<16,6>")
     assert (fmt.frac_bits, fmt.int_bits, fmt.code_min, fmt.code_max) == (10, 6, -32768, 32767)

@@ -209,6 +209,15 @@ def test_errors(call, error, match):
         call(FixedPoint(8, 4))
 
 
+def test_geometry_errors_come_before_any_arithmetic():
+    f, sat = FixedPoint(8, 4), FixedPoint(8, 4, overflow="sat")
+    x, w = np.ones((1, 3, 5, 5), int), np.ones((2, 2, 3, 3), int)
+    with pytest.raises(ConvlabError, match="input has 3 channels but weight expects"):
+        fixed_conv(x, f, w, f, out_format=f, acc_format=sat)
+    with pytest.raises(ConvlabError, match="input has 3 channels"):
+        fixed_conv_transpose(x, f, w, f, out_format=f, acc_format=sat)
+
+
 def test_width_errors():
     big = FixedPoint(63, 0)
     with pytest.raises(ConvlabError, match="a product of x and weight codes exceeds 2\\*\\*62"):

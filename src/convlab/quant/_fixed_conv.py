@@ -101,13 +101,11 @@ def fixed_conv(
     x, w, b, ndim = _arrays(x, x_format, weight, w_format, bias, bias_format)
     geometry = {"stride": stride, "padding": padding, "dilation": dilation}
     gemm = partial(_CONV[ndim], groups=groups, **geometry)
+    out_shape = _validate(gemm, x, w)
 
     def sequential(acc_fmt, bias_acc, shift):
         window = {"kernel": w.shape[2:], "dilation": dilation, "padding": padding, "stride": stride}
         flat = sequential_conv(x, w, bias_acc, shift, acc_fmt, window, groups)
-        # The output size, from one cheap convolution of zeros (one channel per group).
-        probe = (np.zeros((1, groups, *x.shape[2:])), np.zeros((groups, 1, *w.shape[2:])))
-        out_shape = gemm(*probe).shape[2:]
         return flat.reshape(x.shape[0], w.shape[0], *out_shape)
 
     args = (x, w, b, x_format, w_format, bias_format, acc_format, out_format)
@@ -149,6 +147,7 @@ def fixed_conv_transpose(
     x, w, b, ndim = _arrays(x, x_format, weight, w_format, bias, bias_format)
     geometry = {"stride": stride, "padding": padding, "output_padding": output_padding, "dilation": dilation}
     gemm = partial(_CONV_T[ndim], groups=groups, **geometry)
+    out_shape = _validate(gemm, x, w)
 
     def sequential(acc_fmt, bias_acc, shift):
         # Zero insertion of indices (not values) keeps any code width exact.
@@ -160,13 +159,16 @@ def fixed_conv_transpose(
         ws = w.ravel()[parts.weight.astype(np.int64) - 1]
         window = {"kernel": ws.shape[2:], "dilation": dilation, "padding": 0, "stride": 1}
         flat = sequential_conv(xs, ws, bias_acc, shift, acc_fmt, window, groups)
-        probe = (np.zeros((1, groups, *x.shape[2:])), np.zeros((groups, 1, *w.shape[2:])))
-        out_shape = gemm(*probe).shape[2:]
         return flat.reshape(x.shape[0], ws.shape[0], *out_shape)
 
     terms = w.shape[0] // groups * math.prod(w.shape[2:])
     args = (x, w, b, x_format, w_format, bias_format, acc_format, out_format)
     return _accumulate(gemm, sequential, terms, *args, return_route)
+
+
+def _validate(gemm, x: np.ndarray, w: np.ndarray) -> tuple[int, ...]:
+    """The output's spatial shape; channels, groups and sizes checked by functional on an empty batch."""
+    return gemm(np.zeros((0, *x.shape[1:])), np.zeros(w.shape)).shape[2:]
 
 
 def _arrays(x, x_format, weight, w_format, bias, bias_format):

@@ -1,4 +1,4 @@
-""" "Which bit width?": a segmentation U-Net in fixed point at several word widths, scored by IoU.
+"""Which bit width? A segmentation U-Net in fixed point per word width, scored by IoU.
 
 For each word width ``W`` the formats come from :func:`calibrate_formats` on
 calibration images (never the scored ones): every tensor gets the fewest
