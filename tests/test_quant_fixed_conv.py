@@ -218,6 +218,15 @@ def test_geometry_errors_come_before_any_arithmetic():
         fixed_conv_transpose(x, f, w, f, out_format=f, acc_format=sat)
 
 
+def test_empty_batch():
+    f, sat = FixedPoint(8, 4), FixedPoint(8, 4, overflow="sat")
+    x, w = np.zeros((0, 2, 5, 5), int), np.ones((3, 2, 3, 3), int)
+    for acc in (None, sat):
+        assert fixed_conv(x, f, w, f, out_format=f, acc_format=acc).shape == (0, 3, 3, 3)
+        wt = w.transpose(1, 0, 2, 3)
+        assert fixed_conv_transpose(x, f, wt, f, out_format=f, acc_format=acc).shape == (0, 3, 7, 7)
+
+
 def test_width_errors():
     big = FixedPoint(63, 0)
     with pytest.raises(ConvlabError, match="a product of x and weight codes exceeds 2\\*\\*62"):

@@ -151,10 +151,11 @@ def fixed_conv_transpose(
 
     def sequential(acc_fmt, bias_acc, shift):
         # Zero insertion of indices (not values) keeps any code width exact.
-        index = np.arange(1, x[0].size + 1, dtype=np.float64).reshape(x.shape[1:])
+        index = np.arange(1, math.prod(x.shape[1:]) + 1, dtype=np.float64).reshape(x.shape[1:])
         windex = np.arange(1, w.size + 1, dtype=np.float64).reshape(w.shape)
         parts = zero_insertion_parts(index[None], windex, None, groups=groups, **geometry)
-        stuffed = np.concatenate([np.zeros((x.shape[0], 1), np.int64), x.reshape(x.shape[0], -1)], axis=1)
+        rows = x.reshape(x.shape[0], math.prod(x.shape[1:]))
+        stuffed = np.concatenate([np.zeros((x.shape[0], 1), np.int64), rows], axis=1)
         xs = stuffed[:, parts.input.astype(np.int64)[0]]
         ws = w.ravel()[parts.weight.astype(np.int64) - 1]
         window = {"kernel": ws.shape[2:], "dilation": dilation, "padding": 0, "stride": 1}

@@ -56,7 +56,11 @@ def fixed_max_pool(
         cols = gather_windows(image, kernel, dilation, pads, stride, fill=np.iinfo(np.int64).min)
         outs.append(cols.reshape(q.shape[1], -1, cols.shape[-1]).max(axis=1))
     sizes = pool_output_size(q.shape[2:], kernel, stride, pads, dilation)
-    return np.stack(outs).reshape(q.shape[0], q.shape[1], *sizes)
+    return (
+        np.stack(outs).reshape(q.shape[0], q.shape[1], *sizes)
+        if outs
+        else np.zeros((0, q.shape[1], *sizes), np.int64)
+    )
 
 
 def fixed_add(

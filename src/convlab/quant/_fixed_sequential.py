@@ -56,4 +56,4 @@ def sequential_conv(x, w, bias_acc, shift: int, acc, geometry: dict, groups: int
             product = wmat[:, :, k, None] * cols[:, None, k, :]
             total = fit_code(total + fit_code(product, shift, acc), 0, acc)
         results.append(total.reshape(c_out, -1))
-    return np.stack(results)
+    return np.stack(results) if results else np.zeros((0, c_out, 0), np.int64)
