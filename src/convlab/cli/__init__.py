@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Sequence
 
 from .._args import ConvlabError
-from . import _demo, _explain_cmds, _segment, _shape_cmds, _unet_cmds
+from . import _demo, _explain_cmds, _fixed_cmds, _segment, _shape_cmds, _unet_cmds
 
 __all__ = ["main"]
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     _explain_cmds.add_commands(sub, common)
     _unet_cmds.add_commands(sub, common)
     _segment.add_command(sub, common)
+    _fixed_cmds.add_command(sub, common)
     return parser
 
 
