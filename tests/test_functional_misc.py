@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convlab import ConvlabError
+from convlab.functional._exact_fma import fma as _fma
 from convlab.functional._interpolate import interpolate
-from convlab.functional._norm import _fma, batch_norm, relu
+from convlab.functional._norm import batch_norm, relu
 
 # ---------------------------------------------------------------- relu
 
