@@ -13,8 +13,11 @@ import numpy as np
 from .._args import ConvlabError, describe
 from ._arrays import as_float_array, result_dtype
 from ._exact_fma import fma
+from ._threads import blocks, parallel
 
 __all__ = ["batch_norm", "relu"]
+
+_SERIAL_BELOW = 1 << 20  # elements: below this a hand-off to the pool costs more than the pass
 
 
 def relu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
@@ -33,8 +36,8 @@ def relu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
 
     Examples
     --------
-    >>> relu(np.array([-1.5, 0.0, 2.0, np.nan]))
-    array([ 0.,  0.,  2., nan])
+    >>> relu(np.array([-1.5, -0.0, 2.0, np.nan]))
+    array([ 0., -0.,  2., nan])
     """
     array = np.asarray(input)
     if array.dtype.kind not in "iuf":
@@ -43,8 +46,16 @@ def relu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
         raise TypeError(f"inplace must be a bool, got {type(inplace).__name__} {inplace!r}")
     if inplace and (array is not input or not array.flags.writeable):
         raise ConvlabError("inplace=True needs input to be a writeable numpy.ndarray")
-    # np.maximum propagates NaN, as torch.relu does (np.fmax would not).
-    return np.maximum(array, array.dtype.type(0), out=array if inplace else None)
+    # np.maximum(a, b) is ``a > b ? a : b`` (NaN from either side): zero first
+    # keeps -0.0 as torch's clamp_min does, and NaN propagates (np.fmax would not).
+    out = array if inplace else np.empty_like(array)
+    if array.size < _SERIAL_BELOW or not (array.flags.c_contiguous and out.flags.c_contiguous):
+        return np.maximum(array.dtype.type(0), array, out=out)
+    flat_in, flat_out = array.reshape(-1), out.reshape(-1)
+    zero = array.dtype.type(0)
+    # One ufunc runs on one core; cache-sized blocks on the pool use them all.
+    parallel(lambda i: np.maximum(zero, flat_in[i], out=flat_out[i]), blocks(flat_in.shape, 1 << 16))
+    return out
 
 
 def batch_norm(

@@ -12,6 +12,7 @@ of average pooling bit-identical to ATen's.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -21,10 +22,13 @@ from .._args import ConvlabError, as_int, is_sequence, padding_pairs, per_dim
 from ..shapes import pool_output_size
 from ._arrays import as_float_array, batched
 from ._pad import pad
+from ._threads import parallel, thread_count
 
 __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d"]
 
 IntOrTuple = int | Sequence[int]
+_POOL_BLOCK = 1 << 18  # input elements per task: a few planes, enough work to hide the hand-off
+_SERIAL_BELOW = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -60,22 +64,71 @@ def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -
     return x, unbatched, _Pooling(size, kernel, steps, pairs, dil, out)  # type: ignore[arg-type]
 
 
-def _taps(x: np.ndarray, g: _Pooling, fill: float) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
-    """``(tap, view)`` per kernel tap in row-major order; ``view`` has the output's shape."""
+def _padded(x: np.ndarray, g: _Pooling, fill: float) -> np.ndarray:
+    """``x`` padded (or cut) to exactly the extent the windows cover; a view when no padding is needed."""
     pads = []
     for n, k, s, (lo, _), d, o in zip(g.size, g.kernel, g.stride, g.padding, g.dilation, g.out):
         # The last window ends at (o-1)*s + (k-1)*d: beyond the padding when
         # ceil_mode lets it overhang, before it when flooring drops a remainder.
         pads.append((lo, (o - 1) * s + (k - 1) * d + 1 - n - lo))
     if all(lo == 0 and hi <= 0 for lo, hi in pads):
-        padded = x[(Ellipsis, *(slice(0, n + hi) for n, (_, hi) in zip(g.size, pads)))]
-    else:
-        padded = pad(x, [p for pair in reversed(pads) for p in pair], value=fill)
+        return x[(Ellipsis, *(slice(0, n + hi) for n, (_, hi) in zip(g.size, pads)))]
+    return pad(x, [p for pair in reversed(pads) for p in pair], value=fill)
+
+
+def _tap_view(padded: np.ndarray, g: _Pooling, tap: tuple[int, ...]) -> np.ndarray:
+    view = (slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s in zip(tap, g.dilation, g.out, g.stride))
+    return padded[(Ellipsis, *view)]
+
+
+def _taps(x: np.ndarray, g: _Pooling, fill: float) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+    """``(tap, view)`` per kernel tap in row-major order; ``view`` has the output's shape."""
+    padded = _padded(x, g, fill)
     for tap in itertools.product(*(range(k) for k in g.kernel)):
-        view = tuple(
-            slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s in zip(tap, g.dilation, g.out, g.stride)
-        )
-        yield tap, padded[(Ellipsis, *view)]
+        yield tap, _tap_view(padded, g, tap)
+
+
+def _max_pool_separable(padded: np.ndarray, g: _Pooling) -> np.ndarray:
+    """Max pooling as one 1-d max per axis, last axis first, over blocks of channels on the pool.
+
+    A max over a box is the max over each axis in turn, and reducing the
+    last axis first keeps ATen's tie rule: among equal maxima (``-0.0`` and
+    ``+0.0``) the first in row-major order wins, because ``np.maximum(a, b)``
+    returns ``b`` on equality (``a > b ? a : b``) and the earlier tap or row
+    is always passed as ``b``. NaN
+    propagates through ``np.maximum`` as through ATen's ``isnan`` test. A
+    2x2 pool is then two passes (pairs of columns, then pairs of rows)
+    instead of four, and each block of channels stays in cache between them.
+    """
+    lead = padded.shape[:2]
+    planes = padded.reshape(-1, *padded.shape[2:])
+    out = np.empty((planes.shape[0], *g.out), dtype=padded.dtype)
+    plane = max(1, math.prod(padded.shape[2:]))
+    step = max(1, min(_POOL_BLOCK // plane, -(-planes.shape[0] // (2 * thread_count()))))
+    if planes.size < _SERIAL_BELOW:
+        step = planes.shape[0]  # a hand-off to the pool costs more than the work
+    chunks = [slice(i, i + step) for i in range(0, planes.shape[0], step)]
+    parallel(lambda index: _max_axes(planes[index], g, out[index]), [(c,) for c in chunks])
+    return out.reshape(*lead, *g.out)
+
+
+def _max_axes(block: np.ndarray, g: _Pooling, out: np.ndarray) -> None:
+    for axis in reversed(range(len(g.kernel))):
+        k, s, d, o = g.kernel[axis], g.stride[axis], g.dilation[axis], g.out[axis]
+        index = [slice(None)] * block.ndim
+        taps = []
+        for t in range(k):
+            index[1 + axis] = slice(t * d, t * d + (o - 1) * s + 1, s)
+            taps.append(block[tuple(index)])
+        last = axis == 0
+        result = out if last else np.empty(taps[0].shape, dtype=block.dtype)
+        if k == 1:
+            np.copyto(result, taps[0])
+        else:
+            np.maximum(taps[1], taps[0], out=result)
+        for view in taps[2:]:
+            np.maximum(view, result, out=result)
+        block = result
 
 
 def _flat_index(coords: list[np.ndarray], size: tuple[int, ...]) -> np.ndarray:
@@ -91,11 +144,7 @@ def _flat_index(coords: list[np.ndarray], size: tuple[int, ...]) -> np.ndarray:
 def _max_pool(x: np.ndarray, g: _Pooling, return_indices: bool):
     shape = x.shape[:2] + g.out
     if not return_indices:
-        out = None
-        for _, view in _taps(x, g, -np.inf):
-            # np.maximum propagates NaN, as ATen's `val > max || isnan(val)` does.
-            out = view.copy() if out is None else np.maximum(out, view, out=out)
-        return out
+        return _max_pool_separable(_padded(x, g, -np.inf), g)
     # ATen starts each window at its first tap inside the input, value -inf,
     # then takes a tap when it is strictly greater or NaN: the first maximum
     # wins a tie, the last NaN wins among NaNs.

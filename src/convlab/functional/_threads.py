@@ -36,7 +36,9 @@ def blocks(shape: tuple[int, ...], block: int = _BLOCK) -> list[tuple[slice | in
     """Index tuples that tile ``shape`` into row-major blocks of at most about ``block`` elements.
 
     >>> blocks((2, 3), block=3)
-    [(0, slice(0, 3, None)), (1, slice(0, 3, None))]
+    [(slice(0, 1, None),), (slice(1, 2, None),)]
+    >>> blocks((2, 5), block=2)[:3]
+    [(0, slice(0, 2, None)), (0, slice(2, 4, None)), (0, slice(4, 5, None))]
     """
     inner = 1
     for k in range(len(shape), 0, -1):
