@@ -25,7 +25,7 @@ __all__ = ["winograd_example", "winograd_text"]
 def winograd_example(
     size: tuple[int, ...], kernel: tuple[int, ...], seed: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A small integer input ``(1, 1, *size)`` and kernel ``(1, 1, *kernel)``: 0, 1, 2, ... or seeded -4..4."""
+    """A small integer input ``(1, 1, *size)`` and kernel ``(1, 1, *kernel)``: a count or seeded -4..4."""
     if seed is None:
         x = (np.arange(math.prod(size)) % 10).reshape(1, 1, *size).astype(np.float64)
         w = (np.arange(math.prod(kernel)) % 5 - 2).reshape(1, 1, *kernel).astype(np.float64)
@@ -73,7 +73,8 @@ def winograd_text(x: np.ndarray, w: np.ndarray, padding, tile: int) -> str:
     direct = math.prod(tile * tr.r for tr in transforms)
     points = ", ".join("inf" if p is None else str(p) for p in t.points)
     lines = [
-        f"Winograd F({dims[0]}, {dims[1]}): input tiles of {'x'.join(map(str, alpha))}, outputs of {dims[0]};",
+        f"Winograd F({dims[0]}, {dims[1]}): input tiles of {'x'.join(map(str, alpha))}, "
+        f"outputs of {dims[0]};",
         f"{math.prod(alpha)} multiplications per tile instead of {direct}. Cook-Toom points: {points}.",
         "",
         *side_by_side(
