@@ -155,3 +155,23 @@ def test_winograd_transform_errors():
         lowering.winograd_transform(0)
     with pytest.raises(ConvlabError, match="m \\+ r - 1"):
         lowering.winograd_transform(12, 4)
+
+
+def test_strategy_interface_applies_and_runs():
+    from types import SimpleNamespace
+
+    from convlab.functional import _winograd
+
+    def args(kernel=3, stride=1, transposed=False):
+        windows = [SimpleNamespace(kernel=kernel, stride=stride, dilation=1, lo=1, hi=1)] * 2
+        x = np.random.default_rng(0).normal(size=(2, 4, 9, 10)).astype(np.float32)
+        w = np.random.default_rng(1).normal(size=(6, 2, kernel, kernel)).astype(np.float32)
+        return SimpleNamespace(x=x, w=w, groups=2, windows=windows, transposed=transposed, out_shape=(9, 10))
+
+    assert _winograd.applies(args()) and not _winograd.applies(args(kernel=5))
+    assert not _winograd.applies(args(stride=2)) and not _winograd.applies(args(transposed=True))
+    a = args()
+    expected = conv2d(a.x.astype(np.float64), a.w.astype(np.float64), padding=1, groups=2)
+    got = _winograd.run(a)
+    assert got.dtype == np.float32 and _winograd.workspace(a) > 0
+    assert np.abs(got - expected).max() <= FLOAT32_BOUND[_winograd.DEFAULT_TILE] * np.abs(expected).max()
