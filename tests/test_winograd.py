@@ -175,3 +175,29 @@ def test_strategy_interface_applies_and_runs():
     got = _winograd.run(a)
     assert got.dtype == np.float32 and _winograd.workspace(a) > 0
     assert np.abs(got - expected).max() <= FLOAT32_BOUND[_winograd.DEFAULT_TILE] * np.abs(expected).max()
+
+
+def test_algorithm_winograd_runs_conv_and_a_whole_model():
+    from convlab.functional import algorithm
+    from convlab.models import UNet, UNetConfig
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4, 20, 19)).astype(np.float32)
+    w = (rng.normal(size=(6, 4, 3, 3)) / 6).astype(np.float32)
+    b = rng.normal(size=6).astype(np.float32)
+    exact = conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), padding=1)
+    by_keyword = conv2d(x, w, b, padding=1, algorithm="winograd")
+    with algorithm("winograd"):
+        by_context = conv2d(x, w, b, padding=1)
+        strided = conv2d(x, w, b, stride=2)  # not Winograd's: falls back to the exact GEMM
+    np.testing.assert_array_equal(by_keyword, by_context)
+    assert np.abs(by_keyword - exact).max() <= FLOAT32_BOUND[4] * np.abs(exact).max()
+    assert not np.array_equal(by_keyword, conv2d(x, w, b, padding=1))  # really a different route
+    np.testing.assert_array_equal(strided, conv2d(x, w, b, stride=2))
+    net = UNet(UNetConfig(width=4, depth=2, padding="same"), seed=1)
+    image = rng.normal(size=(1, 1, 36, 36)).astype(np.float32)
+    reference = net.to(np.float64)(image.astype(np.float64))
+    net = net.to(np.float32)
+    with algorithm("winograd"):
+        fast = net(image)
+    assert np.abs(fast - reference).max() <= FLOAT32_BOUND[4] * np.abs(reference).max()
