@@ -12,6 +12,7 @@ reduces one axis at a time instead (:func:`_max_pool_separable`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._args import ConvlabError, as_int, is_sequence, padding_pairs, per_dim
-from ..shapes import pool_output_size
+from ..shapes import Window, pool_output_size
 from ._arrays import as_float_array, batched
 from ._pad import pad
 from ._threads import parallel, thread_count
@@ -42,9 +43,19 @@ class _Pooling:
     dilation: tuple[int, ...]
     out: tuple[int, ...]
 
+    @functools.cached_property
+    def windows(self) -> tuple[Window, ...]:
+        """The one coordinate map ``y*stride + t*dilation - lo`` per dimension."""
+        return Window.per_dim(self.size, self.kernel, self.stride, self.dilation, self.padding)
+
     def starts(self, dim: int) -> np.ndarray:
         """First input coordinate of every window along ``dim`` (negative in the padding)."""
-        return np.arange(self.out[dim]) * self.stride[dim] - self.padding[dim][0]
+        return self.windows[dim].index(np.arange(self.out[dim]), 0)
+
+    def extent(self, dim: int, tap: int) -> slice:
+        """The slice of the input padded by ``lo`` that tap ``tap`` reads for every window of ``dim``."""
+        win, last = self.windows[dim], self.out[dim] - 1
+        return slice(win.index(0, tap) + win.lo, win.index(last, tap) + win.lo + 1, win.stride)
 
 
 def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
@@ -66,19 +77,18 @@ def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -
 
 def _padded(x: np.ndarray, g: _Pooling, fill: float) -> np.ndarray:
     """``x`` padded (or cut) to exactly the extent the windows cover; a view when no padding is needed."""
-    pads = []
-    for n, k, s, (lo, _), d, o in zip(g.size, g.kernel, g.stride, g.padding, g.dilation, g.out):
-        # The last window ends at (o-1)*s + (k-1)*d: beyond the padding when
-        # ceil_mode lets it overhang, before it when flooring drops a remainder.
-        pads.append((lo, (o - 1) * s + (k - 1) * d + 1 - n - lo))
+    # The last window's last tap may lie beyond the padding (ceil_mode lets it
+    # overhang) or before its end (flooring drops a remainder): pad or cut to it.
+    pads = [
+        (win.lo, win.index(o - 1, k - 1) + 1 - n) for win, o, k, n in zip(g.windows, g.out, g.kernel, g.size)
+    ]
     if all(lo == 0 and hi <= 0 for lo, hi in pads):
         return x[(Ellipsis, *(slice(0, n + hi) for n, (_, hi) in zip(g.size, pads)))]
     return pad(x, [p for pair in reversed(pads) for p in pair], value=fill)
 
 
 def _tap_view(padded: np.ndarray, g: _Pooling, tap: tuple[int, ...]) -> np.ndarray:
-    view = (slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s in zip(tap, g.dilation, g.out, g.stride))
-    return padded[(Ellipsis, *view)]
+    return padded[(Ellipsis, *(g.extent(dim, t) for dim, t in enumerate(tap)))]
 
 
 def _taps(x: np.ndarray, g: _Pooling, fill: float) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
@@ -114,15 +124,14 @@ def _max_pool_separable(padded: np.ndarray, g: _Pooling) -> np.ndarray:
 
 def _max_axes(block: np.ndarray, g: _Pooling, out: np.ndarray) -> None:
     for axis in reversed(range(len(g.kernel))):
-        k, s, d, o = g.kernel[axis], g.stride[axis], g.dilation[axis], g.out[axis]
         index = [slice(None)] * block.ndim
         taps = []
-        for t in range(k):
-            index[1 + axis] = slice(t * d, t * d + (o - 1) * s + 1, s)
+        for t in range(g.kernel[axis]):
+            index[1 + axis] = g.extent(axis, t)
             taps.append(block[tuple(index)])
         last = axis == 0
         result = out if last else np.empty(taps[0].shape, dtype=block.dtype)
-        if k == 1:
+        if len(taps) == 1:
             np.copyto(result, taps[0])
         else:
             np.maximum(taps[1], taps[0], out=result)
@@ -158,7 +167,7 @@ def _max_pool(x: np.ndarray, g: _Pooling, return_indices: bool):
     for tap, view in _taps(x, g, -np.inf):
         take = (view > out) | np.isnan(view)
         np.copyto(out, view, where=take)
-        coords = [g.starts(i) + t * g.dilation[i] for i, t in enumerate(tap)]
+        coords = [win.index(np.arange(o), t) for win, o, t in zip(g.windows, g.out, tap)]
         np.copyto(indices, _flat_index(coords, g.size), where=take)
     return out, indices
 
