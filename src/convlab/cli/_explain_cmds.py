@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from .._args import ConvlabError
+from . import _winograd_cmd
 from ._parse import padding_arg, size_arg
 from ._table import dumps
 
-_EXPLAIN_OPS = ("conv", "convtranspose", "unfold", "crop")
+_EXPLAIN_OPS = ("conv", "convtranspose", "unfold", "crop", "winograd")
 
 
 def _layer(p: argparse.ArgumentParser, *, kernel_required: bool = True) -> None:
@@ -35,6 +36,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("-c", "--channels", type=int, default=1, help="input and output channels (default 1)")
     p.add_argument("--seed", type=int, default=None, help="random integers -4..4 instead of 0, 1, 2, ...")
     p.add_argument("--symbolic", action="store_true", help="names (x00, w01) instead of numbers")
+    _winograd_cmd.add_arguments(p)
     p.set_defaults(run=run_explain)
 
     p = sub.add_parser(
@@ -92,6 +94,8 @@ def _worked(args: argparse.Namespace):
 def run_explain(args: argparse.Namespace) -> str:
     from ..viz import _explain, _explain_transpose_crop
 
+    if args.op == "winograd":
+        return _winograd_cmd.run(args)
     _check_channels(args.channels)
     _one_d(args)
     if args.symbolic and args.channels != 1:
