@@ -47,7 +47,12 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument(
         "--view", choices=views, default="both", help="convtranspose: scatter, zero-insertion or both"
     )
-    p.add_argument("-o", "--output", required=True, help="FILE.gif (animation), .png or .svg (all frames)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="FILE.gif (animation), .png or .svg (all frames), .html (interactive page)",
+    )
     p.set_defaults(run=run_animate)
 
     p = sub.add_parser(
@@ -142,6 +147,8 @@ def _explain_json(worked, args: argparse.Namespace) -> dict:
 def run_animate(args: argparse.Namespace) -> str:
     from ..viz import animate
 
+    if str(args.output).lower().endswith((".html", ".htm")):
+        return _run_page(args)
     _one_d(args)
     frames = animate(
         args.op,
@@ -157,6 +164,21 @@ def run_animate(args: argparse.Namespace) -> str:
     if args.json:
         return dumps({"output": args.output, "frames": frames})
     return f"wrote {args.output}: {frames} frames"
+
+
+def _run_page(args: argparse.Namespace) -> str:
+    from ..viz import write_page
+
+    if args.ndim == 1:
+        raise ConvlabError(
+            "the interactive page draws 2-D layers, got --ndim 1 (write a .gif or .svg for 1-D)"
+        )
+    view = "zero-insertion" if args.view == "zero-insertion" else "scatter"
+    layer = (args.size, args.kernel_size, args.stride, args.padding, args.dilation, args.output_padding)
+    write_page(args.output, args.op, *layer, view=view)
+    if args.json:
+        return dumps({"output": args.output})
+    return f"wrote {args.output}: open it in a browser (no network needed)"
 
 
 def run_overlap(args: argparse.Namespace) -> str:
