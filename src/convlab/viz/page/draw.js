@@ -89,7 +89,9 @@ function windowSvg(L, frame, view) {
       const kind = kr === "data" && kc === "data" ? "data" : [kr, kc].includes("over") ? "over" : kr === "pad" || kc === "pad" ? "pad" : "zero";
       const label = kind === "data" ? "x" + (jr * L.n[1] + jc + 1) : kind === "zero" ? "0" : "";
       const tap = taps.get(`${r},${c}`);
-      body += rect(left + c * CELL, top + r * CELL, tap ? `win ${kind}` : kind, tap && kind !== "data" ? tap : label);
+      // A pool's padding is -inf: it never wins the maximum.
+      const padTap = L.op === "pool" ? "−∞" : tap;
+      body += rect(left + c * CELL, top + r * CELL, tap ? `win ${kind}` : kind, tap && kind !== "data" ? padTap : label);
       if (tap && kind === "data") body += `<text x="${left + c * CELL + CELL - 4}" y="${top + r * CELL + 10}" class="tap">${tap}</text>`;
     }
   }
@@ -155,7 +157,7 @@ function scatterSvg(L, frame, view) {
   body += `<line x1="${left + (ix + 1) * CELL - 2}" y1="${top + (iy + 1) * CELL - 2}" x2="${fx}" y2="${fy + ((L.k[0] - 1) * L.d[0] + 1) * CELL - 2}" class="proj"/>`;
   body += `<text x="${left}" y="${top - 14}" class="cap">input</text>`;
   body += `<text x="${x0}" y="${top - 14}" class="cap">full output (numbers: taps landed so far; grey: cropped by padding)</text>`;
-  return svgBox(body, x0 + rx.full * CELL + 30, top + Math.max(ry.full, L.n[0]) * CELL + 20);
+  return svgBox(body, Math.max(x0 + rx.full * CELL + 30, x0 + 520), top + Math.max(ry.full, L.n[0]) * CELL + 20);
 }
 
 function svgBox(body, width, height) {

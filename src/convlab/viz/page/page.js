@@ -150,7 +150,7 @@ function stepText(L, view, frame) {
     return `input x${frame + 1} (row ${iy + 1}, col ${ix + 1}) adds x${frame + 1} * kernel at output rows ${iy * L.s[0] + 1}.., cols ${ix * L.s[1] + 1}.. of the full output`;
   }
   const [oy, ox] = [Math.floor(frame / L.out[1]), frame % L.out[1]];
-  const what = L.op === "pool" ? "the maximum of" : "the sum of kernel * ";
+  const what = L.op === "pool" ? "the maximum of " : "the sum of kernel * ";
   return `output y${frame + 1} (row ${oy + 1}, col ${ox + 1}) is ${what}the highlighted window`;
 }
 
