@@ -95,7 +95,7 @@ def message_templates() -> dict[str, str]:
 
     Examples
     --------
-    >>> message_templates()["same_refused"][:46]
+    >>> message_templates()["same_refused"][:47]
     "padding='same' is defined for convolutions only"
     >>> message_templates()["output_padding"].endswith("got output_padding={output_padding}")
     True
