@@ -203,6 +203,12 @@ def test_write_page_checks_the_file_name_first(tmp_path):
     [
         (("conv", "5", "-k", "7"), "kernel_size is larger than the padded input"),
         (("conv", "5", "-k", "3", "--ndim", "1"), "the interactive page draws 2-D layers"),
+        (("conv", "5", "-k", "3", "--ceil-mode"), "--ceil-mode applies to pool only, got op=conv"),
+        (
+            ("pool", "5", "-k", "3", "--groups", "2"),
+            "--groups and --out-channels apply to conv and convtranspose",
+        ),
+        (("conv", "5", "-k", "3", "-c", "3", "--groups", "2"), "in_channels must be divisible by groups"),
     ],
 )
 def test_cli_page_refusals_exit_2_and_write_nothing(tmp_path, capsys, monkeypatch, argv, words):
@@ -217,3 +223,46 @@ def test_cli_page_json(tmp_path, capsys):
     assert main(["animate", "conv", "5", "-k", "3", "-o", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"output": str(path)}
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (("pool", "5", "-k", "2"), "op pool"),
+        (("conv", "5", "-k", "3", "--groups", "2"), "--groups 2"),
+        (("conv", "5", "-k", "3", "-c", "2"), "--channels 2"),
+        (("conv", "5", "-k", "3", "--out-channels", "2"), "--out-channels 2"),
+        (("conv", "5", "-k", "3", "--ceil-mode"), "--ceil-mode"),
+    ],
+)
+def test_page_only_options_are_refused_for_pictures(tmp_path, capsys, monkeypatch, argv, flag):
+    monkeypatch.chdir(tmp_path)
+    assert main(["animate", *argv, "-o", "a.svg"]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} is drawn by the interactive page only: write -o FILE.html" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _defaults(path) -> dict:
+    html = path.read_text(encoding="utf-8")
+    return json.loads(re.search(r"const CONVLAB = (\{.*?\});</script>", html).group(1))["defaults"]
+
+
+def test_cli_page_carries_pool_and_channel_options(tmp_path, capsys):
+    pool = tmp_path / "pool.html"
+    assert main(["animate", "pool", "7", "-k", "3", "-p", "1", "--ceil-mode", "-o", str(pool)]) == 0
+    got = _defaults(pool)
+    # No -s: the page's stride box stays empty, which means "the kernel size" for a pool.
+    assert (got["op"], got["size"], got["k"], got["s"], got["p"], got["ceil_mode"]) == (
+        "pool",
+        "7x7",
+        "3",
+        "",
+        "1",
+        True,
+    )
+    conv = tmp_path / "conv.html"
+    argv = ["animate", "conv", "6x5", "-k", "3", "-s", "2", "-c", "4", "--out-channels", "6", "--groups", "2"]
+    assert main([*argv, "-o", str(conv)]) == 0
+    got = _defaults(conv)
+    assert (got["channels"], got["out_channels"], got["groups"], got["s"]) == ("4", "6", "2", "2")
