@@ -160,7 +160,7 @@ def configurations(count: int, seed: int = 15) -> list[dict]:
         op = rng.choice(["conv", "convtranspose", "pool"])
         q = {
             "op": op,
-            "size": _dims(rng, 2, 12),
+            "size": _dims(rng, 2, 9),
             "k": _dims(rng, 1, 5) if rng.random() < 0.97 else rng.choice(["", "3y", "0"]),
             "s": _dims(rng, 1, 4) if op != "pool" or rng.random() < 0.6 else "",
             "p": _padding(rng),
@@ -176,7 +176,7 @@ def configurations(count: int, seed: int = 15) -> list[dict]:
         if rng.random() < 0.85:
             q.update(channels=str(g * rng.randint(1, 3)), out_channels=str(g * rng.randint(1, 3)))
         if op == "convtranspose" and rng.random() < 0.1:
-            q["p"] = str(rng.randint(3, 9))  # more than the transposed conv's output
+            q.update(p=str(rng.randint(3, 9)), output_padding="0")  # more than the transposed conv's output
         if op == "pool":
             q.update(groups="1", out_channels=q["channels"])
             if rng.random() < 0.5:

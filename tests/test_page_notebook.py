@@ -129,6 +129,20 @@ def test_receptive_field_crop_and_unet_tables():
     assert "U-Net 572x572 -&gt; 388x388 (padding valid)" in sizes._repr_html_()
 
 
+def test_model_trace_is_a_list_and_a_table():
+    from convlab.models import UNet
+
+    rows = UNet().trace((1, 1, 572, 572))
+    assert isinstance(rows, list)
+    table = cells(rows._repr_html_())
+    assert len(table) == len(rows)
+    assert table[0][:4] == [rows[0].name, rows[0].layer, "1x64x570x570", str(rows[0].parameters)]
+    merge = next(i for i, r in enumerate(rows) if r.crop is not None)
+    box = rows[merge].crop
+    want = " x ".join(f"{a}:{b}" for a, b in zip(box.start, box.stop))
+    assert table[merge][-1] == want and table[-1][2] == "1x2x388x388"
+
+
 # ---------------------------------------------------------------- the page file
 
 

@@ -34,7 +34,7 @@ class CropBox:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the crop window in a small table."""
-        from ._html import record
+        from .._html import record
 
         fields = [
             ("image size", self.size),

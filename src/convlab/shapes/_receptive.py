@@ -107,7 +107,7 @@ class ReceptiveField:
 
     def _repr_html_(self) -> str:
         """Jupyter's view (added by h8 for issue 15 item 5)."""
-        from ._html import record
+        from .._html import record
 
         fields = [("layer", self.layer), ("receptive field", self.size), ("jump", self.jump)]
         fields += [("start", self.start), ("output size", self.output_size)]

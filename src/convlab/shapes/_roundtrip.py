@@ -46,7 +46,7 @@ class Roundtrip:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the sizes of the round trip in a small table."""
-        from ._html import record
+        from .._html import record
 
         return record(
             "conv then transposed conv",

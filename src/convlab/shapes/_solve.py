@@ -43,7 +43,7 @@ class Solution:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the parameters in a one-row table."""
-        from ._html import table
+        from .._html import table
 
         return table("solution", list(self.as_dict()), [list(self.as_dict().values())])
 
@@ -52,7 +52,7 @@ class Solutions(list):
     """The list :func:`solve` returns; a plain list that Jupyter shows as a table."""
 
     def _repr_html_(self) -> str:
-        from ._html import table
+        from .._html import table
 
         header = list(Solution(1, 1, 0, 1).as_dict())
         return table(

@@ -64,7 +64,7 @@ class UNetSizes:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: one row per level (added by h8 for issue 15 item 5)."""
-        from . import _html
+        from .. import _html
 
         rows = [
             [

@@ -1,7 +1,7 @@
-"""Small HTML tables for Jupyter's ``_repr_html_`` of the shape results; no imports of the package.
+"""Small HTML tables for Jupyter's ``_repr_html_`` of results; imports nothing of the package.
 
-shapes sits at the bottom of the layers, so its results format themselves
-here rather than through :mod:`convlab.viz`.
+shapes sits at the bottom of the layers, so results format themselves here
+rather than through :mod:`convlab.viz`, like :mod:`convlab._args`.
 """
 
 from __future__ import annotations
