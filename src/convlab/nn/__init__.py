@@ -53,7 +53,7 @@ from ._layers import (
     Upsample,
 )
 from ._module import Buffer, IncompatibleKeys, Module, Parameter, StateDictError
-from ._trace import TraceRow
+from ._trace import Trace, TraceRow
 
 __all__ = [
     "AvgPool1d",
@@ -84,6 +84,7 @@ __all__ = [
     "ReLU",
     "Sequential",
     "StateDictError",
+    "Trace",
     "TraceRow",
     "Upsample",
     "fold_batch_norm",
