@@ -100,7 +100,7 @@ def fixed_conv(
     """
     x, w, b, ndim = _arrays(x, x_format, weight, w_format, bias, bias_format)
     geometry = {"stride": stride, "padding": padding, "dilation": dilation}
-    gemm = partial(_CONV[ndim], groups=groups, **geometry)
+    gemm = partial(_CONV[ndim], groups=groups, algorithm="gemm", **geometry)
     out_shape = _validate(gemm, x, w)
 
     def sequential(acc_fmt, bias_acc, shift):
