@@ -6,13 +6,30 @@
   values per word (lanes).
 - :func:`to_layout` / :func:`from_layout` and :class:`Layout`: the element
   order (``NCHW``, ``NHWC``, ``NCHWc8``, any loop order).
+- :func:`write_vectors`: every layer's input, parameters and output of one
+  forward pass, with ``manifest.json`` (:class:`Entry`); :func:`diff`: a
+  simulation's dumps against them, the first wrong value and where the
+  mismatches cluster.
 """
 
+from ._diff import DiffReport, TensorDiff, diff
+from ._golden import Encoded, float_encoder, write_vectors
+from ._manifest import MANIFEST, Entry, load_manifest, read_entry
 from ._memory import FORMATS, MAX_VALUES, format_of, read_memory, read_words, write_memory
 from ._order import Layout, from_layout, to_layout
 from ._words import WordSpec, pack, unpack
 
 __all__ = [
+    "MANIFEST",
+    "DiffReport",
+    "Encoded",
+    "Entry",
+    "TensorDiff",
+    "diff",
+    "float_encoder",
+    "load_manifest",
+    "read_entry",
+    "write_vectors",
     "FORMATS",
     "MAX_VALUES",
     "Layout",

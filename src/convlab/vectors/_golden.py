@@ -1,0 +1,195 @@
+"""Golden vectors: every layer's input, parameters and output of one forward pass, as memory files."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._args import ConvlabError
+from ..nn import Module
+from ._manifest import Entry, save_manifest
+from ._memory import format_of, write_memory
+from ._order import Layout, to_layout
+
+__all__ = ["Encoded", "float_encoder", "write_vectors"]
+
+_SUFFIX = {
+    "readmemh": ".hex",
+    "readmemb": ".bmem",
+    "coe": ".coe",
+    "mif": ".mif",
+    "bin": ".bin",
+    "npy": ".npy",
+}
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A tensor as the numbers hardware stores: ``values`` of ``value_bits`` bits and their meaning."""
+
+    values: np.ndarray
+    number: dict[str, Any]
+    signed: bool
+    value_bits: int
+
+
+# (layer name, tensor name, float array) -> Encoded. The one place a number
+# format enters: float32 words now, an integer or fixed-point quantiser later.
+Encoder = Callable[[str, str, np.ndarray], Encoded]
+
+
+def float_encoder(layer: str, tensor: str, array: np.ndarray) -> Encoded:
+    """Floats as their IEEE bits: float32 tensors become unsigned 32-bit words."""
+    return Encoded(array, {"kind": array.dtype.name}, False, array.dtype.itemsize * 8)
+
+
+@dataclass(frozen=True)
+class _Options:
+    out: Path
+    fmt: str
+    layout: Layout
+    word_bits: int | None
+    lanes: int
+    high_first: bool
+    byteorder: str
+    memory_map: Mapping[str, int]
+
+
+def write_vectors(
+    model: Module,
+    x: np.ndarray,
+    out: str | os.PathLike,
+    *,
+    encoder: Encoder = float_encoder,
+    fmt: str = "readmemh",
+    layout: str = "NCHW",
+    word_bits: int | None = None,
+    lanes: int = 1,
+    high_first: bool = False,
+    byteorder: str = "little",
+    layers: Sequence[str] | None = None,
+    memory_map: Mapping[str, int] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> list[Entry]:
+    """Run ``model(x)`` and write each leaf layer's input, parameters and output to ``out``.
+
+    Files are named ``{index:03d}_{layer}_{tensor}{suffix}`` and listed in
+    ``out/manifest.json`` in the order the forward pass reaches them. Each file
+    is written as soon as its layer runs, so memory stays that of one forward.
+
+    Parameters
+    ----------
+    model : convlab.nn.Module
+    x : ndarray ``(N, C, *spatial)``
+    out : directory, created if missing
+    encoder : callable, default :func:`float_encoder`
+        ``encoder(layer, tensor, array) -> Encoded``: the stored numbers.
+    fmt, layout, word_bits, lanes, high_first, byteorder
+        As in :func:`write_memory` and :func:`to_layout`; ``word_bits``
+        defaults to the encoder's value width times ``lanes``.
+    layers : glob patterns, optional
+        Only layers whose dotted name matches one (e.g. ``"down0.*"``).
+    memory_map : mapping, optional
+        ``"layer:tensor"`` -> word address, recorded in the manifest (and as
+        an ``@`` line in ``$readmem`` files).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from convlab.nn import Conv2d
+    >>> entries = write_vectors(Conv2d(1, 2, 3), np.ones((1, 1, 4, 4), np.float32), tempfile.mkdtemp())
+    >>> [(e.tensor, e.shape) for e in entries]
+    [('input', [1, 1, 4, 4]), ('weight', [2, 1, 3, 3]), ('bias', [2]), ('output', [1, 2, 2, 2])]
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a convlab.nn.Module, got {type(model).__name__}")
+    format_of("x", fmt)
+    options = _Options(
+        Path(out), fmt, Layout.parse(layout), word_bits, lanes, high_first, byteorder, dict(memory_map or {})
+    )
+    options.out.mkdir(parents=True, exist_ok=True)
+    entries: list[Entry] = []
+    targets = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
+    targets = [
+        (n or "model", m) for n, m in targets if not layers or any(fnmatch.fnmatch(n, p) for p in layers)
+    ]
+    if not targets:
+        raise ConvlabError(f"layers={list(layers or [])} matches no layer of the model")
+    with _hooks(targets, lambda *a: entries.append(_write(options, encoder, len(entries), *a))):
+        model(x)
+    save_manifest(options.out, entries, dict(meta or {}))
+    return entries
+
+
+class _hooks:
+    """Context manager: each target's ``forward`` reports its input, parameters and output."""
+
+    def __init__(self, targets: list[tuple[str, Module]], emit: Callable[..., None]):
+        self.targets, self.emit, self.calls = targets, emit, {}
+
+    def __enter__(self) -> _hooks:
+        for name, module in self.targets:
+            object.__setattr__(module, "forward", self._wrap(name, module, module.forward))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _, module in self.targets:
+            module.__dict__.pop("forward", None)
+
+    def _wrap(self, name: str, module: Module, forward: Callable) -> Callable:
+        def hooked(input: Any, *args: Any, **kwargs: Any) -> Any:
+            calls = self.calls[name] = self.calls.get(name, 0) + 1
+            layer = name if calls == 1 else f"{name}#{calls}"  # a module called twice
+            op = type(module).__name__
+            self.emit(layer, op, "input", np.asarray(input))
+            for key, array in [*module._parameters.items(), *module._buffers.items()]:
+                if array is not None and array.dtype.kind == "f":
+                    self.emit(layer, op, key, array)
+            result = forward(input, *args, **kwargs)
+            self.emit(layer, op, "output", np.asarray(result[0] if isinstance(result, tuple) else result))
+            return result
+
+        return hooked
+
+
+def _write(options: _Options, encoder: Encoder, index: int, layer: str, op: str, tensor: str, array):
+    encoded = encoder(layer, tensor, array)
+    lanes = options.lanes
+    word_bits = options.word_bits or encoded.value_bits * lanes
+    if word_bits != encoded.value_bits * lanes:
+        raise ConvlabError(
+            f"layer {layer} {tensor}: word_bits={word_bits} with lanes={lanes} gives "
+            f"{word_bits // lanes}-bit values, but its {encoded.number['kind']} numbers are "
+            f"{encoded.value_bits}-bit"
+        )
+    ordered = to_layout(encoded.values, options.layout)
+    file = f"{index:03d}_{layer}_{tensor}{_SUFFIX[options.fmt]}"
+    address = options.memory_map.get(f"{layer}:{tensor}")
+    header = f"convlab golden vector: layer {layer} ({op}) {tensor}, shape {list(ordered.shape)}"
+    try:
+        depth = write_memory(
+            options.out / file,
+            ordered,
+            word_bits,
+            signed=encoded.signed,
+            lanes=lanes,
+            fmt=options.fmt,
+            high_first=options.high_first,
+            byteorder=options.byteorder,
+            address=address if options.fmt in ("readmemh", "readmemb") else None,
+            header=header + f", {encoded.number['kind']}",
+        )
+    except ConvlabError as err:
+        raise ConvlabError(f"layer {layer} {tensor}: {err}") from None
+    return Entry(
+        layer, op, tensor, file, options.fmt, list(ordered.shape), list(array.shape),
+        str(options.layout) if array.ndim > 1 else "C", word_bits, encoded.value_bits, lanes,
+        options.high_first, encoded.signed, options.byteorder, encoded.number, int(ordered.size),
+        depth, address,
+    )  # fmt: skip
