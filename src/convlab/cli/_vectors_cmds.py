@@ -129,7 +129,7 @@ def run_diff(args: argparse.Namespace) -> str:
 
 
 def _diff_lines(report) -> list[str]:
-    lines = [f"{len(report.compared)} tensors compared, {len(report.missing)} golden files not dumped"]
+    lines = [f"{len(report.compared)} tensor(s) compared, {len(report.missing)} golden files not dumped"]
     shown = 0
     for t in report.compared:
         e = t.entry
