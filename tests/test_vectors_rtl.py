@@ -105,7 +105,7 @@ def test_iverilog_reads_the_vectors_and_diff_reports_equal(golden, tmp_path, cap
 def _first_fault(golden, faulty) -> tuple[int, int, int]:
     """First differing value in the output memory's (NCHW) order: (channel, row, column)."""
     bad = ~np.isclose(golden, faulty) | np.isnan(faulty)
-    n, c, y, x = np.unravel_index(np.flatnonzero(bad)[0], bad.shape)
+    _, c, y, x = np.unravel_index(np.flatnonzero(bad)[0], bad.shape)
     return int(c), int(y), int(x)
 
 

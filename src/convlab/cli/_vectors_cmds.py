@@ -30,7 +30,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, help="seed of a generated input (default: %(default)s)")
     p.add_argument("--out", required=True, help="output directory (created)")
     p.add_argument("--format", choices=tuple(_FORMATS), default="hex", help="memory format (default: hex)")
-    p.add_argument("--layout", default="NCHW", help="element order: NCHW, NHWC, NCHWc8, ... (default: NCHW)")
+    p.add_argument("--layout", help="element order: NCHW, NHWC, NCHWc8, ... (default: channels first)")
     p.add_argument("--word-bits", type=int, help="memory word width (default: value width x lanes)")
     p.add_argument("--lanes", type=int, default=1, help="values per word (default: 1)")
     p.add_argument("--high-first", action="store_true", help="first value of a word in the high bits")
@@ -43,6 +43,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     d.add_argument("dump", help="directory of the simulation's dumps, named as the manifest names them")
     d.add_argument("--tolerance", type=int, default=0, metavar="LSB", help="allowed difference (default: 0)")
     d.set_defaults(run=run_diff)
+    add_addresses(sub, common)
 
 
 def _model(name: str):
@@ -170,3 +171,100 @@ def _diff_json(report) -> dict:
             for t in report.compared
         ],
     }  # fmt: skip
+
+
+def add_addresses(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from ._unet_cmds import config_options
+
+    a = sub.add_parser(
+        "addresses", parents=[common], help="input addresses per output, line buffers, skip crops"
+    )
+    a.add_argument("op", choices=("conv", "convtranspose", "crop", "unet"))
+    a.add_argument("--input", type=size_arg, required=True, help="N x C x H x W (conv, crop) or H x W (unet)")
+    a.add_argument("-k", "--kernel-size", type=size_arg, default=3)
+    a.add_argument("-s", "--stride", type=size_arg, default=1)
+    a.add_argument("-p", "--padding", default="0", help="an int, or same/valid")
+    a.add_argument("-d", "--dilation", type=size_arg, default=1)
+    a.add_argument("--crop", type=size_arg, help="crop size (op crop)")
+    a.add_argument("--at", type=size_arg, help="one output pixel, e.g. 0x0 (default: all, --json only)")
+    a.add_argument("--layout", help="element order of the input (default: channels first)")
+    config_options(a, defaults_from="the paper's U-Net", fields=("depth", "width", "in_channels"))
+    a.set_defaults(run=run_addresses)
+
+
+def run_addresses(args: argparse.Namespace) -> str:
+    from .. import vectors
+
+    shape = (args.input,) if isinstance(args.input, int) else tuple(args.input)
+    if args.op == "unet":
+        return _unet_addresses(args, shape)
+    if len(shape) < 3:
+        raise ConvlabError(f"--input must be N x C x spatial sizes for {args.op}, got {args.input}")
+    if args.op == "crop":
+        if args.crop is None:
+            raise ConvlabError("addresses crop needs --crop, the crop size")
+        table = vectors.crop_reads(shape, args.crop, args.layout)
+        return _table_text(args, table, "crop", None)
+    padding = args.padding if args.padding in ("same", "valid") else int(args.padding)
+    transposed = args.op == "convtranspose"
+    kwargs = {"stride": args.stride, "padding": padding, "dilation": args.dilation, "layout": args.layout}
+    reads = vectors.conv_transpose_reads if transposed else vectors.conv_reads
+    table = reads(shape, args.kernel_size, **kwargs)
+    buffer = vectors.line_buffer(
+        shape, args.kernel_size, dilation=args.dilation, stride=args.stride, transposed=transposed
+    )
+    return _table_text(args, table, args.op, buffer)
+
+
+def _table_text(args: argparse.Namespace, table: np.ndarray, op: str, buffer: int | None) -> str:
+    nd = len(args.input) - 2
+    picked = table
+    if args.at is not None:
+        at = (args.at,) if isinstance(args.at, int) else tuple(args.at)
+        if len(at) != nd or any(not 0 <= a < n for a, n in zip(at, table.shape)):
+            raise ConvlabError(f"--at must be an output pixel within {table.shape[:nd]}, got {args.at}")
+        picked = table[at]
+    if args.json:
+        return json.dumps(
+            {"op": op, "line_buffer": buffer, "shape": list(table.shape), "reads": picked.tolist()}
+        )
+    lines = [f"{op}: address table of shape {list(table.shape)} (-1 reads padding)"]
+    if buffer is not None:
+        lines.append(f"line buffer of a row-streaming implementation: {buffer} values")
+    if args.at is not None:
+        lines.append(f"output {args.at} reads:")
+        lines += [f"  {row}" for row in np.array2string(picked, max_line_width=100).splitlines()]
+    return "\n".join(lines)
+
+
+def _unet_addresses(args: argparse.Namespace, spatial: tuple[int, ...]) -> str:
+    from ..models import UNet
+    from ..vectors import skip_windows
+    from ._unet_cmds import config_from_args
+
+    config = config_from_args(args)
+    config.pop("padding", None)
+    if args.padding in ("same", "valid"):
+        config["padding"] = args.padding
+    model = UNet(**config)
+    windows = skip_windows(model, (1, model.in_channels, *spatial), args.layout)
+    if args.json:
+        for w in windows:
+            if "range" in w:
+                r = w.pop("range")
+                w["range"] = {"start": r.start, "run": r.run, "loops": [list(x) for x in r.loops]}
+        return json.dumps(windows)
+    lines = []
+    for w in windows:
+        if "range" not in w:
+            lines.append(
+                f"{w['merge']}: skip {w['skip_shape']} not cropped; up-sampled padded by {w['pad_up']}"
+            )
+            continue
+        r = w["range"]
+        loops = " x ".join(f"{n} @ +{s}" for n, s in r.loops)
+        lines.append(
+            f"{w['merge']}: skip {w['skip_shape']} crop {w['start']}:{w['stop']} -> "
+            f"words from {r.start}, runs of {r.run}, repeated {loops or 'once'} ({args.layout or 'NCHW'})"
+        )
+    return "\n".join(lines)

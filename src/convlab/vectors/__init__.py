@@ -10,8 +10,20 @@
   forward pass, with ``manifest.json`` (:class:`Entry`); :func:`diff`: a
   simulation's dumps against them, the first wrong value and where the
   mismatches cluster.
+- :func:`conv_reads`, :func:`conv_transpose_reads`, :func:`crop_reads`: the
+  input addresses each output reads; :func:`line_buffer`; :func:`skip_windows`:
+  a U-Net's skip crops as :class:`StridedRange` address descriptors.
 """
 
+from ._addresses import (
+    StridedRange,
+    conv_reads,
+    conv_transpose_reads,
+    crop_ranges,
+    crop_reads,
+    line_buffer,
+    skip_windows,
+)
 from ._diff import DiffReport, TensorDiff, diff
 from ._golden import Encoded, float_encoder, write_vectors
 from ._manifest import MANIFEST, Entry, load_manifest, read_entry
@@ -27,17 +39,24 @@ __all__ = [
     "Encoded",
     "Entry",
     "Layout",
+    "StridedRange",
     "TensorDiff",
     "WordSpec",
+    "conv_reads",
+    "conv_transpose_reads",
+    "crop_ranges",
+    "crop_reads",
     "diff",
     "float_encoder",
     "format_of",
     "from_layout",
+    "line_buffer",
     "load_manifest",
     "pack",
     "read_entry",
     "read_memory",
     "read_words",
+    "skip_windows",
     "to_layout",
     "unpack",
     "write_memory",

@@ -15,7 +15,7 @@ from .._args import ConvlabError
 from ..nn import Module
 from ._manifest import Entry, save_manifest
 from ._memory import format_of, write_memory
-from ._order import Layout, to_layout
+from ._order import Layout, channels_first, to_layout
 
 __all__ = ["Encoded", "float_encoder", "write_vectors"]
 
@@ -53,7 +53,7 @@ def float_encoder(layer: str, tensor: str, array: np.ndarray) -> Encoded:
 class _Options:
     out: Path
     fmt: str
-    layout: Layout
+    layout: Layout | None
     word_bits: int | None
     lanes: int
     high_first: bool
@@ -68,7 +68,7 @@ def write_vectors(
     *,
     encoder: Encoder = float_encoder,
     fmt: str = "readmemh",
-    layout: str = "NCHW",
+    layout: str | None = None,
     word_bits: int | None = None,
     lanes: int = 1,
     high_first: bool = False,
@@ -91,7 +91,8 @@ def write_vectors(
     encoder : callable, default :func:`float_encoder`
         ``encoder(layer, tensor, array) -> Encoded``: the stored numbers.
     fmt, layout, word_bits, lanes, high_first, byteorder
-        As in :func:`write_memory` and :func:`to_layout`; ``word_bits``
+        As in :func:`write_memory` and :func:`to_layout` (default layout:
+        channels first, ``NCHW`` for 2-D layers); ``word_bits``
         defaults to the encoder's value width times ``lanes``.
     layers : glob patterns, optional
         Only layers whose dotted name matches one (e.g. ``"down0.*"``).
@@ -111,7 +112,14 @@ def write_vectors(
         raise TypeError(f"model must be a convlab.nn.Module, got {type(model).__name__}")
     format_of("x", fmt)
     options = _Options(
-        Path(out), fmt, Layout.parse(layout), word_bits, lanes, high_first, byteorder, dict(memory_map or {})
+        Path(out),
+        fmt,
+        None if layout is None else Layout.parse(layout),
+        word_bits,
+        lanes,
+        high_first,
+        byteorder,
+        dict(memory_map or {}),
     )
     options.out.mkdir(parents=True, exist_ok=True)
     entries: list[Entry] = []
@@ -168,7 +176,8 @@ def _write(options: _Options, encoder: Encoder, index: int, layer: str, op: str,
             f"{word_bits // lanes}-bit values, but its {encoded.number['kind']} numbers are "
             f"{encoded.value_bits}-bit"
         )
-    ordered = to_layout(encoded.values, options.layout)
+    layout = options.layout or (Layout.parse(channels_first(array.ndim)) if array.ndim > 2 else None)
+    ordered = to_layout(encoded.values, layout) if layout is not None else encoded.values
     file = f"{index:03d}_{layer}_{tensor}{_SUFFIX[options.fmt]}"
     address = options.memory_map.get(f"{layer}:{tensor}")
     header = f"convlab golden vector: layer {layer} ({op}) {tensor}, shape {list(ordered.shape)}"
@@ -189,7 +198,7 @@ def _write(options: _Options, encoder: Encoder, index: int, layer: str, op: str,
         raise ConvlabError(f"layer {layer} {tensor}: {err}") from None
     return Entry(
         layer, op, tensor, file, options.fmt, list(ordered.shape), list(array.shape),
-        str(options.layout) if array.ndim > 1 else "C", word_bits, encoded.value_bits, lanes,
+        str(layout) if layout is not None else "C", word_bits, encoded.value_bits, lanes,
         options.high_first, encoded.signed, options.byteorder, encoded.number, int(ordered.size),
         depth, address,
     )  # fmt: skip

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._args import ConvlabError
 
-__all__ = ["Layout", "from_layout", "to_layout"]
+__all__ = ["Layout", "channels_first", "from_layout", "to_layout"]
 
 _SPATIAL = {0: "", 1: "W", 2: "HW", 3: "DHW"}
 _PATTERN = re.compile(r"^([A-Za-z]+?)(\d*)$")
@@ -63,6 +63,17 @@ class Layout:
         """The shape in this layout's order of a channels-first ``shape`` (channels padded to the block)."""
         sizes = _sizes(self, shape)
         return tuple(sizes[letter] for letter in self.letters)
+
+
+def channels_first(rank: int) -> str:
+    """PyTorch's layout for tensors of ``rank``: ``NCW``, ``NCHW`` or ``NCDHW``.
+
+    >>> channels_first(5)
+    'NCDHW'
+    """
+    if rank not in (3, 4, 5):
+        raise ConvlabError(f"tensors of rank 3 to 5 have a layout, got rank {rank}")
+    return "NC" + _SPATIAL[rank - 2]
 
 
 def _candidates(rank: int) -> set[str]:
