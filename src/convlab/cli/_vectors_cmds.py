@@ -247,6 +247,7 @@ def _unet_addresses(args: argparse.Namespace, spatial: tuple[int, ...]) -> str:
     if args.padding in ("same", "valid"):
         config["padding"] = args.padding
     model = UNet(**config)
+    spatial = spatial * model.ndim if len(spatial) == 1 else spatial
     windows = skip_windows(model, (1, model.in_channels, *spatial), args.layout)
     if args.json:
         for w in windows:
