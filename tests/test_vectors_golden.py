@@ -251,3 +251,58 @@ def test_crop_reads_skip_ranges_and_line_buffer():
             box = tuple(slice(a, b) for a, b in zip(window["start"], window["stop"]))
             picked = ordered[window["range"].addresses()]
             assert sorted(picked.tolist()) == sorted(skip[(Ellipsis, *box)].reshape(-1).tolist())
+
+
+def test_disk_space_is_checked_before_anything_is_written(tmp_path, monkeypatch):
+    import collections
+
+    import convlab.vectors._golden as golden_module
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(golden_module.shutil, "disk_usage", lambda path: usage(10**6, 0, 1000))
+    with pytest.raises(ValueError, match=r"need about .* GB but .* free: choose fewer layers"):
+        write_vectors(UNet(width=2, depth=1, padding="same"), np.zeros((1, 1, 8, 8), np.float32), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_map_lanes_and_a_dump_with_addresses(tmp_path, capsys):
+    net = UNet(width=2, depth=1, padding="same")
+    x = np.random.default_rng(5).standard_normal((1, 1, 6, 6), dtype=np.float32)
+    memory_map = {"head:output": 0x100, "down0.conv1:weight": 0x20}
+    entries = write_vectors(
+        net, x, tmp_path / "g", word_bits=64, lanes=2, high_first=True, memory_map=memory_map
+    )
+    head = next(e for e in entries if (e.layer, e.tensor) == ("head", "output"))
+    assert (head.address, head.depth, head.count) == (0x100, 36, 72)
+    assert "@100\n" in (tmp_path / "g" / head.file).read_text()
+    np.testing.assert_array_equal(read_entry(head, tmp_path / "g" / head.file), net(x))
+    # A simulator's $writememh-style dump of the same memory: comments, an @ address, one bad word.
+    values = net(x).copy()
+    values[0, 1, 4, 2] = -values[0, 1, 4, 2]
+    (tmp_path / "d").mkdir()
+    dump = tmp_path / "d" / head.file.replace(".hex", ".mem")
+    write_memory(dump, values, 64, signed=False, lanes=2, high_first=True, address=0x100, header="dump")
+    assert main(["diff", str(tmp_path / "g"), str(tmp_path / "d")]) == 1
+    text = capsys.readouterr().out
+    assert "head output: 1 of 72 values differ" in text
+    assert f"first: n=0, c=1, y=4, x=2 (word {0x100 + (36 + 4 * 6 + 2) // 2})" in text
+
+
+def test_addresses_command(capsys):
+    assert (
+        main(["addresses", "conv", "--input", "1x2x5x5", "-k", "3", "-p", "1", "--at", "0x0", "--json"]) == 0
+    )
+    body = json.loads(capsys.readouterr().out)
+    assert body["line_buffer"] == 2 * 5 * 2 and body["shape"] == [5, 5, 2, 3, 3]
+    assert body["reads"][1] == [[-1, -1, -1], [-1, 25, 26], [-1, 30, 31]]
+    assert main(["addresses", "unet", "--input", "572", "--json"]) == 0
+    windows = json.loads(capsys.readouterr().out)
+    # The paper's U-Net: the top skip 568 x 568 is cropped to 392 from (88, 88).
+    assert windows[-1]["start"] == [88, 88] and windows[-1]["stop"] == [480, 480]
+    assert windows[-1]["range"] == {
+        "start": 88 * 568 + 88,
+        "run": 392,
+        "loops": [[64, 568 * 568], [392, 568]],
+    }
+    assert main(["addresses", "crop", "--input", "1x1x4x4"]) == 2
+    assert "needs --crop" in capsys.readouterr().err

@@ -25,7 +25,7 @@ from ._addresses import (
     skip_windows,
 )
 from ._diff import DiffReport, TensorDiff, diff
-from ._golden import Encoded, float_encoder, write_vectors
+from ._golden import Encoded, estimate_bytes, float_encoder, write_vectors
 from ._manifest import MANIFEST, Entry, load_manifest, read_entry
 from ._memory import FORMATS, MAX_VALUES, format_of, read_memory, read_words, write_memory
 from ._order import Layout, from_layout, to_layout
@@ -47,6 +47,7 @@ __all__ = [
     "crop_ranges",
     "crop_reads",
     "diff",
+    "estimate_bytes",
     "float_encoder",
     "format_of",
     "from_layout",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from ._manifest import Entry, save_manifest
 from ._memory import format_of, write_memory
 from ._order import Layout, channels_first, to_layout
 
-__all__ = ["Encoded", "float_encoder", "write_vectors"]
+__all__ = ["Encoded", "estimate_bytes", "float_encoder", "write_vectors"]
 
 _SUFFIX = {
     "readmemh": ".hex",
@@ -122,6 +124,7 @@ def write_vectors(
         dict(memory_map or {}),
     )
     options.out.mkdir(parents=True, exist_ok=True)
+    _check_disk(model, np.shape(x), options, word_bits or 8 * np.asarray(x).dtype.itemsize * lanes)
     entries: list[Entry] = []
     targets = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
     targets = [
@@ -133,6 +136,37 @@ def write_vectors(
         model(x)
     save_manifest(options.out, entries, dict(meta or {}))
     return entries
+
+
+def estimate_bytes(model: Module, input_shape: tuple[int, ...], fmt: str, word_bits: int, lanes: int = 1):
+    """About how many bytes :func:`write_vectors` writes, from the shape-only trace (None if untraceable).
+
+    Each traced layer's output counted twice (it is the next layer's input
+    too), plus the parameters; text formats cost their digits and a newline.
+
+    >>> from convlab.nn import Conv2d
+    >>> estimate_bytes(Conv2d(1, 2, 3), (1, 1, 4, 4), "bin", 32)
+    144
+    """
+    try:
+        rows = model.trace(tuple(input_shape))
+    except (ConvlabError, TypeError):
+        return None  # a custom layer without a shape rule: nothing to estimate from
+    values = sum(2 * math.prod(r.output_shape) + r.parameters for r in rows if r.layer != "Concat")
+    digits = -(-word_bits // 4)
+    per_word = {"readmemh": digits + 1, "readmemb": word_bits + 1, "coe": digits + 2, "mif": digits + 16}
+    per_word |= {"bin": -(-word_bits // 8), "npy": -(-word_bits // 8)}
+    return values * per_word[fmt] // lanes
+
+
+def _check_disk(model: Module, shape: tuple[int, ...], options: _Options, word_bits: int) -> None:
+    needed = estimate_bytes(model, shape, options.fmt, word_bits, options.lanes)
+    free = shutil.disk_usage(options.out).free
+    if needed is not None and needed > free:
+        raise ConvlabError(
+            f"the vectors need about {needed / 1e9:.1f} GB but {str(options.out)!r} has "
+            f"{free / 1e9:.1f} GB free: choose fewer layers (layers=) or a denser format ('bin')"
+        )
 
 
 class _hooks:

@@ -64,9 +64,12 @@ def parse_readmem(text: str, fmt: str, word_bits: int) -> tuple[np.ndarray, np.n
     ([10, 0], [False, True], 16)
     """
     radix = _RADIX[fmt]
+    tokens = _tokens(text)
+    if not any(ch in text for ch in "@xXzZ_"):
+        return _plain(tokens, radix, word_bits)
     cells: dict[int, tuple[int, bool]] = {}
     address = 0
-    for token in _tokens(text):
+    for token in tokens:
         if token.startswith("@"):
             address = _number(token[1:], 16, f"address {token!r}")
             continue
@@ -78,6 +81,34 @@ def parse_readmem(text: str, fmt: str, word_bits: int) -> tuple[np.ndarray, np.n
         cells[address] = (value, undefined)
         address += 1
     return _assemble(cells)
+
+
+def _plain(tokens: list[str], radix: int, word_bits: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The common case, words from address 0 with no undefined digit: one conversion per token."""
+    joined = "".join(tokens)
+    if "-" in joined or "+" in joined:  # int() would take a sign; $readmem words are digits only
+        bad = next(t for t in tokens if "-" in t or "+" in t)
+        raise ConvlabError(f"word {bad!r} is not a base-{radix} number (digits only, no sign)")
+    try:
+        words = np.array([int(t, radix) for t in tokens], dtype=object if word_bits == 64 else np.int64)
+    except ValueError:
+        bad = next(t for t in tokens if not _is_number(t, radix))
+        raise ConvlabError(f"word {bad!r} is not a base-{radix} number") from None
+    words = words.astype(np.uint64)
+    if words.size and word_bits < 64 and (words >> np.uint64(word_bits)).any():
+        index = int(np.flatnonzero(words >> np.uint64(word_bits))[0])
+        raise ConvlabError(
+            f"word {tokens[index]!r} at address {index:#x} is wider than word_bits={word_bits}"
+        )
+    return words, np.zeros(words.size, bool), 0
+
+
+def _is_number(text: str, radix: int) -> bool:
+    try:
+        int(text, radix)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(text: str, radix: int, what: str) -> int:
