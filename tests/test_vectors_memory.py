@@ -6,8 +6,10 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from convlab.vectors import FORMATS, from_layout, read_memory, to_layout, write_memory
+from convlab.vectors import FORMATS, WordSpec, from_layout, pack, read_memory, to_layout, unpack, write_memory
 
 WIDTHS = (1, 4, 8, 12, 16, 24, 32, 64)
 SUFFIX = {"readmemh": ".hex", "readmemb": ".bmem", "coe": ".coe", "mif": ".mif", "bin": ".bin", "npy": ".npy"}
@@ -96,3 +98,40 @@ def test_readmemh_literal_with_address_and_big_endian_bin(tmp_path):
     write_memory(binary, [-2, 258], 12, byteorder="big")
     assert binary.read_bytes() == bytes([0x0F, 0xFE, 0x01, 0x02])
     np.testing.assert_array_equal(read_memory(binary, 12, byteorder="big"), [-2, 258])
+
+
+@given(
+    bits=st.integers(1, 64),
+    lanes=st.sampled_from([1, 2, 3, 4, 8]),
+    signed=st.booleans(),
+    high_first=st.booleans(),
+    data=st.data(),
+)
+def test_pack_unpack_property_against_python_integers(bits, lanes, signed, high_first, data):
+    assume(bits % lanes == 0)
+    b = bits // lanes
+    lo, hi = (-(1 << (b - 1)), (1 << (b - 1)) - 1) if signed else (0, (1 << b) - 1)
+    values = data.draw(st.lists(st.integers(lo, hi), min_size=0, max_size=17))
+    spec = WordSpec(bits, signed, lanes, high_first)
+    array = np.array(values, np.uint64 if (b == 64 and not signed) else np.int64)
+    words = pack(array, spec)
+    raw = [v & ((1 << b) - 1) for v in values] + [0] * (-len(values) % lanes)
+    order = range(lanes - 1, -1, -1) if high_first else range(lanes)
+    expected = [
+        sum(raw[i + k] << (pos * b) for pos, k in enumerate(order)) for i in range(0, len(raw), lanes)
+    ]
+    assert [int(w) for w in words] == expected
+    assert [int(v) for v in unpack(words, spec, len(values))] == values
+
+
+def test_3d_and_1d_models_default_to_channels_first(tmp_path):
+    from convlab.models import UNet
+    from convlab.vectors import load_manifest, read_entry, write_vectors
+
+    for ndim, size in ((3, (8, 8, 8)), (1, (16,))):
+        net = UNet(width=2, depth=1, padding="same", ndim=ndim)
+        x = np.random.default_rng(ndim).standard_normal((1, 1, *size), dtype=np.float32)
+        entries = write_vectors(net, x, tmp_path / str(ndim), fmt="npy")
+        assert entries[0].layout == {3: "NCDHW", 1: "NCW"}[ndim]
+        _, loaded = load_manifest(tmp_path / str(ndim))
+        np.testing.assert_array_equal(read_entry(loaded[-1], tmp_path / str(ndim) / loaded[-1].file), net(x))
