@@ -240,7 +240,7 @@ def test_crop_reads_skip_ranges_and_line_buffer():
     x = np.arange(2 * 9 * 7).reshape(1, 2, 9, 7)
     table = crop_reads(x.shape, (4, 4))
     want = x[0, :, 2:6, 2:6]  # torchvision: top = round((9 - 4) / 2) = 2, left = round(1.5) = 2
-    np.testing.assert_array_equal(x.reshape(-1)[table], want)
+    np.testing.assert_array_equal(np.moveaxis(x.reshape(-1)[table], -1, 0), want)
     assert line_buffer((1, 64, 572, 572), 3, dilation=2) == 2 * 2 * 572 * 64
     assert line_buffer((1, 8, 10, 10), 4, stride=2, transposed=True) == 1 * 10 * 8
     net = UNet(width=2, depth=2)

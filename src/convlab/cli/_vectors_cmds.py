@@ -204,7 +204,7 @@ def run_addresses(args: argparse.Namespace) -> str:
         if args.crop is None:
             raise ConvlabError("addresses crop needs --crop, the crop size")
         table = vectors.crop_reads(shape, args.crop, args.layout)
-        return _table_text(args, table, "crop", None)
+        return _table_text(args, table, "crop", None, _crop_range(shape, args.crop, args.layout))
     padding = args.padding if args.padding in ("same", "valid") else int(args.padding)
     transposed = args.op == "convtranspose"
     kwargs = {"stride": args.stride, "padding": padding, "dilation": args.dilation, "layout": args.layout}
@@ -216,7 +216,25 @@ def run_addresses(args: argparse.Namespace) -> str:
     return _table_text(args, table, args.op, buffer)
 
 
-def _table_text(args: argparse.Namespace, table: np.ndarray, op: str, buffer: int | None) -> str:
+def _crop_range(shape: tuple[int, ...], crop, layout: str | None) -> dict | None:
+    from ..shapes import center_crop_box
+    from ..vectors import crop_ranges
+
+    box = center_crop_box(shape[2:], crop)
+    if box.padded:
+        return None  # the crop reads padding: no single range of the input
+    r = crop_ranges(shape, box, layout)
+    return {"start": r.start, "run": r.run, "loops": [list(loop) for loop in r.loops]}
+
+
+def _range_text(r: dict) -> str:
+    loops = " x ".join(f"{n} @ +{s}" for n, s in r["loops"]) or "once"
+    return f"words from {r['start']}, runs of {r['run']}, repeated {loops}"
+
+
+def _table_text(
+    args: argparse.Namespace, table: np.ndarray, op: str, buffer: int | None, span: dict | None = None
+) -> str:
     nd = len(args.input) - 2
     picked = table
     if args.at is not None:
@@ -225,15 +243,18 @@ def _table_text(args: argparse.Namespace, table: np.ndarray, op: str, buffer: in
             raise ConvlabError(f"--at must be an output pixel within {table.shape[:nd]}, got {args.at}")
         picked = table[at]
     if args.json:
-        return json.dumps(
-            {"op": op, "line_buffer": buffer, "shape": list(table.shape), "reads": picked.tolist()}
-        )
+        body = {"op": op, "line_buffer": buffer, "shape": list(table.shape), "reads": picked.tolist()}
+        return json.dumps(body | ({"range": span} if span else {}))
     lines = [f"{op}: address table of shape {list(table.shape)} (-1 reads padding)"]
     if buffer is not None:
         lines.append(f"line buffer of a row-streaming implementation: {buffer} values")
+    if span is not None:
+        lines.append(f"the crop reads {_range_text(span)}")
     if args.at is not None:
         lines.append(f"output {args.at} reads:")
         lines += [f"  {row}" for row in np.array2string(picked, max_line_width=100).splitlines()]
+    else:
+        lines.append("(--at Y,X prints one output's addresses; --json all of them)")
     return "\n".join(lines)
 
 
@@ -249,23 +270,17 @@ def _unet_addresses(args: argparse.Namespace, spatial: tuple[int, ...]) -> str:
     model = UNet(**config)
     spatial = spatial * model.ndim if len(spatial) == 1 else spatial
     windows = skip_windows(model, (1, model.in_channels, *spatial), args.layout)
+    for w in windows:
+        if "range" in w:
+            r = w.pop("range")
+            w["range"] = {"start": r.start, "run": r.run, "loops": [list(loop) for loop in r.loops]}
     if args.json:
-        for w in windows:
-            if "range" in w:
-                r = w.pop("range")
-                w["range"] = {"start": r.start, "run": r.run, "loops": [list(x) for x in r.loops]}
         return json.dumps(windows)
     lines = []
     for w in windows:
-        if "range" not in w:
-            lines.append(
-                f"{w['merge']}: skip {w['skip_shape']} not cropped; up-sampled padded by {w['pad_up']}"
-            )
-            continue
-        r = w["range"]
-        loops = " x ".join(f"{n} @ +{s}" for n, s in r.loops)
-        lines.append(
-            f"{w['merge']}: skip {w['skip_shape']} crop {w['start']}:{w['stop']} -> "
-            f"words from {r.start}, runs of {r.run}, repeated {loops or 'once'} ({args.layout or 'NCHW'})"
-        )
+        if "range" in w:
+            where = f"crop {w['start']}:{w['stop']} -> {_range_text(w['range'])} ({args.layout or 'NCHW'})"
+        else:
+            where = f"not cropped; the up-sampled features are padded by {w['pad_up']}"
+        lines.append(f"{w['merge']}: skip {w['skip_shape']} {where}")
     return "\n".join(lines)

@@ -108,9 +108,12 @@ def conv_transpose_reads(
 
 
 def crop_reads(input_shape: tuple[int, ...], output_size, layout: str | None = None) -> np.ndarray:
-    """For each element of a center crop ``(C, *output_size)``, the input address it copies (-1: padding).
+    """For each pixel and channel of a center crop, the input address it copies (-1: padding).
 
-    >>> crop_reads((1, 1, 4, 4), 2)[0].tolist()
+    Returns ``(*output_size, C)``, torchvision's crop window (see
+    :func:`convlab.shapes.center_crop_box`), like :func:`conv_reads`'s rows.
+
+    >>> crop_reads((1, 1, 4, 4), 2)[..., 0].tolist()
     [[5, 6], [9, 10]]
     """
     _, c, *spatial = input_shape
@@ -121,7 +124,7 @@ def crop_reads(input_shape: tuple[int, ...], output_size, layout: str | None = N
     grids = np.meshgrid(*coords, indexing="ij")
     inside = np.all([(g >= 0) & (g < m) for g, m in zip(grids, spatial)], axis=0)
     table = where[(slice(None), *[np.clip(g, 0, m - 1) for g, m in zip(grids, spatial)])]
-    return np.where(inside[None], table, -1)
+    return np.moveaxis(np.where(inside[None], table, -1), 0, -1)
 
 
 def line_buffer(input_shape: tuple[int, ...], kernel_size, *, dilation=1, stride=1, transposed=False) -> int:
