@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -44,7 +45,7 @@ def test_manifest_schema_and_every_file_reads_back(golden):
     raw = json.loads((out / "manifest.json").read_text())["entries"][0]
     assert set(raw) == {
         "layer", "op", "tensor", "file", "fmt", "shape", "tensor_shape", "layout", "word_bits", "value_bits",
-        "lanes", "high_first", "signed", "byteorder", "number", "count", "depth", "address", "extra",
+        "lanes", "high_first", "signed", "byteorder", "number", "count", "depth", "address",
     }  # fmt: skip
     assert raw["shape"] == [1, 16, 16, 1] and raw["layout"] == "NHWC" and raw["number"] == {"kind": "float32"}
     state = net.state_dict()
@@ -306,3 +307,27 @@ def test_addresses_command(capsys):
     }
     assert main(["addresses", "crop", "--input", "1x1x4x4"]) == 2
     assert "needs --crop" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("word_bits", "32", "word_bits='32'"),
+        ("shape", [1, -16, 16, 1], "shape=[1, -16, 16, 1]"),
+        ("signed", 1, "signed=1"),
+        ("number", {"scale": 1}, "number="),
+        ("file", "../../etc/passwd", "file='../../etc/passwd'"),
+        ("fmt", "vhdl", "fmt='vhdl'"),
+        ("count", 7, "count 7 is not the product"),
+    ],
+)
+def test_a_broken_manifest_is_refused_naming_the_field(golden, tmp_path, field, value, message):
+    _, _, out = golden
+    body = json.loads((out / "manifest.json").read_text())
+    body["entries"][0][field] = value
+    (tmp_path / "manifest.json").write_text(json.dumps(body))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a convlab vectors manifest"):
+        load_manifest(tmp_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,6 @@ class Entry:
     count: int
     depth: int
     address: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def save_manifest(directory: Path, entries: list[Entry], meta: dict[str, Any]) -> Path:
@@ -85,10 +84,11 @@ def load_manifest(directory: str | os.PathLike) -> tuple[dict[str, Any], list[En
 
 def _entry(raw: Any, index: int, path: Path) -> Entry:
     names = {f.name for f in fields(Entry)}
-    required = {f.name for f in fields(Entry) if f.name not in ("address", "extra")}
+    required = {f.name for f in fields(Entry) if f.name != "address"}
     if not isinstance(raw, dict) or not required <= set(raw) or not set(raw) <= names:
         got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
         raise ConvlabError(f"{str(path)!r}: entry {index} must have the fields {sorted(required)}, got {got}")
+    _check_types(raw, index, path)
     entry = Entry(**raw)
     if entry.fmt not in FORMATS or Path(entry.file).is_absolute() or ".." in Path(entry.file).parts:
         raise ConvlabError(f"{str(path)!r}: entry {index} has fmt={entry.fmt!r}, file={entry.file!r}")
@@ -104,6 +104,30 @@ def _entry(raw: Any, index: int, path: Path) -> Entry:
             f"{str(path)!r}: entry {index} count {entry.count} is not the product of {entry.shape}"
         )
     return entry
+
+
+_INTS = ("word_bits", "value_bits", "lanes", "count", "depth")
+_STRS = ("layer", "op", "tensor", "file", "fmt", "layout", "byteorder")
+
+
+def _check_types(raw: dict, index: int, path: Path) -> None:
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    bad = [k for k in _INTS if not is_int(raw[k])] + [k for k in _STRS if not isinstance(raw[k], str)]
+    bad += [k for k in ("signed", "high_first") if not isinstance(raw[k], bool)]
+    bad += [
+        k for k in ("shape", "tensor_shape") if not (isinstance(raw[k], list) and all(map(is_int, raw[k])))
+    ]
+    bad += (
+        ["number"]
+        if not isinstance(raw["number"], dict) or not isinstance(raw["number"].get("kind"), str)
+        else []
+    )
+    bad += ["address"] if raw.get("address") is not None and not is_int(raw["address"]) else []
+    if bad:
+        shown = ", ".join(f"{k}={raw.get(k)!r}" for k in bad)
+        raise ConvlabError(f"{str(path)!r}: entry {index} has fields of the wrong type: {shown}")
 
 
 def read_entry(entry: Entry, path: str | os.PathLike, fmt: str | None = None) -> np.ndarray:
