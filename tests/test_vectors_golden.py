@@ -244,14 +244,16 @@ def test_crop_reads_skip_ranges_and_line_buffer():
     np.testing.assert_array_equal(np.moveaxis(x.reshape(-1)[table], -1, 0), want)
     assert line_buffer((1, 64, 572, 572), 3, dilation=2) == 2 * 2 * 572 * 64
     assert line_buffer((1, 8, 10, 10), 4, stride=2, transposed=True) == 1 * 10 * 8
-    net = UNet(width=2, depth=2)
-    for layout in ("NCHW", "NHWC", "NCHWc4"):
+    net = UNet(width=4, depth=2)
+    for layout in ("NCHW", "NHWC", "NCHWc4", "NCWH", "HWNC"):
         for window in skip_windows(net, (1, 1, 44, 44), layout):
             skip = np.arange(np.prod(window["skip_shape"])).reshape(window["skip_shape"])
             ordered = to_layout(skip, layout).reshape(-1)
             box = tuple(slice(a, b) for a, b in zip(window["start"], window["stop"]))
             picked = ordered[window["range"].addresses()]
             assert sorted(picked.tolist()) == sorted(skip[(Ellipsis, *box)].reshape(-1).tolist())
+    with pytest.raises(ValueError, match="pads 2 channels to its block"):
+        skip_windows(UNet(width=2, depth=1), (1, 1, 20, 20), "NCHWc4")
 
 
 def test_disk_space_is_checked_before_anything_is_written(tmp_path, monkeypatch):

@@ -259,7 +259,7 @@ def _table_text(
 
 
 def _unet_addresses(args: argparse.Namespace, spatial: tuple[int, ...]) -> str:
-    from ..models import UNet
+    from ..models import UNetConfig
     from ..vectors import skip_windows
     from ._unet_cmds import config_from_args
 
@@ -267,7 +267,7 @@ def _unet_addresses(args: argparse.Namespace, spatial: tuple[int, ...]) -> str:
     config.pop("padding", None)
     if args.padding in ("same", "valid"):
         config["padding"] = args.padding
-    model = UNet(**config)
+    model = UNetConfig(**config)  # shapes only: no weights to build
     spatial = spatial * model.ndim if len(spatial) == 1 else spatial
     windows = skip_windows(model, (1, model.in_channels, *spatial), args.layout)
     for w in windows:

@@ -161,53 +161,82 @@ class StridedRange:
 
 
 def crop_ranges(skip_shape: tuple[int, ...], box: CropBox, layout: str | None = None) -> StridedRange:
-    """The crop window ``box`` of a skip tensor as one :class:`StridedRange` of its addresses."""
+    """The crop window ``box`` of batch 0 of a skip tensor, all channels, as one :class:`StridedRange`.
+
+    Every address of a layout is a sum of per-axis strides, so the window is
+    a nest of loops; inner loops that cover their axis whole merge into the
+    contiguous run. A channel-blocked layout whose block does not divide the
+    channels would read padding channels too and is refused.
+
+    >>> crop_ranges((1, 2, 6, 6), center_crop_box((6, 6), 4), "NHWC")
+    StridedRange(start=14, run=8, loops=((4, 12),))
+    """
     if box.padded:
         raise ConvlabError(f"the crop {box.output_size} is larger than the skip {box.size}: no address range")
-    table = crop_reads((1, *skip_shape[1:]), box.output_size, layout)
-    flat = np.sort(table.reshape(-1))
-    run = (
-        int(np.argmax(np.diff(flat) != 1)) + 1 if flat.size > 1 and (np.diff(flat) != 1).any() else flat.size
-    )
-    starts = flat[::run]
-    loops, rest = [], starts - starts[0]
-    shape = _loop_shape(rest)
-    for count, stride in shape:
-        loops.append((count, stride))
-    result = StridedRange(int(flat[0]), run, tuple(loops))
-    assert np.array_equal(np.sort(result.addresses()), flat)  # own invariant: the descriptor is exact
-    return result
-
-
-def _loop_shape(offsets: np.ndarray) -> list[tuple[int, int]]:
-    """Factor sorted run starts into nested (count, stride) loops, innermost last."""
-    if offsets.size <= 1:
-        return []
-    stride = int(offsets[1])
-    count = (
-        int(np.argmax(np.diff(offsets) != stride)) + 1 if (np.diff(offsets) != stride).any() else offsets.size
-    )
-    outer = _loop_shape(offsets[::count])
-    return [*outer, (count, stride)]
+    parsed = Layout.parse(layout or channels_first(len(skip_shape)))
+    if skip_shape[1] % parsed.block:
+        raise ConvlabError(f"layout {parsed} pads {skip_shape[1]} channels to its block: no single range")
+    sizes = parsed.shape(tuple(skip_shape))
+    strides = [math.prod(sizes[i + 1 :]) for i in range(len(sizes))]
+    spatial = dict(zip("DHW"[-len(box.start) :], zip(box.start, box.stop)))
+    loops, start = [], 0
+    for letter, size, stride in zip(parsed.letters, sizes, strides):
+        lo, hi = spatial.get(letter, (0, 1 if letter == "N" else size))
+        start += lo * stride
+        if hi - lo > 1:
+            loops.append((hi - lo, stride))
+    run = 1
+    while loops and loops[-1][1] == run:
+        run *= loops.pop()[0]
+    return StridedRange(start, run, tuple(loops))
 
 
 def skip_windows(model, input_shape: tuple[int, ...], layout: str | None = None) -> list[dict]:
-    """For each skip merge of a U-Net: the skip's shape, its crop box, and the crop as address ranges."""
-    rows = model.trace(tuple(input_shape))
+    """For each skip merge of a U-Net, bottom first: the skip's shape, crop box and crop addresses.
+
+    ``model`` is any U-Net of :mod:`convlab.models` (its shape-only trace is
+    read, so every layout's own crop rule applies), or a
+    :class:`convlab.models.UNetConfig`, which needs no weights.
+    Each dict has ``merge``, ``skip_shape`` and ``pad_up`` (the padding of
+    the up-sampled features, when the skip is not cropped) or ``start``,
+    ``stop`` and ``range`` (a :class:`StridedRange`).
+
+    >>> from convlab.models import UNetConfig
+    >>> skip_windows(UNetConfig(), (1, 1, 572, 572))[-1]["range"]
+    StridedRange(start=50072, run=392, loops=((64, 322624), (392, 568)))
+    """
+    if hasattr(model, "trace"):
+        merges = _traced_merges(model.trace(tuple(input_shape)))
+    else:
+        merges = _config_merges(model, tuple(input_shape))
     out = []
-    for i, row in enumerate(rows):
-        if row.layer != "Concat":
-            continue
-        up_channels = rows[i - 1].output_shape[1]
-        box = row.crop
-        spatial = box.size if box is not None else row.output_shape[2:]
-        skip = (1, row.output_shape[1] - up_channels, *spatial)
-        entry = {"merge": row.name, "skip_shape": list(skip), "pad_up": row.pad}
+    for name, skip, box, pad in merges:
+        entry = {"merge": name, "skip_shape": list(skip), "pad_up": pad}
         if box is not None:
             entry["start"], entry["stop"] = list(box.start), list(box.stop)
             entry["range"] = crop_ranges(skip, box, layout)
         out.append(entry)
     return out
+
+
+def _traced_merges(rows) -> list[tuple]:
+    merges = []
+    for i, row in enumerate(rows):
+        if row.layer == "Concat":
+            up_channels = rows[i - 1].output_shape[1]
+            spatial = row.crop.size if row.crop is not None else row.output_shape[2:]
+            skip = (1, row.output_shape[1] - up_channels, *spatial)
+            merges.append((row.name, skip, row.crop, row.pad))
+    return merges
+
+
+def _config_merges(config, input_shape: tuple[int, ...]) -> list[tuple]:
+    sizes = config.sizes(input_shape[2:])
+    merges = []
+    for level in reversed(sizes.levels[: config.depth]):
+        skip = (1, config.channels[level.level], *level.encoder[-1])
+        merges.append((f"up{level.level}.merge", skip, level.skip_crop, level.skip_pad))
+    return merges
 
 
 def _bound(entries: int) -> None:
