@@ -333,3 +333,15 @@ def test_a_broken_manifest_is_refused_naming_the_field(golden, tmp_path, field, 
     (tmp_path / "manifest.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="not a convlab vectors manifest"):
         load_manifest(tmp_path)
+
+
+def test_work_is_bounded_before_allocating(tmp_path, capsys):
+    mif = tmp_path / "bomb.mif"
+    mif.write_text("WIDTH=8; DEPTH=1000000000000; CONTENT BEGIN 0 : 01; END;")
+    with pytest.raises(ValueError, match="DEPTH=1000000000000 would unpack"):
+        read_memory(mif, 8)
+    with pytest.raises(ValueError, match=r"an address table of .* entries would take"):
+        conv_reads((1, 512, 20000, 20000), 3)
+    assert main(["vectors", "demo", "--input", "100000000x100000000", "--out", str(tmp_path / "v")]) == 2
+    assert "a generated input of shape (1, 1, 100000000, 100000000) would take" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .._args import ConvlabError
+from .._limits import check_memory
 from ._parse import size_arg
 
 __all__ = ["add_commands"]
@@ -78,6 +80,7 @@ def _input(text: str, seed: int, model) -> tuple[np.ndarray, dict]:
         ) from None
     spatial = (size,) * model.ndim if isinstance(size, int) else tuple(size)
     shape = (1, model.in_channels, *spatial)
+    check_memory(4 * math.prod(shape), f"a generated input of shape {shape}")
     x = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
     return x, {"input": "generated: standard normal float32", "seed": seed}
 

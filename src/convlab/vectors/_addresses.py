@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._args import ConvlabError, padding_pairs, per_dim
+from .._limits import check_memory
 from ..shapes import CropBox, center_crop_box, conv_output_size, same_padding
 from ._order import Layout, channels_first, to_layout
 
@@ -25,8 +26,6 @@ __all__ = [
     "line_buffer",
     "skip_windows",
 ]
-
-MAX_TABLE = 1 << 26  # entries of an address table, 512 MB of int64
 
 
 def _address_map(shape: tuple[int, ...], layout: str) -> np.ndarray:
@@ -240,5 +239,5 @@ def _config_merges(config, input_shape: tuple[int, ...]) -> list[tuple]:
 
 
 def _bound(entries: int) -> None:
-    if entries > MAX_TABLE:
-        raise ConvlabError(f"the address table would have {entries} entries, more than {MAX_TABLE}")
+    # The table, its index grids and the layout's address map: about four int64 arrays of this size.
+    check_memory(32 * entries, f"an address table of {entries} entries")

@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from .._args import ConvlabError
+from .._limits import check_expansion
 
 __all__ = ["parse_coe", "parse_mif", "write_coe", "write_mif"]
 
@@ -100,6 +101,8 @@ def parse_mif(text: str, word_bits: int) -> np.ndarray:
         if key not in fields:
             raise ConvlabError(f"the .mif file has no {key}")
     width, depth = _int(fields["WIDTH"], 10, "WIDTH"), _int(fields["DEPTH"], 10, "DEPTH")
+    # DEPTH comes from the file: a 100-byte file must not make us allocate terabytes.
+    check_expansion(16 * depth, len(text), f"the .mif file's DEPTH={depth}")
     if width != word_bits:
         raise ConvlabError(f"the .mif file has WIDTH={width}, expected word_bits={word_bits}")
     address_radix = _radix(fields.get("ADDRESS_RADIX", "HEX"), "ADDRESS_RADIX")

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .._args import ConvlabError, as_int
+from .._limits import check_memory
 from ..io import atomic_path
 from ._coe_mif import parse_coe, parse_mif, write_coe, write_mif
 from ._readmem import parse_readmem, write_readmem
@@ -121,6 +122,7 @@ def write_memory(
     array = np.asarray(values)
     if array.size > MAX_VALUES:
         raise ConvlabError(f"values has {array.size} elements, more than the limit of {MAX_VALUES}")
+    check_memory(24 * array.size, f"packing {array.size} values into words")  # ~3 uint64 copies
     words = pack(array, spec)
     data = _encode(kind, array, words, spec, byteorder=byteorder, radix=radix, address=address, header=header)
     with atomic_path(path) as tmp:
@@ -171,6 +173,7 @@ def read_words(
         size = path.stat().st_size
         if size % width:
             raise ConvlabError(f"{str(path)!r} has {size} bytes, not a multiple of the {width}-byte word")
+        check_memory(8 * (size // width), f"reading {str(path)!r} ({size // width} words)")
         words = np.fromfile(path, f"{_check_byteorder(byteorder)}u{width}").astype(np.uint64)
         return _checked_width(words, bits, path), np.zeros(words.size, bool)
     if kind == "npy":
