@@ -345,3 +345,40 @@ def test_work_is_bounded_before_allocating(tmp_path, capsys):
     assert main(["vectors", "demo", "--input", "100000000x100000000", "--out", str(tmp_path / "v")]) == 2
     assert "a generated input of shape (1, 1, 100000000, 100000000) would take" in capsys.readouterr().err
     assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("suffix", [".mem", ".bmem", ".coe", ".mif", ".bin", ".npy"])
+def test_a_dump_in_any_format_is_compared_with_hex_golden(golden, tmp_path, suffix):
+    _, _, out = golden
+    _, entries = load_manifest(out)
+    e = next(e for e in entries if (e.layer, e.tensor) == ("up0.conv2", "output"))
+    values = to_layout(read_entry(e, out / e.file), e.layout).reshape(-1)
+    stem = e.file.rsplit(".", 1)[0]
+    write_memory(tmp_path / f"{stem}{suffix}", values.view(np.uint32), 32, signed=False)
+    report = diff(out, tmp_path)
+    assert [(t.entry.layer, t.mismatches) for t in report.compared] == [("up0.conv2", 0)]
+    assert len(report.missing) == len(entries) - 1
+
+
+def test_where_the_mismatches_lie():
+    from convlab.vectors._where import describe_mismatches, mismatch_map, ranges
+
+    mask = np.zeros((1, 4, 32, 32), bool)
+    mask[0, 1:3, 8:12, 20:24] = True
+    assert describe_mismatches(mask) == [
+        "channels 1-2 (2 of 4)",
+        "rows 8-11 of 32; columns 20-23 of 32",
+        "one block: rows 8-11, columns 20-23 (2% of the image; a tile?)",
+    ]
+    # At most 16 x 48 cells: 32 rows become 16 cells of 2 rows, the 32 columns stay.
+    assert len(mismatch_map(mask)) == 16 and mismatch_map(mask)[4] == "." * 20 + "####" + "." * 8
+    mask[:] = False
+    mask[0, 0, [0, 31], :] = True
+    assert describe_mismatches(mask)[1:] == [
+        "rows 0, 31 of 32; columns 0-31 of 32",
+        "top, bottom edges only (padding?)",
+    ]
+    mask[0, 0] = True
+    assert describe_mismatches(mask)[-1] == "nearly everywhere"
+    assert describe_mismatches(np.array([0, 1, 1, 0, 1], bool)) == ["indices 1-2, 4 of 5"]
+    assert ranges(np.arange(0, 40, 2), limit=2) == "0, 2, ... (20 runs)"
