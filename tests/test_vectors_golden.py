@@ -382,3 +382,16 @@ def test_where_the_mismatches_lie():
     assert describe_mismatches(mask)[-1] == "nearly everywhere"
     assert describe_mismatches(np.array([0, 1, 1, 0, 1], bool)) == ["indices 1-2, 4 of 5"]
     assert ranges(np.arange(0, 40, 2), limit=2) == "0, 2, ... (20 runs)"
+
+
+def test_layer_selection_and_memory_map_typos(tmp_path):
+    net = UNet(width=2, depth=1, padding="same")
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    entries = write_vectors(net, x, tmp_path / "a", layers=["down0.conv*", "head"])
+    assert sorted({e.layer for e in entries}) == ["down0.conv1", "down0.conv2", "head"]
+    assert "forward" not in net.head.__dict__  # the hooks are gone
+    with pytest.raises(ValueError, match="matches no layer"):
+        write_vectors(net, x, tmp_path / "b", layers=["nope*"])
+    with pytest.raises(ValueError, match="memory_map names no tensor of the model: head:outptu"):
+        write_vectors(net, x, tmp_path / "c", memory_map={"head:outptu": 0})
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()

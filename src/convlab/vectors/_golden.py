@@ -123,15 +123,16 @@ def write_vectors(
         byteorder,
         dict(memory_map or {}),
     )
-    options.out.mkdir(parents=True, exist_ok=True)
-    _check_disk(model, np.shape(x), options, word_bits or 8 * np.asarray(x).dtype.itemsize * lanes)
-    entries: list[Entry] = []
     targets = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
     targets = [
         (n or "model", m) for n, m in targets if not layers or any(fnmatch.fnmatch(n, p) for p in layers)
     ]
     if not targets:
         raise ConvlabError(f"layers={list(layers or [])} matches no layer of the model")
+    _check_map(options.memory_map, targets)
+    options.out.mkdir(parents=True, exist_ok=True)
+    _check_disk(model, np.shape(x), options, word_bits or 8 * np.asarray(x).dtype.itemsize * lanes)
+    entries: list[Entry] = []
     with _hooks(targets, lambda *a: entries.append(_write(options, encoder, len(entries), *a))):
         model(x)
     save_manifest(options.out, entries, dict(meta or {}))
@@ -159,6 +160,20 @@ def estimate_bytes(model: Module, input_shape: tuple[int, ...], fmt: str, word_b
     return values * per_word[fmt] // lanes
 
 
+def _check_map(memory_map: Mapping[str, int], targets: list[tuple[str, Module]]) -> None:
+    """A memory-map key that names no tensor is a typo: refuse it before any work."""
+    known = set()
+    for name, module in targets:
+        tensors = ["input", "output", *module._parameters, *module._buffers]
+        known.update(f"{name}:{tensor}" for tensor in tensors)
+    unknown = sorted(set(memory_map) - known)
+    if unknown:
+        raise ConvlabError(
+            f"memory_map names no tensor of the model: {', '.join(unknown[:5])}; keys are 'layer:tensor', "
+            f"e.g. {next(iter(sorted(known)))!r}"
+        )
+
+
 def _check_disk(model: Module, shape: tuple[int, ...], options: _Options, word_bits: int) -> None:
     needed = estimate_bytes(model, shape, options.fmt, word_bits, options.lanes)
     free = shutil.disk_usage(options.out).free
@@ -176,13 +191,16 @@ class _hooks:
         self.targets, self.emit, self.calls = targets, emit, {}
 
     def __enter__(self) -> _hooks:
+        self.saved = [module.__dict__.get("forward") for _, module in self.targets]
         for name, module in self.targets:
             object.__setattr__(module, "forward", self._wrap(name, module, module.forward))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for _, module in self.targets:
+        for (_, module), saved in zip(self.targets, self.saved):
             module.__dict__.pop("forward", None)
+            if saved is not None:  # a forward the instance itself had: put it back
+                module.__dict__["forward"] = saved
 
     def _wrap(self, name: str, module: Module, forward: Callable) -> Callable:
         def hooked(input: Any, *args: Any, **kwargs: Any) -> Any:
