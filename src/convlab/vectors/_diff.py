@@ -133,7 +133,8 @@ def _ordered_float(bits: np.ndarray, width: int) -> np.ndarray:
 
 
 def _compare(golden: Entry, golden_path: Path, dump: Entry, dump_path: Path, tolerance: int) -> TensorDiff:
-    fmt = None if dump is not golden else _fmt_for(dump_path, golden)
+    # A dump manifest says its format; a dump found by name says it by its suffix.
+    fmt = dump.fmt if dump is not golden else _fmt_for(dump_path, golden)
     want, _ = _codes(golden, golden_path, golden.fmt)
     got, undefined = _codes(dump, dump_path, fmt)
     delta = np.abs(want - got)
