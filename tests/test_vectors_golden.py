@@ -395,3 +395,23 @@ def test_layer_selection_and_memory_map_typos(tmp_path):
     with pytest.raises(ValueError, match="memory_map names no tensor of the model: head:outptu"):
         write_vectors(net, x, tmp_path / "c", memory_map={"head:outptu": 0})
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+def test_cli_vectors_of_a_milesial_checkpoint_with_batch_norm_and_bilinear(tmp_path, capsys):
+    from convlab.io import save_weights
+    from convlab.models import MilesialUNet
+
+    net = MilesialUNet(1, 2, bilinear=True, width=4)
+    save_weights(net.state_dict(), tmp_path / "m.safetensors")
+    x = np.random.default_rng(9).standard_normal((1, 1, 32, 32), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x[0, 0])  # a 2-D image: the command adds N and C
+    argv = ["vectors", str(tmp_path / "m.safetensors"), "--input", str(tmp_path / "x.npy"), "--out"]
+    assert main([*argv, str(tmp_path / "v"), "--format", "npy"]) == 0
+    meta, entries = load_manifest(tmp_path / "v")
+    assert meta["input"] == str(tmp_path / "x.npy") and "seed" not in meta
+    ops = {e.op for e in entries}
+    assert {"Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Upsample"} <= ops
+    assert {"running_mean", "running_var"} <= {e.tensor for e in entries if e.op == "BatchNorm2d"}
+    last = entries[-1]
+    assert last.tensor == "output"
+    np.testing.assert_array_equal(read_entry(last, tmp_path / "v" / last.file), net(x))
