@@ -76,6 +76,18 @@ def diff(golden_dir: str | os.PathLike, dump_dir: str | os.PathLike, tolerance: 
     ------
     ValueError
         No manifest, no dump at all, a dump whose size or manifest disagrees.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from convlab.nn import Conv2d
+    >>> from convlab.vectors import write_memory, write_vectors
+    >>> golden, dump = pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_vectors(Conv2d(1, 1, 3), np.ones((1, 1, 4, 4), np.float32), golden)
+    >>> _ = write_memory(dump / "003_model_output.bin", np.full(4, 7.0, np.float32), 32, signed=False)
+    >>> report = diff(golden, dump)
+    >>> report.equal, report.first.mismatches, report.first.first
+    (False, 4, (0, 0, 0, 0))
     """
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
         raise ConvlabError(f"tolerance must be a non-negative integer number of LSBs, got {tolerance!r}")

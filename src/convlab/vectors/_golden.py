@@ -47,7 +47,11 @@ Encoder = Callable[[str, str, np.ndarray], Encoded]
 
 
 def float_encoder(layer: str, tensor: str, array: np.ndarray) -> Encoded:
-    """Floats as their IEEE bits: float32 tensors become unsigned 32-bit words."""
+    """Floats as their IEEE bits: float32 tensors become unsigned 32-bit words.
+
+    >>> float_encoder("head", "output", np.ones(2, np.float32)).number
+    {'kind': 'float32'}
+    """
     return Encoded(array, {"kind": array.dtype.name}, False, array.dtype.itemsize * 8)
 
 

@@ -64,7 +64,17 @@ def save_manifest(directory: Path, entries: list[Entry], meta: dict[str, Any]) -
 
 
 def load_manifest(directory: str | os.PathLike) -> tuple[dict[str, Any], list[Entry]]:
-    """``(meta, entries)`` of the manifest in ``directory``, each entry's fields checked."""
+    """``(meta, entries)`` of the manifest in ``directory``, each entry's fields checked.
+
+    >>> import tempfile
+    >>> from convlab.nn import Conv2d
+    >>> from convlab.vectors import write_vectors
+    >>> out = tempfile.mkdtemp()
+    >>> _ = write_vectors(Conv2d(1, 1, 3), np.ones((1, 1, 4, 4), np.float32), out, meta={"run": 1})
+    >>> meta, entries = load_manifest(out)
+    >>> meta["run"], [e.tensor for e in entries], read_entry(entries[0], f"{out}/{entries[0].file}").shape
+    (1, ['input', 'weight', 'bias', 'output'], (1, 1, 4, 4))
+    """
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise ConvlabError(f"no {MANIFEST} in {str(directory)!r}")
