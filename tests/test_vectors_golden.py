@@ -415,3 +415,22 @@ def test_cli_vectors_of_a_milesial_checkpoint_with_batch_norm_and_bilinear(tmp_p
     last = entries[-1]
     assert last.tensor == "output"
     np.testing.assert_array_equal(read_entry(last, tmp_path / "v" / last.file), net(x))
+
+
+def test_unet_and_explain_crop_show_addresses(capsys):
+    assert main(["unet", "--input", "572", "--addresses"]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "up0.merge: skip [1, 64, 568, 568] crop [88, 88]:[480, 480] -> words from 50072, runs of 392" in text
+    )
+    assert main(["unet", "--input", "572", "--json"]) == 0
+    assert "addresses" not in json.loads(capsys.readouterr().out)  # unchanged unless asked
+    assert main(["unet", "--input", "64", "--padding", "same", "--addresses", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["addresses"][-1]["pad_up"] == [[0, 0], [0, 0]]
+    # 9 x 7 cropped to 4 x 4: torchvision starts at round(2.5) = 2 and round(1.5) = 2.
+    assert main(["explain", "crop", "9x7", "--crop", "4", "-c", "2", "--addresses", "NHWC"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("words from 32, runs of 8, repeated 4 @ +14")
+    assert main(["explain", "crop", "9x7", "--crop", "4", "--addresses", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["addresses"] == {"start": 16, "run": 4, "loops": [[4, 7]]}
+    assert main(["explain", "conv", "4", "-k", "3", "--addresses"]) == 2
+    assert "--addresses is for explain crop" in capsys.readouterr().err

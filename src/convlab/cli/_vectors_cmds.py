@@ -263,7 +263,6 @@ def _table_text(
 
 def _unet_addresses(args: argparse.Namespace, spatial: tuple[int, ...]) -> str:
     from ..models import UNetConfig
-    from ..vectors import skip_windows
     from ._unet_cmds import config_from_args
 
     config = config_from_args(args)
@@ -272,18 +271,43 @@ def _unet_addresses(args: argparse.Namespace, spatial: tuple[int, ...]) -> str:
         config["padding"] = args.padding
     model = UNetConfig(**config)  # shapes only: no weights to build
     spatial = spatial * model.ndim if len(spatial) == 1 else spatial
-    windows = skip_windows(model, (1, model.in_channels, *spatial), args.layout)
+    windows = skip_addresses(model, spatial, args.layout)
+    return json.dumps(windows) if args.json else "\n".join(skip_address_lines(windows, args.layout))
+
+
+def skip_addresses(config, spatial: tuple[int, ...], layout: str | None) -> list[dict]:
+    """The skip windows of a U-Net configuration as JSON-ready dicts (``convlab unet --addresses`` too)."""
+    from ..vectors import skip_windows
+
+    windows = skip_windows(config, (1, config.in_channels, *spatial), layout)
     for w in windows:
         if "range" in w:
             r = w.pop("range")
             w["range"] = {"start": r.start, "run": r.run, "loops": [list(loop) for loop in r.loops]}
-    if args.json:
-        return json.dumps(windows)
+    return windows
+
+
+def skip_address_lines(windows: list[dict], layout: str | None) -> list[str]:
     lines = []
     for w in windows:
         if "range" in w:
-            where = f"crop {w['start']}:{w['stop']} -> {_range_text(w['range'])} ({args.layout or 'NCHW'})"
+            where = f"crop {w['start']}:{w['stop']} -> {_range_text(w['range'])} ({layout or 'NCHW'})"
         else:
             where = f"not cropped; the up-sampled features are padded by {w['pad_up']}"
         lines.append(f"{w['merge']}: skip {w['skip_shape']} {where}")
-    return "\n".join(lines)
+    return lines
+
+
+def crop_addresses(args: argparse.Namespace) -> dict | None:
+    """``explain crop --addresses``: the crop of a ``(1, channels, *size)`` image as one address range."""
+    if args.op != "crop":
+        raise ConvlabError(f"--addresses is for explain crop, got explain {args.op}")
+    size, crop, channels, layout = args.size, args.crop, args.channels, args.addresses
+    size = (size,) * 2 if isinstance(size, int) else tuple(size)
+    return _crop_range((1, channels, *size), crop, layout)
+
+
+def crop_address_line(span: dict | None, layout: str | None) -> str:
+    if span is None:
+        return "addresses: the crop is larger than the image, it reads padding: no single range"
+    return f"addresses ({layout or 'NCHW'}, one value per word): {_range_text(span)}"
