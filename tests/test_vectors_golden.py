@@ -434,3 +434,17 @@ def test_unet_and_explain_crop_show_addresses(capsys):
     assert json.loads(capsys.readouterr().out)["addresses"] == {"start": 16, "run": 4, "loops": [[4, 7]]}
     assert main(["explain", "conv", "4", "-k", "3", "--addresses"]) == 2
     assert "--addresses is for explain crop" in capsys.readouterr().err
+
+
+def test_a_dump_that_ends_early_is_compared_as_far_as_it_goes(golden, tmp_path, capsys):
+    _, _, out = golden
+    _, entries = load_manifest(out)
+    e = next(e for e in entries if (e.layer, e.tensor) == ("head", "output"))
+    lines = (out / e.file).read_text().splitlines()
+    (tmp_path / e.file).write_text("\n".join(lines[: 1 + 700]) + "\n")  # header comment + 700 of 768 words
+    assert main(["diff", str(out), str(tmp_path)]) == 1
+    text = capsys.readouterr().out
+    assert "head output: 68 of 768 values differ" in text
+    assert "the dump ends after 700 of 768 words" in text and "golden" in text and "x (undefined)" in text
+    # The fixture is NHWC with 3 channels: word 700 is pixel 233 = row 14, column 9, channel 1.
+    assert "first: n=0, c=1, y=14, x=9 (word 700)" in text

@@ -121,20 +121,26 @@ def _agree(dump: Entry, golden: list[Entry]) -> Entry:
     return dump
 
 
-def _codes(entry: Entry, path: Path, fmt: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """The stored codes (as signed/unsigned ints) and an undefined mask, channels first."""
+def _codes(entry: Entry, path: Path, fmt: str | None, *, dump: bool = False) -> tuple:
+    """The stored codes (as ints), an undefined mask (channels first) and the number of words found.
+
+    A dump that ends early (a simulation stopped too soon) is compared as far
+    as it goes, its missing words undefined; a short golden file is an error.
+    """
     words, undefined = read_words(path, entry.word_bits, fmt=fmt, byteorder=entry.byteorder)
     spec = WordSpec(entry.word_bits, entry.signed, entry.lanes, entry.high_first)
-    if words.size < entry.depth:
-        raise ConvlabError(
-            f"{str(path)!r} holds {words.size} words, the manifest's {entry.file} {entry.depth}"
-        )
+    found = words.size
+    if found < entry.depth and not dump:
+        raise ConvlabError(f"{str(path)!r} holds {found} words, the manifest's {entry.file} {entry.depth}")
+    if found < entry.depth:
+        words = np.concatenate([words, np.zeros(entry.depth - found, np.uint64)])
+        undefined = np.concatenate([undefined, np.ones(entry.depth - found, bool)])
     codes = unpack(words[: entry.depth], spec, entry.count).astype(np.int64)
     bad = np.repeat(undefined[: entry.depth], entry.lanes)[: entry.count]
     if entry.number.get("kind", "").startswith("float"):
         codes = _ordered_float(codes, entry.value_bits)
     shape, layout = tuple(entry.tensor_shape), entry.layout
-    return from_layout(codes, shape, layout), from_layout(bad, shape, layout)
+    return from_layout(codes, shape, layout), from_layout(bad, shape, layout), found
 
 
 def _ordered_float(bits: np.ndarray, width: int) -> np.ndarray:
@@ -147,13 +153,15 @@ def _ordered_float(bits: np.ndarray, width: int) -> np.ndarray:
 def _compare(golden: Entry, golden_path: Path, dump: Entry, dump_path: Path, tolerance: int) -> TensorDiff:
     # A dump manifest says its format; a dump found by name says it by its suffix.
     fmt = dump.fmt if dump is not golden else _fmt_for(dump_path, golden)
-    want, _ = _codes(golden, golden_path, golden.fmt)
-    got, undefined = _codes(dump, dump_path, fmt)
+    want, _, _ = _codes(golden, golden_path, golden.fmt)
+    got, undefined, found = _codes(dump, dump_path, fmt, dump=True)
     delta = np.abs(want - got)
     mask = (delta > tolerance) | undefined
     result = TensorDiff(golden, str(dump_path), int(mask.sum()), int(delta[~undefined].max(initial=0)))
     if result.mismatches:
         _locate(result, mask, want, got, undefined)
+    if found < golden.depth:
+        result.where.insert(0, f"the dump ends after {found} of {golden.depth} words (missing words differ)")
     return result
 
 
