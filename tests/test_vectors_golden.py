@@ -448,3 +448,16 @@ def test_a_dump_that_ends_early_is_compared_as_far_as_it_goes(golden, tmp_path, 
     assert "the dump ends after 700 of 768 words" in text and "golden" in text and "x (undefined)" in text
     # The fixture is NHWC with 3 channels: word 700 is pixel 233 = row 14, column 9, channel 1.
     assert "first: n=0, c=1, y=14, x=9 (word 700)" in text
+
+
+def test_skip_corners_equal_the_seed_coordinate_generator(capsys):
+    # seeds/000: start = (in - 1) // 2 - (out - 2) // 2, corners (start, start) and (start + out - 1, ...),
+    # valid for even sizes, for the paper's four copy-and-crop layers.
+    seed = {568: 392, 280: 200, 136: 104, 64: 56}
+    windows = skip_windows(UNet(width=1), (1, 1, 572, 572))
+    for w in windows:
+        size, out = w["skip_shape"][-1], w["stop"][0] - w["start"][0]
+        start = (size - 1) // 2 - (out - 2) // 2
+        assert seed[size] == out and w["start"] == [start, start] and w["last"] == [start + out - 1] * 2
+    assert main(["addresses", "unet", "--input", "572"]) == 0
+    assert "crop pixels (88, 88)..(479, 479) -> words from 50072" in capsys.readouterr().out

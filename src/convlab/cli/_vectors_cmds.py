@@ -291,7 +291,8 @@ def skip_address_lines(windows: list[dict], layout: str | None) -> list[str]:
     lines = []
     for w in windows:
         if "range" in w:
-            where = f"crop {w['start']}:{w['stop']} -> {_range_text(w['range'])} ({layout or 'NCHW'})"
+            corners = f"pixels {tuple(w['start'])}..{tuple(w['last'])}"
+            where = f"crop {corners} -> {_range_text(w['range'])} ({layout or 'NCHW'})"
         else:
             where = f"not cropped; the up-sampled features are padded by {w['pad_up']}"
         lines.append(f"{w['merge']}: skip {w['skip_shape']} {where}")

@@ -198,7 +198,8 @@ def skip_windows(model, input_shape: tuple[int, ...], layout: str | None = None)
     :class:`convlab.models.UNetConfig`, which needs no weights.
     Each dict has ``merge``, ``skip_shape`` and ``pad_up`` (the padding of
     the up-sampled features, when the skip is not cropped) or ``start``,
-    ``stop`` and ``range`` (a :class:`StridedRange`).
+    ``stop``, ``last`` (the top-left and bottom-right pixels of the crop are
+    ``start`` and ``last``) and ``range`` (a :class:`StridedRange`).
 
     >>> from convlab.models import UNetConfig
     >>> skip_windows(UNetConfig(), (1, 1, 572, 572))[-1]["range"]
@@ -213,6 +214,7 @@ def skip_windows(model, input_shape: tuple[int, ...], layout: str | None = None)
         entry = {"merge": name, "skip_shape": list(skip), "pad_up": pad}
         if box is not None:
             entry["start"], entry["stop"] = list(box.start), list(box.stop)
+            entry["last"] = [b - 1 for b in box.stop]  # the bottom-right pixel, inclusive
             entry["range"] = crop_ranges(skip, box, layout)
         out.append(entry)
     return out
