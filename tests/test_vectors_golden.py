@@ -421,7 +421,8 @@ def test_unet_and_explain_crop_show_addresses(capsys):
     assert main(["unet", "--input", "572", "--addresses"]) == 0
     text = capsys.readouterr().out
     assert (
-        "up0.merge: skip [1, 64, 568, 568] crop [88, 88]:[480, 480] -> words from 50072, runs of 392" in text
+        "up0.merge: skip [1, 64, 568, 568] crop pixels (88, 88)..(479, 479) -> words from 50072, runs of 392"
+        in text
     )
     assert main(["unet", "--input", "572", "--json"]) == 0
     assert "addresses" not in json.loads(capsys.readouterr().out)  # unchanged unless asked
