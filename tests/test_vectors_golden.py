@@ -148,6 +148,8 @@ def test_cli_vectors_demo_is_reproducible_from_the_seed(tmp_path, capsys):
     with pytest.raises(SystemExit, match="2"):
         main(["vectors", "demo", "--input", "44", "--out", str(tmp_path / "c"), "--format", "vhd"])
     assert main(["vectors", "nothere.pt", "--input", "44", "--out", str(tmp_path / "d")]) == 2
+    assert main(["vectors", "demo", "--input", "missing.png", "--out", str(tmp_path / "d")]) == 2
+    assert "--input 'missing.png': no such file" in capsys.readouterr().err
 
 
 def test_published_coe_and_mif_examples(tmp_path):

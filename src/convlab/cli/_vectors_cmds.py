@@ -63,6 +63,8 @@ def _model(name: str):
 
 def _input(text: str, seed: int, model) -> tuple[np.ndarray, dict]:
     path = Path(text)
+    if path.suffix.lower() in (".npy", ".png", ".tif", ".tiff") and not path.is_file():
+        raise ConvlabError(f"--input {text!r}: no such file")
     if path.suffix.lower() == ".npy" and path.is_file():
         x = np.load(path, allow_pickle=False)
         return x.reshape((1,) * (model.ndim + 2 - x.ndim) + x.shape), {"input": str(path)}
