@@ -92,7 +92,7 @@ def _worked(args: argparse.Namespace):
 
 
 def run_explain(args: argparse.Namespace) -> str:
-    from ..viz import _explain, _explain_more
+    from ..viz import _explain, _explain_transpose_crop
 
     _check_channels(args.channels)
     _one_d(args)
@@ -105,9 +105,9 @@ def run_explain(args: argparse.Namespace) -> str:
     params = {"stride": args.stride, "padding": args.padding, "dilation": args.dilation}
     if args.op == "crop":
         more = [crop_address_line(span, args.addresses)] if args.addresses else []
-        return "\n".join([_explain_more.crop_text(worked, args.symbolic), *more])
+        return "\n".join([_explain_transpose_crop.crop_text(worked, args.symbolic), *more])
     if args.op == "convtranspose":
-        return _explain_more.transpose_text(
+        return _explain_transpose_crop.transpose_text(
             worked, {**params, "output_padding": args.output_padding}, args.symbolic
         )
     return _explain.conv_text(worked, params, args.symbolic)
