@@ -226,15 +226,17 @@ def test_conv_reads_equal_naive_loops_and_compute_torch_conv(shape, k, s, p):
     np.testing.assert_allclose(np.moveaxis(gathered, -1, 0), want, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (4, 3, 1, 2)])
-def test_conv_transpose_reads_gather_torch_conv_transpose(k, s, p, d):
+@pytest.mark.parametrize("k,s,p,d,op", [(2, 2, 0, 1, 0), (3, 2, 1, 1, 1), (4, 3, 1, 2, 2)])
+def test_conv_transpose_reads_gather_torch_conv_transpose(k, s, p, d, op):
     x = np.random.default_rng(2).standard_normal((1, 2, 4, 5))
     w = np.random.default_rng(3).standard_normal((2, 3, k, k))
-    table = conv_transpose_reads(x.shape, k, stride=s, padding=p, dilation=d, layout="NHWC")
+    table = conv_transpose_reads(
+        x.shape, k, stride=s, padding=p, output_padding=op, dilation=d, layout="NHWC"
+    )
     flat = np.append(to_layout(x, "NHWC").reshape(-1), 0.0)
     gathered = np.einsum("yxckl,cokl->oyx", flat[table], w)
     want = torch.nn.functional.conv_transpose2d(
-        torch.tensor(x), torch.tensor(w), stride=s, padding=p, dilation=d
+        torch.tensor(x), torch.tensor(w), stride=s, padding=p, output_padding=op, dilation=d
     )
     np.testing.assert_allclose(gathered, want[0].numpy(), rtol=1e-12, atol=1e-12)
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._args import ConvlabError
 from .._limits import check_memory
-from ._parse import size_arg
+from ._parse import padding_arg, size_arg
 
 __all__ = ["add_commands"]
 
@@ -188,7 +188,8 @@ def add_addresses(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     a.add_argument("--input", type=size_arg, required=True, help="N x C x H x W (conv, crop) or H x W (unet)")
     a.add_argument("-k", "--kernel-size", type=size_arg, default=3)
     a.add_argument("-s", "--stride", type=size_arg, default=1)
-    a.add_argument("-p", "--padding", default="0", help="an int, or same/valid")
+    a.add_argument("-p", "--padding", type=padding_arg, default=0, help="1, 1x2, lo:hi like 0:1, same, valid")
+    a.add_argument("--output-padding", type=size_arg, default=0, help="convtranspose only")
     a.add_argument("-d", "--dilation", type=size_arg, default=1)
     a.add_argument("--crop", type=size_arg, help="crop size (op crop)")
     a.add_argument("--at", type=size_arg, help="one output pixel, e.g. 0x0 (default: all, --json only)")
@@ -210,11 +211,19 @@ def run_addresses(args: argparse.Namespace) -> str:
             raise ConvlabError("addresses crop needs --crop, the crop size")
         table = vectors.crop_reads(shape, args.crop, args.layout)
         return _table_text(args, table, "crop", None, _crop_range(shape, args.crop, args.layout))
-    padding = args.padding if args.padding in ("same", "valid") else int(args.padding)
     transposed = args.op == "convtranspose"
-    kwargs = {"stride": args.stride, "padding": padding, "dilation": args.dilation, "layout": args.layout}
-    reads = vectors.conv_transpose_reads if transposed else vectors.conv_reads
-    table = reads(shape, args.kernel_size, **kwargs)
+    kwargs = {
+        "stride": args.stride,
+        "padding": args.padding,
+        "dilation": args.dilation,
+        "layout": args.layout,
+    }
+    if transposed:
+        table = vectors.conv_transpose_reads(
+            shape, args.kernel_size, output_padding=args.output_padding, **kwargs
+        )
+    else:
+        table = vectors.conv_reads(shape, args.kernel_size, **kwargs)
     buffer = vectors.line_buffer(
         shape, args.kernel_size, dilation=args.dilation, stride=args.stride, transposed=transposed
     )

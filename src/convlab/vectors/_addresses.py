@@ -14,7 +14,7 @@ import numpy as np
 
 from .._args import ConvlabError, padding_pairs, per_dim
 from .._limits import check_memory
-from ..shapes import CropBox, center_crop_box, conv_output_size, same_padding
+from ..shapes import CropBox, Window, center_crop_box, same_padding
 from ._order import Layout, channels_first, to_layout
 
 __all__ = [
@@ -39,19 +39,8 @@ def _address_map(shape: tuple[int, ...], layout: str) -> np.ndarray:
     return index.reshape(shape)
 
 
-def conv_reads(
-    input_shape: tuple[int, ...], kernel_size, *, stride=1, padding=0, dilation=1, layout: str | None = None
-) -> np.ndarray:
-    """The input word addresses each output pixel of a convolution reads, ``-1`` for padding.
-
-    Returns an array ``(*out_spatial, C_in, *kernel)``: for output pixel
-    ``o``, channel ``c`` and tap ``t`` the address of input
-    ``o * stride + t * dilation - padding_lo`` of batch 0.
-
-    >>> conv_reads((1, 1, 3, 3), 3, padding=1)[0, 0, 0].tolist()
-    [[-1, -1, -1], [-1, 0, 1], [-1, 3, 4]]
-    """
-    _, c, *spatial = input_shape
+def _windows(spatial, kernel_size, stride, padding, dilation, output_padding=0) -> list[Window]:
+    """One :class:`convlab.shapes.Window` per spatial dimension, ``'same'``/``'valid'`` resolved."""
     nd = len(spatial)
     k = per_dim(kernel_size, "kernel_size", nd, minimum=1)
     s, d = per_dim(stride, "stride", nd, minimum=1), per_dim(dilation, "dilation", nd, minimum=1)
@@ -60,50 +49,70 @@ def conv_reads(
         pads = tuple(same_padding(spatial[i], k[i], s[i], d[i]) for i in range(nd))
     elif pads == "valid":
         pads = ((0, 0),) * nd
-    out = tuple(conv_output_size(tuple(spatial), k, s, pads, d))
-    _bound(math.prod(out) * c * math.prod(k))
+    op = per_dim(output_padding, "output_padding", nd, minimum=0)
+    return [Window(spatial[i], k[i], s[i], d[i], tuple(pads[i]), op[i]) for i in range(nd)]
+
+
+def _gather(input_shape, windows: list[Window], out: tuple[int, ...], coords_of, layout) -> np.ndarray:
+    """``(*out, C, *kernel)`` addresses of the input positions ``coords_of(window, o, t)`` (-1: none)."""
+    _, c, *spatial = input_shape
+    nd = len(windows)
+    kernel = [w.kernel for w in windows]
+    _bound(math.prod(out) * c * math.prod(kernel))
     where = _address_map(tuple(input_shape), layout)[0]
-    grids = np.meshgrid(*[np.arange(o) for o in out], *[np.arange(t) for t in k], indexing="ij")
-    coords = [grids[i] * s[i] + grids[nd + i] * d[i] - pads[i][0] for i in range(nd)]
-    inside = np.all([(x >= 0) & (x < n_) for x, n_ in zip(coords, spatial)], axis=0)
-    clipped = [np.clip(x, 0, n_ - 1) for x, n_ in zip(coords, spatial)]
-    table = where[(slice(None), *clipped)]  # (C, *out, *kernel)
-    table = np.where(inside[None], table, -1)
+    grids = np.meshgrid(*[np.arange(o) for o in out], *[np.arange(k) for k in kernel], indexing="ij")
+    hits = [coords_of(w, grids[i], grids[nd + i]) for i, w in enumerate(windows)]
+    inside = np.all([ok & (x >= 0) & (x < n) for (x, ok), n in zip(hits, spatial)], axis=0)
+    clipped = [np.clip(x, 0, n - 1) for (x, _), n in zip(hits, spatial)]
+    table = np.where(inside[None], where[(slice(None), *clipped)], -1)
     return np.moveaxis(table, 0, nd)
 
 
-def conv_transpose_reads(
+def conv_reads(
     input_shape: tuple[int, ...], kernel_size, *, stride=1, padding=0, dilation=1, layout: str | None = None
+) -> np.ndarray:
+    """The input word addresses each output pixel of a convolution reads, ``-1`` for padding.
+
+    Returns an array ``(*out_spatial, C_in, *kernel)``: for output pixel
+    ``o``, channel ``c`` and tap ``t`` the address of input
+    ``Window.index(o, t) = o * stride + t * dilation - padding_lo`` of batch 0.
+
+    >>> conv_reads((1, 1, 3, 3), 3, padding=1)[0, 0, 0].tolist()
+    [[-1, -1, -1], [-1, 0, 1], [-1, 3, 4]]
+    """
+    windows = _windows(input_shape[2:], kernel_size, stride, padding, dilation)
+    out = tuple(w.conv_output for w in windows)
+    return _gather(input_shape, windows, out, lambda w, o, t: (w.index(o, t), True), layout)
+
+
+def conv_transpose_reads(
+    input_shape: tuple[int, ...],
+    kernel_size,
+    *,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    dilation=1,
+    layout: str | None = None,
 ) -> np.ndarray:
     """The input addresses each output pixel of a transposed convolution gathers, ``-1`` where none.
 
-    Output ``o`` takes input ``i = (o + padding - t * dilation) / stride`` through
-    tap ``t`` when the division is exact and ``i`` lies in the input: the
-    gather form of the scatter, which is what hardware without zero
-    insertion reads. Returns ``(*out_spatial, C_in, *kernel)``.
+    Input ``i`` scatters through tap ``t`` onto output ``Window.index(i, t)``;
+    gathering inverts it: output ``o`` takes ``i = (o - index(0, t)) / stride``
+    when the division is exact and ``i`` lies in the input. That is what
+    hardware without zero insertion reads. Returns ``(*out_spatial, C_in, *kernel)``.
 
     >>> conv_transpose_reads((1, 1, 2), 2, stride=2)[:, 0].tolist()
     [[0, -1], [-1, 0], [1, -1], [-1, 1]]
     """
-    _, c, *spatial = input_shape
-    nd = len(spatial)
-    k = per_dim(kernel_size, "kernel_size", nd, minimum=1)
-    s, d = per_dim(stride, "stride", nd, minimum=1), per_dim(dilation, "dilation", nd, minimum=1)
-    p = per_dim(padding, "padding", nd, minimum=0)
-    out = tuple((spatial[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1 for i in range(nd))
-    if min(out) < 1:
-        raise ConvlabError(f"the transposed convolution of {tuple(spatial)} gives no output ({out})")
-    _bound(math.prod(out) * c * math.prod(k))
-    where = _address_map(tuple(input_shape), layout)[0]
-    grids = np.meshgrid(*[np.arange(o) for o in out], *[np.arange(t) for t in k], indexing="ij")
-    num = [grids[i] + p[i] - grids[nd + i] * d[i] for i in range(nd)]
-    coords = [x // s[i] for i, x in enumerate(num)]
-    inside = np.all(
-        [(x % s[i] == 0) & (q >= 0) & (q < spatial[i]) for i, (x, q) in enumerate(zip(num, coords))], 0
-    )
-    clipped = [np.clip(q, 0, m - 1) for q, m in zip(coords, spatial)]
-    table = np.where(inside[None], where[(slice(None), *clipped)], -1)
-    return np.moveaxis(table, 0, nd)
+    windows = _windows(input_shape[2:], kernel_size, stride, padding, dilation, output_padding)
+    out = tuple(w.transpose_output for w in windows)
+
+    def source(w: Window, o, t):
+        i, rest = np.divmod(o - w.index(0, t), w.stride)
+        return i, rest == 0
+
+    return _gather(input_shape, windows, out, source, layout)
 
 
 def crop_reads(input_shape: tuple[int, ...], output_size, layout: str | None = None) -> np.ndarray:
