@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from .._args import ConvlabError
+from ._address_text import crop_address_line, crop_addresses
 from ._parse import padding_arg, size_arg
 from ._table import dumps
-from ._vectors_cmds import crop_address_line, crop_addresses
 
 _EXPLAIN_OPS = ("conv", "convtranspose", "unfold", "crop")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from .. import shapes
 from .._args import ConvlabError, describe, per_dim
+from ._address_text import skip_address_lines, skip_addresses
 from ._parse import size_arg
 from ._table import dumps, fmt, table
-from ._vectors_cmds import skip_address_lines, skip_addresses
 
 __all__ = ["add_commands", "config_from_args", "config_options", "run_unet"]
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._args import ConvlabError
 from .._limits import check_memory
+from ._address_text import crop_range, range_text, skip_address_lines, skip_addresses
 from ._parse import padding_arg, size_arg
 
 __all__ = ["add_commands"]
@@ -210,7 +211,7 @@ def run_addresses(args: argparse.Namespace) -> str:
         if args.crop is None:
             raise ConvlabError("addresses crop needs --crop, the crop size")
         table = vectors.crop_reads(shape, args.crop, args.layout)
-        return _table_text(args, table, "crop", None, _crop_range(shape, args.crop, args.layout))
+        return _table_text(args, table, "crop", None, crop_range(shape, args.crop, args.layout))
     transposed = args.op == "convtranspose"
     kwargs = {
         "stride": args.stride,
@@ -230,22 +231,6 @@ def run_addresses(args: argparse.Namespace) -> str:
     return _table_text(args, table, args.op, buffer)
 
 
-def _crop_range(shape: tuple[int, ...], crop, layout: str | None) -> dict | None:
-    from ..shapes import center_crop_box
-    from ..vectors import crop_ranges
-
-    box = center_crop_box(shape[2:], crop)
-    if box.padded:
-        return None  # the crop reads padding: no single range of the input
-    r = crop_ranges(shape, box, layout)
-    return {"start": r.start, "run": r.run, "loops": [list(loop) for loop in r.loops]}
-
-
-def _range_text(r: dict) -> str:
-    loops = " x ".join(f"{n} @ +{s}" for n, s in r["loops"]) or "once"
-    return f"words from {r['start']}, runs of {r['run']}, repeated {loops}"
-
-
 def _table_text(
     args: argparse.Namespace, table: np.ndarray, op: str, buffer: int | None, span: dict | None = None
 ) -> str:
@@ -263,7 +248,7 @@ def _table_text(
     if buffer is not None:
         lines.append(f"line buffer of a row-streaming implementation: {buffer} values")
     if span is not None:
-        lines.append(f"the crop reads {_range_text(span)}")
+        lines.append(f"the crop reads {range_text(span)}")
     if args.at is not None:
         lines.append(f"output {args.at} reads:")
         lines += [f"  {row}" for row in np.array2string(picked, max_line_width=100).splitlines()]
@@ -284,42 +269,3 @@ def _unet_addresses(args: argparse.Namespace, spatial: tuple[int, ...]) -> str:
     spatial = spatial * model.ndim if len(spatial) == 1 else spatial
     windows = skip_addresses(model, spatial, args.layout)
     return json.dumps(windows) if args.json else "\n".join(skip_address_lines(windows, args.layout))
-
-
-def skip_addresses(config, spatial: tuple[int, ...], layout: str | None) -> list[dict]:
-    """The skip windows of a U-Net configuration as JSON-ready dicts (``convlab unet --addresses`` too)."""
-    from ..vectors import skip_windows
-
-    windows = skip_windows(config, (1, config.in_channels, *spatial), layout)
-    for w in windows:
-        if "range" in w:
-            r = w.pop("range")
-            w["range"] = {"start": r.start, "run": r.run, "loops": [list(loop) for loop in r.loops]}
-    return windows
-
-
-def skip_address_lines(windows: list[dict], layout: str | None) -> list[str]:
-    lines = []
-    for w in windows:
-        if "range" in w:
-            corners = f"pixels {tuple(w['start'])}..{tuple(w['last'])}"
-            where = f"crop {corners} -> {_range_text(w['range'])} ({layout or 'NCHW'})"
-        else:
-            where = f"not cropped; the up-sampled features are padded by {w['pad_up']}"
-        lines.append(f"{w['merge']}: skip {w['skip_shape']} {where}")
-    return lines
-
-
-def crop_addresses(args: argparse.Namespace) -> dict | None:
-    """``explain crop --addresses``: the crop of a ``(1, channels, *size)`` image as one address range."""
-    if args.op != "crop":
-        raise ConvlabError(f"--addresses is for explain crop, got explain {args.op}")
-    size, crop, channels, layout = args.size, args.crop, args.channels, args.addresses
-    size = (size,) * 2 if isinstance(size, int) else tuple(size)
-    return _crop_range((1, channels, *size), crop, layout)
-
-
-def crop_address_line(span: dict | None, layout: str | None) -> str:
-    if span is None:
-        return "addresses: the crop is larger than the image, it reads padding: no single range"
-    return f"addresses ({layout or 'NCHW'}, one value per word): {_range_text(span)}"
