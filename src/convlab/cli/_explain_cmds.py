@@ -6,6 +6,7 @@ import argparse
 
 from .._args import ConvlabError
 from . import _winograd_cmd
+from ._address_text import crop_address_line, crop_addresses
 from ._parse import padding_arg, size_arg
 from ._table import dumps
 
@@ -33,6 +34,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("size", type=size_arg, help="input size: 4, or 4x4 for 2-D (ints alone mean 2-D)")
     _layer(p, kernel_required=False)
     p.add_argument("--crop", type=size_arg, default=None, help="crop only: the crop size")
+    p.add_argument("--addresses", nargs="?", const="NCHW", metavar="LAYOUT", help="crop only: word addresses")
     p.add_argument("-c", "--channels", type=int, default=1, help="input and output channels (default 1)")
     p.add_argument("--seed", type=int, default=None, help="random integers -4..4 instead of 0, 1, 2, ...")
     p.add_argument("--symbolic", action="store_true", help="names (x00, w01) instead of numbers")
@@ -131,11 +133,13 @@ def run_explain(args: argparse.Namespace) -> str:
     if args.symbolic and args.channels != 1:
         raise ConvlabError(f"--symbolic names one channel only, got channels={args.channels}")
     worked = _worked(args)
+    span = crop_addresses(args) if args.addresses else None
     if args.json:
-        return dumps(_explain_json(worked, args))
+        return dumps(_explain_json(worked, args) | ({"addresses": span} if args.addresses else {}))
     params = {"stride": args.stride, "padding": args.padding, "dilation": args.dilation}
     if args.op == "crop":
-        return _explain_transpose_crop.crop_text(worked, args.symbolic)
+        more = [crop_address_line(span, args.addresses)] if args.addresses else []
+        return "\n".join([_explain_transpose_crop.crop_text(worked, args.symbolic), *more])
     if args.op == "convtranspose":
         return _explain_transpose_crop.transpose_text(
             worked, {**params, "output_padding": args.output_padding}, args.symbolic
