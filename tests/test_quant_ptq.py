@@ -7,7 +7,7 @@ import pytest
 import convlab.functional as F
 from convlab import ConvlabError
 from convlab.data import demo_unet, synthetic_cells
-from convlab.models import UNet
+from convlab.models import JvanvugtUNet, MilesialUNet, UNet
 from convlab.quant import (
     RangeObserver,
     activation_qparams,
@@ -75,8 +75,8 @@ def naive_layer(layer, rule):
         return x[0][:, :, : h // k * k, : w // k * k].reshape(n, c, h // k, k, w // k, k).max(axis=(3, 5))
     skip, up = x
     dh, dw = skip.shape[2] - up.shape[2], skip.shape[3] - up.shape[3]
-    if rule == "center":  # torchvision's center_crop
-        top, left = round(dh / 2.0), round(dw / 2.0)
+    if rule in ("center", "floor"):  # torchvision's center_crop; jvanvugt's (n - t) // 2 slice
+        top, left = (round(dh / 2.0), round(dw / 2.0)) if rule == "center" else (dh // 2, dw // 2)
         skip = skip[:, :, top : top + up.shape[2], left : left + up.shape[3]]
     else:
         pads = ((0, 0), (0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2))
@@ -259,6 +259,30 @@ def test_qdq_form_bit_equal_once_onnxruntime_fuses_it(level, seed):
     np.testing.assert_array_equal(got, qnet.run(x)[0])
 
 
+LAYOUT_NETS = {
+    "milesial-bn-odd": (lambda: MilesialUNet(1, 2, width=4, seed=1), (1, 1, 37, 37)),  # pad merge, BN folded
+    "jvanvugt-valid": (
+        lambda: JvanvugtUNet(depth=2, wf=2, padding=False, seed=2),
+        (1, 1, 44, 44),
+    ),  # floor crop
+}
+
+
+@pytest.mark.parametrize("which", sorted(LAYOUT_NETS))
+def test_other_layouts_naive_and_bit_equal(which):
+    build, shape = LAYOUT_NETS[which]
+    rng = np.random.default_rng(8)
+    net = build()
+    qnet = quantize_unet(net, [rng.normal(size=shape)])
+    x = rng.normal(size=shape).astype(np.float32)
+    codes, layers = qnet.run(x, record=True)
+    for layer in layers:
+        np.testing.assert_array_equal(naive_layer(layer, qnet.merge.rule), layer.y, err_msg=layer.name)
+    for form in ("qoperator", "qdq"):
+        got = _session(onnx_model(qnet, shape, form=form), LEVELS[1]).run(["codes"], {"input": x})[0]
+        np.testing.assert_array_equal(got, codes)
+
+
 def test_export_file_round_trip(tmp_path):
     from convlab.quant import export_onnx
 
@@ -292,8 +316,20 @@ def test_layers_without_an_integer_form_are_named():
         quantize_unet(UNet(width=2, depth=2, padding="same", up_mode="bilinear"), [np.zeros((1, 1, 8, 8))])
     with pytest.raises(ConvlabError, match="AvgPool2d has no integer form"):
         quantize_unet(UNet(width=2, depth=1, padding="same", pooling="avg"), [np.zeros((1, 1, 8, 8))])
+    with pytest.raises(
+        ConvlabError, match=r"down_path\.0\.block\.2: a BatchNorm is folded only directly after"
+    ):
+        quantize_unet(JvanvugtUNet(depth=2, wf=2, padding=True, batch_norm=True), [np.zeros((1, 1, 16, 16))])
     with pytest.raises(ConvlabError, match="model must be a convlab U-Net"):
         quantize_unet(object(), [np.zeros((1, 1, 8, 8))])
+
+
+def test_a_forward_doing_more_than_its_children_is_refused():
+    net = MilesialUNet(1, 2, width=2, seed=0)
+    conv = net.outc.conv
+    object.__setattr__(net.outc, "forward", lambda x: conv(x) * 2.0)  # the walk cannot see this
+    with pytest.raises(ConvlabError, match="do not compute what its forward computes"):
+        quantize_unet(net, [np.random.default_rng(0).normal(size=(1, 1, 16, 16))])
 
 
 def test_run_and_export_refuse_bad_shapes():

@@ -29,7 +29,7 @@ from ._elementwise import qlinear_concat
 from ._linear import dequantize_linear, quantize_linear
 from ._pool import max_pool
 from ._ptq_calibrate import RangeObserver, activation_qparams, weight_qparams
-from ._ptq_program import Node, crop_or_pad, float_node, lower_unet
+from ._ptq_program import Node, check_lowering, crop_or_pad, float_node, lower_unet
 
 __all__ = ["QLayer", "QuantizedUNet", "quantize_unet"]
 
@@ -231,10 +231,12 @@ def quantize_unet(
     for image in images:
         model.trace(image.shape)  # a size the network cannot take fails here, naming the layer
     observers = [RangeObserver(method, percentile) for _ in range(len(nodes) + 1)]
-    for image in images:
+    for k, image in enumerate(images):
         ts = [image]
         for node in nodes:
             ts.append(float_node(node, merge, [ts[i] for i in node.src]))
+        if k == 0:
+            check_lowering(model, nodes, merge, ts)
         for obs, t in zip(observers, ts):
             obs.update(t)
     qparams = [activation_qparams(*obs.range()) for obs in observers]

@@ -5,8 +5,14 @@ tensor. BatchNorm is folded into the convolution before it (inference form:
 running statistics), a ReLU becomes a flag on the node it follows, the skip
 join of a decoder level is one ``concat`` node. Anything else (bilinear
 up-sampling, average pooling, a transposed convolution whose kernel differs
-from its stride) is refused by name: the integer U-Net covers what it can run
-exactly and export.
+from its stride, a BatchNorm after a ReLU) is refused by name: the integer
+U-Net covers what it can run exactly and export.
+
+Layers are recognised by their class names (``Conv2d``, ``ReLU``, ...), not
+imported: ``quant`` sits below ``nn``/``models`` in the package's layers. A
+``Sequential`` is walked in order, and so is a wrapper with one child and no
+parameters of its own (milesial's ``DoubleConv``); :func:`check_lowering`
+then proves on data that the walk computes what the model computes.
 """
 
 from __future__ import annotations
@@ -17,10 +23,21 @@ import numpy as np
 
 from .. import functional as F
 from .._args import ConvlabError
-from ..nn._conv import _Conv, _ConvTranspose
-from ..nn._layers import ReLU, _BatchNorm, _MaxPool
 
-__all__ = ["Node", "crop_or_pad", "float_node", "lower_unet"]
+__all__ = ["Node", "check_lowering", "crop_or_pad", "float_node", "lower_unet"]
+
+
+def _kind(module) -> str:
+    """'Conv', 'ConvTranspose', 'MaxPool', 'BatchNorm', 'ReLU', 'Sequential', 'wrapper' or the class name."""
+    name = type(module).__name__
+    for prefix in ("ConvTranspose", "Conv", "MaxPool", "BatchNorm"):
+        if name.startswith(prefix) and name[len(prefix) :] in ("1d", "2d", "3d"):
+            return prefix
+    if name in ("ReLU", "Sequential"):
+        return name
+    children = list(module.named_children()) if hasattr(module, "named_children") else []
+    own = getattr(module, "_parameters", {})
+    return "wrapper" if len(children) == 1 and not any(v is not None for v in own.values()) else name
 
 
 @dataclass
@@ -85,27 +102,31 @@ def _fold(name: str, last: Node | None, bn, t: int) -> None:
 
 
 def _step(nodes: list[Node], name: str, m, t: int) -> int:
-    last, dst = (nodes[-1] if nodes else None), len(nodes) + 1
-    if isinstance(m, _Conv):
+    last, dst, kind = (nodes[-1] if nodes else None), len(nodes) + 1, _kind(m)
+    if kind in ("Sequential", "wrapper"):
+        for child_name, child in m.named_children():
+            t = _step(nodes, f"{name}.{child_name}", child, t)
+        return t
+    if kind == "Conv":
         nodes.append(_conv_node(name, m, t, dst))
-    elif isinstance(m, _ConvTranspose):
+    elif kind == "ConvTranspose":
         nodes.append(_transpose_node(name, m, t, dst))
-    elif isinstance(m, _MaxPool):
+    elif kind == "MaxPool":
         if m.ceil_mode or m.return_indices:
             raise ConvlabError(f"{name}: max pooling with ceil_mode or return_indices is not quantised")
         k = m.kernel_size
         attrs = {"kernel": k, "stride": m.stride or k, "padding": m.padding, "dilation": m.dilation}
         nodes.append(Node(name, "max_pool", (t,), dst, attrs=attrs))
-    elif isinstance(m, _BatchNorm):
+    elif kind == "BatchNorm":
         _fold(name, last, m, t)
         return t
-    elif isinstance(m, ReLU):
+    elif kind == "ReLU":
         if last is None or last.dst != t or last.op not in ("conv", "conv_transpose"):
             raise ConvlabError(f"{name}: a ReLU is folded only directly after a convolution")
         last.relu = True
         return t
     else:
-        raise ConvlabError(f"{name}: {type(m).__name__} has no integer form in the quantised U-Net")
+        raise ConvlabError(f"{name}: {kind} has no integer form in the quantised U-Net")
     return dst
 
 
@@ -157,3 +178,20 @@ def float_node(node: Node, merge, x: list[np.ndarray]) -> np.ndarray:
         skip, up = crop_or_pad(merge, x[0], x[1])
         y = np.concatenate([skip, up] if merge.skip_first else [up, skip], axis=1)
     return np.maximum(y, 0.0) if node.relu else y
+
+
+def check_lowering(model, nodes: list[Node], merge, tensors: list[np.ndarray]) -> None:
+    """Refuse a lowering whose float output is not the model's own (a forward doing more than its children).
+
+    ``tensors`` are the lowered network's float64 tensors for some input
+    ``tensors[0]``; float32 rounding and BatchNorm folding stay far below
+    the 1e-3 relative bound.
+    """
+    expected = np.asarray(model(tensors[0].astype(model.dtype)), np.float64)
+    got = tensors[-1]
+    worst = float(np.abs(got - expected).max()) if got.shape == expected.shape else np.inf
+    if worst > 1e-3 * max(float(np.abs(expected).max()), 1.0):
+        raise ConvlabError(
+            f"the layers found in {type(model).__name__} ({nodes[0].name}, ...) do not "
+            f"compute what its forward computes (max difference {worst:.3g}): it is not quantised"
+        )
