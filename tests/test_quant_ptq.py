@@ -60,7 +60,7 @@ def requant_codes(x, xs, xz, ys, yz):
     return np.clip(np.rint(real / np.float32(ys)) + int(yz), 0, 255).astype(np.uint8)
 
 
-def naive_layer(layer, rule):
+def naive_layer(layer, rule, skip_first=True):
     x, xs, xz = layer.x, layer.x_scale, layer.x_zero_point
     a = layer.attrs
     if layer.op == "conv":
@@ -82,7 +82,7 @@ def naive_layer(layer, rule):
         pads = ((0, 0), (0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2))
         up = np.pad(up, pads, constant_values=int(xz[1]))
     parts = [requant_codes(p, s, z, layer.y_scale, layer.y_zero_point) for p, s, z in zip((skip, up), xs, xz)]
-    return np.concatenate(parts, axis=1)
+    return np.concatenate(parts if skip_first else parts[::-1], axis=1)
 
 
 # ---------------------------------------------------------------- fixtures
@@ -276,8 +276,9 @@ def test_other_layouts_naive_and_bit_equal(which):
     qnet = quantize_unet(net, [rng.normal(size=shape)])
     x = rng.normal(size=shape).astype(np.float32)
     codes, layers = qnet.run(x, record=True)
+    merge = (qnet.merge.rule, qnet.merge.skip_first)
     for layer in layers:
-        np.testing.assert_array_equal(naive_layer(layer, qnet.merge.rule), layer.y, err_msg=layer.name)
+        np.testing.assert_array_equal(naive_layer(layer, *merge), layer.y, err_msg=layer.name)
     for form in ("qoperator", "qdq"):
         got = _session(onnx_model(qnet, shape, form=form), LEVELS[1]).run(["codes"], {"input": x})[0]
         np.testing.assert_array_equal(got, codes)
