@@ -29,7 +29,11 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p = sub.add_parser(
         "quantize", parents=[common], help="post-training int8 quantisation of U-Net weights to an ONNX model"
     )
-    p.add_argument("--weights", "-w", help="U-Net state_dict (default: the demo U-Net shipped with convlab)")
+    p.add_argument(
+        "--weights",
+        "-w",
+        help="U-Net state_dict, any layout load_unet reads (default: the shipped demo U-Net)",
+    )
     p.add_argument(
         "--layout", default="auto", help="parameter-name layout of the weights (default: %(default)s)"
     )
