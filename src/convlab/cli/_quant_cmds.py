@@ -168,30 +168,18 @@ def run_quantize(args: argparse.Namespace) -> str:
     return _report(args, images, rows, scores, _ort_check(args.output, qnet, images[0]))
 
 
+_LAYER_KEYS = ("name", "op", "scale", "zero_point", "max_abs_error", "rms_error", "max_error_steps")
+
+
 def _report(args, images, rows, scores, ort_check) -> str:
-    result = {
-        "output": str(args.output),
-        "method": args.method,
-        "form": args.form,
-        "calibration_images": len(images),
-        "input_shape": list(images[0].shape),
-        "layers": [
-            {
-                "name": r.name,
-                "op": r.op,
-                "scale": r.scale,
-                "zero_point": r.zero_point,
-                "max_abs_error": r.max_abs,
-                "rms_error": r.rms,
-                "max_error_steps": r.max_steps,
-            }
-            for r in rows
-        ],
-        "iou": scores,
-        "onnxruntime_check": ort_check,
-    }
     if args.json:
-        return dumps(result)
+        layers = [dict(zip(_LAYER_KEYS, (r.name, r.op, r.scale, r.zero_point, r.max_abs, r.rms, r.max_steps)))
+                  for r in rows]  # fmt: skip
+        return dumps({
+            "output": str(args.output), "method": args.method, "form": args.form,
+            "calibration_images": len(images), "input_shape": list(images[0].shape), "layers": layers,
+            "iou": scores, "onnxruntime_check": ort_check,
+        })  # fmt: skip
     shape = "x".join(str(v) for v in images[0].shape)
     lines = [
         f"wrote {args.output}: int8 U-Net for input {shape} ({args.method} calibration on "
@@ -204,18 +192,8 @@ def _report(args, images, rows, scores, ort_check) -> str:
             f"onnxruntime {ort_check['onnxruntime']} on the first calibration image: "
             f"{ort_check['differing']} of {ort_check['elements']} output codes differ from convlab's"
         )
-    body = [
-        (
-            r.name,
-            r.op,
-            f"{r.scale:.4g}",
-            r.zero_point,
-            f"{r.max_abs:.4g}",
-            f"{r.rms:.4g}",
-            f"{r.max_steps:.1f}",
-        )
-        for r in rows
-    ]
+    body = [(r.name, r.op, f"{r.scale:.4g}", r.zero_point, f"{r.max_abs:.4g}", f"{r.rms:.4g}",
+             f"{r.max_steps:.1f}") for r in rows]  # fmt: skip
     lines.append(table(("layer", "op", "scale", "zp", "max |err|", "rms err", "max steps"), body, "  "))
     if scores:
         lines.append(

@@ -131,7 +131,13 @@ def _step(nodes: list[Node], name: str, m, t: int) -> int:
 
 
 def lower_unet(model) -> tuple[list[Node], object]:
-    """``(nodes, merge)`` of a convlab U-Net (any layout built on ``UNetBase``)."""
+    """``(nodes, merge)`` of a convlab U-Net (any layout built on ``UNetBase``).
+
+    >>> from convlab.models import UNet
+    >>> nodes, merge = lower_unet(UNet(width=2, depth=1, padding="same"))
+    >>> [(n.name, n.op, n.src, n.relu) for n in nodes][5:7], merge.rule
+    ([('up0.upconv', 'conv_transpose', (5,), False), ('up0.merge', 'concat', (2, 6), False)], 'pad')
+    """
     if not hasattr(model, "_plan"):
         raise ConvlabError(f"model must be a convlab U-Net (convlab.models), got {type(model).__name__}")
     plan, nodes, skips, t = model._plan(), [], [], 0

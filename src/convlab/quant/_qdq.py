@@ -1,6 +1,6 @@
 """Export a :class:`QuantizedUNet` as an ONNX model onnxruntime runs bit-identically.
 
-The graph is in operator form (QOperator): ``QuantizeLinear`` on the float
+The default graph is in operator form (QOperator): ``QuantizeLinear`` on the float
 input, ``QLinearConv`` per convolution (ReLU is its saturation at zero point
 0), ``MaxPool`` on uint8 codes, ``Slice``/``Pad`` on codes for the skip join,
 ``com.microsoft.QLinearConcat``, ``DequantizeLinear`` at the end. The
@@ -10,6 +10,11 @@ followed by ``DepthToSpace`` (CRD): the same int32 accumulators, bias and
 float32 requantisation as :func:`qlinear_conv_transpose`, hence the same codes.
 onnxruntime has no CPU QLinearConvTranspose, and a float ConvTranspose between
 DequantizeLinear and QuantizeLinear is exact only at power-of-two scales.
+
+The QDQ form (``form='qdq'``) puts float Conv/MaxPool/Concat between
+DequantizeLinear and QuantizeLinear instead; onnxruntime fuses it back into
+the same integer operators from ``ORT_ENABLE_EXTENDED`` on (below that it
+runs float32 Conv, and a few codes differ).
 
 The input shape is fixed at export: the crop of each skip depends on it.
 """
@@ -261,7 +266,16 @@ def onnx_model(qnet: QuantizedUNet, input_shape, *, form: str = "qoperator"):
 
 
 def export_onnx(qnet: QuantizedUNet, path, input_shape, *, form: str = "qoperator") -> None:
-    """Write :func:`onnx_model` to ``path`` (atomically: a failed write leaves no partial file)."""
+    """Write :func:`onnx_model` to ``path`` (atomically: a failed write leaves no partial file).
+
+    >>> import tempfile, pathlib
+    >>> from convlab.models import UNet
+    >>> from convlab.quant import quantize_unet
+    >>> qnet = quantize_unet(UNet(width=2, depth=1, padding="same"), [np.ones((1, 1, 8, 8))])
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "u.onnx"
+    >>> export_onnx(qnet, path, (1, 1, 8, 8), form="qdq"); path.stat().st_size > 0
+    True
+    """
     from ..io import atomic_path
 
     model = onnx_model(qnet, input_shape, form=form)
