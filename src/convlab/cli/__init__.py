@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .._args import ConvlabError
-from . import _demo, _explain_cmds, _segment, _shape_cmds, _unet_cmds
+from . import _demo, _explain_cmds, _onnx_cmds, _segment, _shape_cmds, _unet_cmds
 
 __all__ = ["main"]
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _explain_cmds.add_commands(sub, common)
     _unet_cmds.add_commands(sub, common)
     _segment.add_command(sub, common)
+    _onnx_cmds.add_commands(sub, common)
     return parser
 
 

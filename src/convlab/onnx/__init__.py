@@ -10,6 +10,7 @@ Requires the ``onnx`` extra (``pip install convlab[onnx]``).
 """
 
 from . import _conv_ops, _layout_ops, _math_ops, _pad_ops, _pool_ops, _resize_ops  # noqa: F401  (register ops)
+from ._compare import NodeDifference, compare_onnxruntime, dump_tensors
 from ._contract import graph_contract
 from ._model import OnnxModel, load
 from ._registry import OPS, Meta, OpSpec, index_map, register
@@ -18,12 +19,15 @@ from ._trace import OnnxTraceRow
 
 __all__ = [
     "MAX_ELEMENTS",
+    "NodeDifference",
     "OPS",
     "Meta",
     "OnnxModel",
     "OnnxModelError",
     "OnnxTraceRow",
     "OpSpec",
+    "compare_onnxruntime",
+    "dump_tensors",
     "graph_contract",
     "index_map",
     "load",

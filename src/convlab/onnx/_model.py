@@ -21,6 +21,7 @@ __all__ = ["OnnxModel", "load"]
 
 
 def _read(model: object, base_dir: object) -> tuple[onnx.ModelProto, Path | None]:
+    """The ModelProto (external data not loaded) and the directory of its external data."""
     if isinstance(model, onnx.ModelProto):
         return model, None if base_dir is None else Path(base_dir)  # type: ignore[arg-type]
     if isinstance(model, (bytes, bytearray, memoryview)):
@@ -111,7 +112,8 @@ def load(
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise OnnxModelError(f"the model cannot be run by convlab ({len(problems)} problem(s)):\n{lines}")
-    return OnnxModel(graph)
+    source = Path(model) if isinstance(model, (str, os.PathLike)) else proto
+    return OnnxModel(graph, source, folder)
 
 
 class OnnxModel:
@@ -123,14 +125,27 @@ class OnnxModel:
     graph : the nodes in topological order, their decoded attributes and the initializers.
     """
 
-    def __init__(self, graph: Graph):
+    def __init__(
+        self, graph: Graph, source: Path | onnx.ModelProto | None = None, base_dir: Path | None = None
+    ):
         self.graph = graph
+        # The file (re-read when onnxruntime must run the same model) or the proto given.
+        self._source, self.base_dir = source, base_dir
         self.input_names = [i.name for i in graph.inputs]
         self.output_names = [o.name for o in graph.outputs]
 
     def __repr__(self) -> str:
         ops = len(self.graph.nodes)
         return f"OnnxModel({ops} nodes, inputs={self.input_names}, outputs={self.output_names})"
+
+    @property
+    def proto(self) -> onnx.ModelProto:
+        """The model's ModelProto, external data not loaded (re-read from the file when loaded from one)."""
+        if isinstance(self._source, Path):
+            return onnx.load_model(str(self._source), load_external_data=False)
+        if self._source is None:
+            raise ConvlabError("this model was built without its ModelProto")
+        return self._source
 
     def num_parameters(self) -> int:
         """Elements of the floating-point initializers."""
