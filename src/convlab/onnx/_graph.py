@@ -43,7 +43,7 @@ class ValueInfo:
     """A graph input or output: name, dtype and declared shape (``None`` for a symbolic dimension)."""
 
     name: str
-    dtype: np.dtype
+    dtype: np.dtype | None
     shape: tuple[int | None, ...] | None
 
 
@@ -80,7 +80,9 @@ def _attribute(attr: onnx.AttributeProto, base_dir: Path | None, what: str) -> o
 
 def _value_info(info: onnx.ValueInfoProto, what: str) -> ValueInfo:
     tensor = info.type.tensor_type
-    dtype = element_dtype(tensor.elem_type, f"{what} {info.name!r}")
+    # An output may leave its type undeclared; the node producing it decides.
+    undeclared = what == "graph output" and tensor.elem_type == onnx.TensorProto.UNDEFINED
+    dtype = None if undeclared else element_dtype(tensor.elem_type, f"{what} {info.name!r}")
     if not tensor.HasField("shape"):
         return ValueInfo(info.name, dtype, None)
     shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)

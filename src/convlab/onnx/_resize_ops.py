@@ -128,6 +128,12 @@ def _resize_run(node, inputs):
     x = inputs[0]
     plan, axes, roi = _plan(node, inputs)
     linear = node.attr("mode", "nearest") == "linear"
+    dtype = x.dtype
+    if linear:
+        # Blend every axis in float64 and round once at the end: the value
+        # closest to the spec's real-number result (onnxruntime rounds each
+        # float32 weight product, so the two differ by an ulp or so).
+        x = x.astype(np.float64)
     outside = None
     for a, n, _out, scale, coords in _axis_coordinates(node, plan, axes, roi):
         if linear:
@@ -135,7 +141,7 @@ def _resize_run(node, inputs):
             lo = np.floor(c).astype(np.int64)
             w = (c - lo).reshape((-1,) + (1,) * (x.ndim - 1 - a))
             hi = np.minimum(lo + 1, n - 1)
-            x = (np.take(x, lo, axis=a) * (1 - w) + np.take(x, hi, axis=a) * w).astype(x.dtype)
+            x = np.take(x, lo, axis=a) * (1 - w) + np.take(x, hi, axis=a) * w
         else:
             index = np.clip(nearest_index(coords, _nearest_mode(node), scale), 0, n - 1).astype(np.int64)
             x = np.take(x, index, axis=a)
@@ -144,7 +150,7 @@ def _resize_run(node, inputs):
             outside = bad if outside is None else (outside | bad)
     if outside is not None:
         x = np.where(outside, np.asarray(node.attr("extrapolation_value", 0.0), x.dtype), x)
-    return (x,)
+    return (x.astype(dtype, copy=False),)
 
 
 def _resize_shape(node, inputs):
