@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import functional as F
 from .._args import ConvlabError
+from ..shapes import conv_output_size
 from ._conv_ops import to_torch_pad
 from ._registry import Meta, OpSpec, dtype_of, ints_of, register, shape_of, value_of
 
@@ -116,10 +117,13 @@ def _col2im_run(node, inputs):
 
 
 def _col2im_shape(node, inputs):
-    image, block, *_ = _col2im_args(node, inputs)
+    image, block, dilations, pairs, strides = _col2im_args(node, inputs)
     x = shape_of(inputs[0])
-    if x[1] % math.prod(block):
-        raise ConvlabError(f"input channels {x[1]} are not a multiple of the block size {math.prod(block)}")
+    if len(x) != 3 or x[1] % math.prod(block):
+        raise ConvlabError(f"input must be (N, C * {math.prod(block)}, L) for blocks {block}, got {x}")
+    windows = math.prod(conv_output_size(image, block, strides, pairs, dilations))
+    if x[2] != windows:
+        raise ConvlabError(f"input has {x[2]} blocks, the image {image} with these blocks has {windows}")
     return (Meta((x[0], x[1] // math.prod(block), *image), dtype_of(inputs[0])),)
 
 
