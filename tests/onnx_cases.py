@@ -28,7 +28,9 @@ def single_node(op, inputs, outputs=("y",), feeds=("x",), opset=OPSET, **attrs):
             graph_inputs.append(helper.make_tensor_value_info(name, elem, value.shape))
         else:
             initializers[name] = value
-    node = helper.make_node(op, [n if v is not None else "" for n, v in inputs.items()], list(outputs), **attrs)
+    node = helper.make_node(
+        op, [n if v is not None else "" for n, v in inputs.items()], list(outputs), **attrs
+    )
     graph = helper.make_graph(
         [node],
         "g",
@@ -44,7 +46,9 @@ def single_node(op, inputs, outputs=("y",), feeds=("x",), opset=OPSET, **attrs):
 def ort_run(model, feeds, outputs=None):
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     return session.run(outputs, feeds)
 
 
@@ -79,7 +83,7 @@ def export(net, args, *, dynamic=None, opset=17, input_names=("x",), output_name
 
 
 def all_tensors_against_ort(model_proto, feeds, rel=1e-5):
-    """Run convlab with keep='all' and onnxruntime with every node output exposed; return the worst relative gap."""
+    """convlab with keep='all' against onnxruntime with every node output exposed; the worst relative gap."""
     import convlab.onnx as co
 
     model = co.load(model_proto)

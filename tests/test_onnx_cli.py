@@ -11,18 +11,20 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 import onnx  # noqa: E402
-from onnx_cases import export, ort_run  # noqa: E402
-from torch_unets import MilesialLayout  # noqa: E402
 
 from convlab.cli import main  # noqa: E402
 from convlab.io import write_image  # noqa: E402
+from onnx_cases import export, ort_run  # noqa: E402
+from torch_unets import MilesialLayout  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def unet(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "unet.onnx"
-    onnx.save_model(export(MilesialLayout(1, 2, width=2), (torch.zeros(1, 1, 32, 32),), dynamic=(0, 0, 1, 1)), path)
+    onnx.save_model(
+        export(MilesialLayout(1, 2, width=2), (torch.zeros(1, 1, 32, 32),), dynamic=(0, 0, 1, 1)), path
+    )
     return path
 
 
@@ -35,7 +37,17 @@ def _run(capsys, *argv):
 def test_run_compare_and_dump(unet, tmp_path, capsys):
     x = np.random.default_rng(0).standard_normal((1, 1, 40, 36)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    status, out, err = _run(capsys, "run", unet, "--input", tmp_path / "x.npy", "--compare", "onnxruntime", "--dump", tmp_path / "d")
+    status, out, err = _run(
+        capsys,
+        "run",
+        unet,
+        "--input",
+        tmp_path / "x.npy",
+        "--compare",
+        "onnxruntime",
+        "--dump",
+        tmp_path / "d",
+    )
     assert status == 0, err
     assert "output y: shape (1, 2, 40, 36)" in out and "Conv" in out and "agree within" in out
     index = json.loads((tmp_path / "d" / "index.json").read_text())["tensors"]
@@ -48,7 +60,18 @@ def test_run_compare_and_dump(unet, tmp_path, capsys):
 
 def test_run_json_names_the_first_parting_node(unet, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.ones((1, 1, 32, 32), np.float32))
-    status, out, _ = _run(capsys, "run", unet, "--input", tmp_path / "x.npy", "--compare", "onnxruntime", "--tolerance", "0", "--json")
+    status, out, _ = _run(
+        capsys,
+        "run",
+        unet,
+        "--input",
+        tmp_path / "x.npy",
+        "--compare",
+        "onnxruntime",
+        "--tolerance",
+        "0",
+        "--json",
+    )
     data = json.loads(out)
     assert status == 0 and data["outputs"]["y"]["shape"] == [1, 2, 32, 32]
     rows = data["compare"]
@@ -66,7 +89,7 @@ def test_run_reads_an_image(unet, tmp_path, capsys):
 def test_trace_shows_receptive_fields_through_the_skips(unet, capsys):
     status, out, _ = _run(capsys, "trace", unet, "--input-shape", "1x1x64x64")
     assert status == 0
-    last = [line for line in out.splitlines() if line.startswith("/outc")][0].split()
+    last = next(line for line in out.splitlines() if line.startswith("/outc")).split()
     assert last[2] == "1x2x64x64" and last[5] == "204x204" and last[6] == "1x1" and last[7] == "-94,-94"
     status, out, _ = _run(capsys, "trace", unet, "--input-shape", "1x1x64x64", "--json")
     rows = json.loads(out)["rows"]

@@ -7,10 +7,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnx_cases import single_node  # noqa: E402
-
-import convlab  # noqa: E402
-import convlab.onnx as co  # noqa: E402
+import convlab
+import convlab.onnx as co
+from onnx_cases import single_node
 
 F = TensorProto.FLOAT
 
@@ -32,7 +31,10 @@ def test_every_unsupported_operator_attribute_and_value_in_one_error():
         helper.make_node("Conv", ["x", "w"], ["d"], name="conv", auto_pad="SOMETIMES"),
         helper.make_node("Custom", ["x"], ["e"], name="mine", domain="com.example"),
     ]
-    init = [numpy_helper.from_array(np.ones(4, np.float32), "s"), numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")]
+    init = [
+        numpy_helper.from_array(np.ones(4, np.float32), "s"),
+        numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w"),
+    ]
     model = _model(nodes, [_info("x", [1, 1, 4, 4])], [_info("d", None)], init)
     with pytest.raises(co.OnnxModelError) as err:
         co.load(model)
@@ -45,8 +47,10 @@ def test_every_unsupported_operator_attribute_and_value_in_one_error():
 
 
 def test_opset_outside_the_supported_range():
-    model = single_node("CenterCropPad", {"x": np.ones((2, 3), np.float32), "s": np.array([1, 1], np.int64)}, opset=17)
-    with pytest.raises(co.OnnxModelError, match="opset 17 is outside the supported range 18..23"):
+    model = single_node(
+        "CenterCropPad", {"x": np.ones((2, 3), np.float32), "s": np.array([1, 1], np.int64)}, opset=17
+    )
+    with pytest.raises(co.OnnxModelError, match=r"opset 17 is outside the supported range 18\.\.28"):
         co.load(model)
 
 
@@ -71,17 +75,22 @@ def test_output_nobody_produces():
 
 def test_shape_inconsistent_graph_is_refused_at_load():
     w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), helper.make_node("Add", ["c", "x"], ["y"], name="add")]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+        helper.make_node("Add", ["c", "x"], ["y"], name="add"),
+    ]
     bad_channels = _model(nodes[:1], [_info("x", [1, 2, 8, 8])], [_info("c", None)], [w])
-    with pytest.raises(co.OnnxModelError, match="Conv node 'conv'.*input has 2 channels"):
+    with pytest.raises(co.OnnxModelError, match=r"Conv node 'conv'.*input has 2 channels"):
         co.load(bad_channels)
     bad_add = _model(nodes, [_info("x", [1, 3, 8, 8])], [_info("y", None)], [w])
-    with pytest.raises(co.OnnxModelError, match="Add node 'add'.*do not broadcast"):
+    with pytest.raises(co.OnnxModelError, match=r"Add node 'add'.*do not broadcast"):
         co.load(bad_add)
 
 
 def test_huge_declared_shapes():
-    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_info("x", [100000, 100000, 1000])], [_info("y", None)])
+    model = _model(
+        [helper.make_node("Relu", ["x"], ["y"])], [_info("x", [100000, 100000, 1000])], [_info("y", None)]
+    )
     with pytest.raises(co.OnnxModelError, match="elements > the bound"):
         co.load(model)
     big = TensorProto(name="w", data_type=F, dims=[2**20, 2**20])
@@ -95,7 +104,9 @@ def _external(tmp_path, location, offset=0, length=16):
     tensor.data_location = TensorProto.EXTERNAL
     for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
         tensor.external_data.add(key=key, value=value)
-    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_info("x", [4])], [_info("y", None)], [tensor])
+    model = _model(
+        [helper.make_node("Add", ["x", "w"], ["y"])], [_info("x", [4])], [_info("y", None)], [tensor]
+    )
     path = tmp_path / "m.onnx"
     onnx.save_model(model, path)
     return path
@@ -118,7 +129,7 @@ def test_external_data_is_read_beside_the_model_and_bounded(tmp_path):
 
 
 def test_bad_model_arguments(tmp_path):
-    with pytest.raises(TypeError, match="path, bytes or an onnx.ModelProto"):
+    with pytest.raises(TypeError, match=r"path, bytes or an onnx\.ModelProto"):
         co.load(3)
     with pytest.raises(co.OnnxModelError, match="not an ONNX model"):
         co.load(b"\x00\x01garbage")
@@ -140,7 +151,9 @@ def test_bad_feeds_and_keep():
         model.run({"x": np.ones((1, 2), np.float32)}, keep="some")
     with pytest.raises(TypeError, match="takes 1 input"):
         model(np.ones((1, 2)), np.ones((1, 2)))
-    np.testing.assert_array_equal(model(np.array([[-1, 2]])), [[0, 2]])  # integers are cast to the declared float
+    np.testing.assert_array_equal(
+        model(np.array([[-1, 2]])), [[0, 2]]
+    )  # integers are cast to the declared float
 
 
 def test_trace_arguments():

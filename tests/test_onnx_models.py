@@ -1,4 +1,4 @@
-"""Whole networks exported from torch: convlab.onnx against onnxruntime (every tensor) and torch (the outputs)."""
+"""Networks exported from torch: convlab.onnx against onnxruntime (every tensor) and torch (outputs)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
-import torch_unets  # noqa: E402
-from onnx_cases import all_tensors_against_ort, export  # noqa: E402
 from torch import nn  # noqa: E402
-from torch_unets import ConvlabLayout, JvanvugtLayout, MilesialLayout, randomise_norms  # noqa: E402
 
 import convlab  # noqa: E402
+import torch_unets  # noqa: E402
 from convlab.models import UNetConfig  # noqa: E402
+from onnx_cases import all_tensors_against_ort, export  # noqa: E402
+from torch_unets import ConvlabLayout, JvanvugtLayout, MilesialLayout, randomise_norms  # noqa: E402
 
 # The TorchScript exporter traces sizes as tensors, which Python's round()
 # refuses; a float() makes the crop offsets constants of the exported graph.
@@ -41,11 +41,17 @@ def _check(net, shape, rel=2e-6, dynamic=None, torch_atol=None):
     ("make", "shape"),
     [
         (lambda: ConvlabLayout(UNetConfig(width=2)), (1, 1, 188, 188)),
-        (lambda: ConvlabLayout(UNetConfig(width=2, padding="same", batch_norm=True, depth=3)), (1, 1, 40, 48)),
+        (
+            lambda: ConvlabLayout(UNetConfig(width=2, padding="same", batch_norm=True, depth=3)),
+            (1, 1, 40, 48),
+        ),
         (lambda: MilesialLayout(3, 2, width=2), (1, 3, 35, 42)),
         (lambda: MilesialLayout(3, 2, True, width=2), (1, 3, 33, 30)),
         (lambda: JvanvugtLayout(wf=1, depth=3), (1, 1, 92, 92)),
-        (lambda: JvanvugtLayout(wf=1, depth=3, padding=True, up_mode="upsample", batch_norm=True), (1, 1, 32, 40)),
+        (
+            lambda: JvanvugtLayout(wf=1, depth=3, padding=True, up_mode="upsample", batch_norm=True),
+            (1, 1, 32, 40),
+        ),
     ],
     ids=["convlab-valid", "convlab-same", "milesial", "milesial-bilinear", "jvanvugt", "jvanvugt-upsample"],
 )
@@ -83,12 +89,12 @@ def test_resnet_like_classifier():
     model, _ = _check(ResNetish(), (2, 3, 29, 31), rel=1e-5)
     ops = {n.op_type for n in model.graph.nodes}
     assert {"Gemm", "Softmax", "GlobalAveragePool", "Add"} <= ops
-    with pytest.raises(convlab.ConvlabError, match="one input and one output|resolution|fixed"):
+    with pytest.raises(convlab.ConvlabError, match=r"one input and one output|resolution|fixed"):
         model.size_contract  # noqa: B018
 
 
 class FCN(nn.Module):
-    """A fully convolutional segmenter whose up-sampling is a bilinear ConvTranspose (FCN's initialisation)."""
+    """A fully convolutional segmenter up-sampling by a bilinear ConvTranspose (FCN's initialisation)."""
 
     def __init__(self):
         super().__init__()

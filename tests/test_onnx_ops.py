@@ -10,9 +10,8 @@ from onnx import TensorProto, helper
 
 pytest.importorskip("onnxruntime")
 
-from onnx_cases import ort_run, single_node  # noqa: E402
-
-import convlab.onnx as co  # noqa: E402
+import convlab.onnx as co
+from onnx_cases import ort_run, single_node
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((2, 3, 4, 5)).astype(np.float32)
@@ -53,16 +52,39 @@ CASES = [
     ("Shape", {"x": X}, {"start": 1, "end": -1}, True),
     ("Gather", {"x": X, "i": np.array([[2, -1], [0, 1]], I64)}, {"axis": 3}, True),
     ("Cast", {"x": X * 10}, {"to": TensorProto.INT32}, True),
-    ("Slice", {"x": X, "s": np.array([3, -1], I64), "e": np.array([0, -100], I64),
-               "a": np.array([2, 3], I64), "t": np.array([-1, -2], I64)}, {}, True),  # fmt: skip
+    (
+        "Slice",
+        {
+            "x": X,
+            "s": np.array([3, -1], I64),
+            "e": np.array([0, -100], I64),
+            "a": np.array([2, 3], I64),
+            "t": np.array([-1, -2], I64),
+        },
+        {},
+        True,
+    ),
     ("Slice", {"x": X, "s": np.array([1], I64), "e": np.array([2**62], I64)}, {}, True),
     ("Concat", {"x": X, "y2": X[:, :1] + 1}, {"axis": 1}, True),
-    ("Gemm", {"x": X[0, 0], "b": RNG.standard_normal((6, 5)).astype(np.float32), "c": np.ones(6, np.float32)},
-     {"transB": 1, "alpha": 0.5, "beta": 2.0}, False),  # fmt: skip
+    (
+        "Gemm",
+        {"x": X[0, 0], "b": RNG.standard_normal((6, 5)).astype(np.float32), "c": np.ones(6, np.float32)},
+        {"transB": 1, "alpha": 0.5, "beta": 2.0},
+        False,
+    ),
     ("MatMul", {"x": X, "b": RNG.standard_normal((5, 2)).astype(np.float32)}, {}, False),
-    ("BatchNormalization", {"x": X, "s": np.array([1, 2, 3], np.float32), "b": np.array([0, 1, 0], np.float32),
-                            "m": np.array([0.1, -0.2, 0.3], np.float32), "v": np.array([1, 0.5, 2], np.float32)},
-     {"epsilon": 1e-3}, False),  # fmt: skip
+    (
+        "BatchNormalization",
+        {
+            "x": X,
+            "s": np.array([1, 2, 3], np.float32),
+            "b": np.array([0, 1, 0], np.float32),
+            "m": np.array([0.1, -0.2, 0.3], np.float32),
+            "v": np.array([1, 0.5, 2], np.float32),
+        },
+        {"epsilon": 1e-3},
+        False,
+    ),
 ]
 
 
@@ -74,7 +96,9 @@ def test_operator_against_onnxruntime(op, inputs, attrs, exact):
 
 
 @settings(max_examples=40)
-@given(st.sampled_from(["Add", "Sub", "Mul", "Div"]), st.sampled_from([(3, 1, 5), (1, 4, 1), (5,), (2, 3, 4, 5)]))
+@given(
+    st.sampled_from(["Add", "Sub", "Mul", "Div"]), st.sampled_from([(3, 1, 5), (1, 4, 1), (5,), (2, 3, 4, 5)])
+)
 def test_broadcasting_arithmetic(op, shape):
     y = (RNG.standard_normal(shape) + 3).astype(np.float32)
     model = single_node(op, {"x": X, "y2": y}, feeds=("x", "y2"))
@@ -108,8 +132,12 @@ def test_split(inputs, attrs, opset):
 
 def test_constant_shape_chain_and_dropout_mask():
     nodes = [
-        helper.make_node("Constant", [], ["c"], value=helper.make_tensor("v", TensorProto.INT64, [2], [2, 3])),
-        helper.make_node("ConstantOfShape", ["c"], ["k"], value=helper.make_tensor("f", TensorProto.FLOAT, [1], [1.5])),
+        helper.make_node(
+            "Constant", [], ["c"], value=helper.make_tensor("v", TensorProto.INT64, [2], [2, 3])
+        ),
+        helper.make_node(
+            "ConstantOfShape", ["c"], ["k"], value=helper.make_tensor("f", TensorProto.FLOAT, [1], [1.5])
+        ),
         helper.make_node("Dropout", ["x"], ["d", "mask"]),
         helper.make_node("Constant", [], ["one"], value_float=2.0),
         helper.make_node("Mul", ["k", "one"], ["y"]),
@@ -118,7 +146,10 @@ def test_constant_shape_chain_and_dropout_mask():
         nodes,
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
-        [helper.make_tensor_value_info(n, t, None) for n, t in (("y", 1), ("d", 1), ("mask", TensorProto.BOOL))],
+        [
+            helper.make_tensor_value_info(n, t, None)
+            for n, t in (("y", 1), ("d", 1), ("mask", TensorProto.BOOL))
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     x = X[0, 0, :2, :3].copy()

@@ -1,4 +1,4 @@
-"""model.trace and model.size_contract: shapes, receptive fields through skips and up-sampling, tiling exactness."""
+"""model.trace and model.size_contract: receptive fields through skips and up-sampling, exact tiles."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from onnx_cases import export  # noqa: E402
 from torch import nn  # noqa: E402
-from torch_unets import ConvlabLayout  # noqa: E402
 
 import convlab.onnx as co  # noqa: E402
 from convlab.models import UNetConfig  # noqa: E402
 from convlab.shapes import receptive_field  # noqa: E402
 from convlab.tiling import default_halo  # noqa: E402
+from onnx_cases import export  # noqa: E402
+from torch_unets import ConvlabLayout  # noqa: E402
 
 
 class Chain(nn.Module):
@@ -42,7 +42,7 @@ def test_chain_receptive_fields_equal_shapes_receptive_field():
 
 
 class Skip1d(nn.Module):
-    """Linear (no activations), so that an input pixel reaches an output exactly where the graph connects them."""
+    """Linear (no activations): an input pixel reaches an output exactly where the graph connects them."""
 
     def __init__(self):
         super().__init__()
@@ -95,7 +95,9 @@ def test_padded_unet_contract_halo_matches_tiling_and_tiles_are_exact():
         core = slice(halo, window - halo)
         inner = slice(start + halo, start + window - halo)
         if start + halo >= halo and start + window - halo <= 96 - halo:
-            np.testing.assert_allclose(tile[:, :, core, halo:-halo], whole[:, :, inner, halo:-halo], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                tile[:, :, core, halo:-halo], whole[:, :, inner, halo:-halo], rtol=1e-5, atol=1e-6
+            )
 
 
 class Unpadded(nn.Module):

@@ -126,7 +126,8 @@ def _text(outputs, rows, tolerance, index) -> str:
         worst = max((r.max_rel for r in rows), default=0.0)
         if first is None:
             lines.append(
-                f"all {len(rows)} tensors agree within max relative difference {tolerance:g} (worst {worst:.3g})"
+                f"all {len(rows)} tensors agree within max relative difference {tolerance:g} "
+                f"(worst {worst:.3g})"
             )
         else:
             lines.append(

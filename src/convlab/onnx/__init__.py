@@ -19,9 +19,9 @@ from ._trace import OnnxTraceRow
 
 __all__ = [
     "MAX_ELEMENTS",
-    "NodeDifference",
     "OPS",
     "Meta",
+    "NodeDifference",
     "OnnxModel",
     "OnnxModelError",
     "OnnxTraceRow",

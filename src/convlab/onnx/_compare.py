@@ -86,7 +86,7 @@ def _session_bytes(model) -> bytes:
 def compare_onnxruntime(
     model, feeds: dict[str, np.ndarray]
 ) -> tuple[list[NodeDifference], dict[str, np.ndarray]]:
-    """Per tensor in topological order, the difference between convlab and onnxruntime, and convlab's values."""
+    """Per tensor in topological order, convlab against onnxruntime; and convlab's values."""
     try:
         import onnxruntime
     except ImportError:

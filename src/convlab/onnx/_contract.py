@@ -8,17 +8,22 @@
 - **alignment**: the largest total stride of any tensor (the deepest level);
 - **halo**: how many output pixels at each edge read positions outside the
   input (padding, clamped interpolation), from the exact pixel sets of the
-  receptive-field trace, rounded up to a multiple of the alignment.
+  receptive-field trace, rounded up to a multiple of the alignment;
+- **exact** (when :class:`~convlab.shapes.SizeContract` has the field): False
+  when a Resize samples relative to the tensor's size (align_corners,
+  tf_crop_and_resize) or by a non-integer factor: no halo makes tiles exact.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import lru_cache
 
 from .._args import ConvlabError
 from ..shapes import SizeContract
 from ._registry import shape_of
+from ._resize_ops import shift_invariant
 from ._trace import Spatial, shape_pass
 
 __all__ = ["graph_contract"]
@@ -135,9 +140,20 @@ def graph_contract(model) -> SizeContract:
     spatial = Spatial(model.graph, values, steps, model.graph.inputs[0].name)
     margin, halo = [], []
     for d in range(ndim):
-        pixels = spatial.pixels(out, d, 0)
-        lo = min(max(round((min(pixels) + max(pixels)) / 2), 0), totals[d])
+        # Centre of the fields over one period, relative to each output: outputs
+        # of one period share their deepest pixels, so output 0 alone is lopsided.
+        reach = [
+            (min(p) - r, max(p) - r)
+            for r in range(spatial.period[out][d])
+            if (p := spatial.pixels(out, d, r))
+        ]
+        centre = (min(a for a, _ in reach) + max(b for _, b in reach)) / 2
+        lo = min(max(math.floor(centre), 0), totals[d])
         margin.append((lo, totals[d] - lo))
         reach = max(_reach(spatial, out, d, sizes[d], sizes[d] - totals[d]))
         halo.append(-(-reach // alignment[d]) * alignment[d])
-    return SizeContract(smallest, step, tuple(margin), alignment, tuple(halo))
+    exact = all(
+        shift_invariant(node, ins) for node, ins, _ in steps if node.op_type in ("Resize", "Upsample")
+    )
+    extra = {"exact": exact} if "exact" in {f.name for f in dataclasses.fields(SizeContract)} else {}
+    return SizeContract(smallest, step, tuple(margin), alignment, tuple(halo), **extra)

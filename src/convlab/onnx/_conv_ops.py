@@ -19,7 +19,7 @@ import numpy as np
 from .. import functional as F
 from .._args import ConvlabError
 from ..shapes import conv_output_size
-from ._registry import Meta, OpSpec, dtype_of, index_map, register, shape_of
+from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, index_map, register, shape_of
 
 __all__ = ["AUTO_PAD", "auto_pads", "onnx_pairs", "to_torch_pad", "window_reads"]
 
@@ -72,7 +72,7 @@ def _geometry(node, x_shape, w_shape, transposed: bool) -> _Geometry:
     n = len(x_shape) - 2
     if n not in _CONV or len(w_shape) != n + 2:
         raise ConvlabError(
-            f"input and weight must have equal ranks with 1 to 3 spatial dimensions, got X{x_shape}, W{w_shape}"
+            f"input and weight must have equal ranks, 1 to 3 spatial dimensions, got X{x_shape}, W{w_shape}"
         )
     kernel = tuple(w_shape[2:])
     declared = node.attr("kernel_shape")
@@ -105,6 +105,13 @@ def _transpose_pads(node, spatial, kernel, strides, dilations):
     for i, o, s, k, d, op in zip(spatial, target, strides, kernel, dilations, out_pad):
         total = s * (i - 1) + op + (k - 1) * d + 1 - o
         small, large = total // 2, total - total // 2
+        if total < 0 and mode not in ("SAME_UPPER", "SAME_LOWER"):
+            # output_shape beyond the full output without auto_pad: onnxruntime
+            # and onnx.reference both append the zeros at the end, as PyTorch's
+            # output_size does (the spec's formula would give negative pads; with
+            # SAME_* onnx.reference follows that formula, and so does convlab).
+            pairs.append((0, total))
+            continue
         pairs.append((small, large) if mode == "SAME_UPPER" else (large, small))
     return tuple(pairs)
 
@@ -197,14 +204,14 @@ def _check(node) -> list[str]:
 
 
 _ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
-register("Conv", OpSpec(_conv_run, _conv_shape, _ATTRS, (1, 23), _check, _conv_window, _conv_flops))
+register("Conv", OpSpec(_conv_run, _conv_shape, _ATTRS, (1, MAX_OPSET), _check, _conv_window, _conv_flops))
 register(
     "ConvTranspose",
     OpSpec(
         _convt_run,
         _convt_shape,
         (*_ATTRS, "output_padding", "output_shape"),
-        (1, 23),
+        (1, MAX_OPSET),
         _check,
         _convt_window,
         _convt_flops,

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .._args import ConvlabError
-from ._registry import Meta, OpSpec, dtype_of, index_map, ints_of, register, shape_of
+from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, index_map, ints_of, register, shape_of
 from ._tensors import check_elements
 
 
@@ -267,18 +267,24 @@ register(
         lambda node, x: (np.concatenate([v for v in x if v is not None], axis=_axis(node, x[0].ndim)),),
         _concat_shape,
         ("axis",),
-        (4, 23),
+        (4, MAX_OPSET),
         window=_concat_window,
     ),
 )
 register(
-    "Split", OpSpec(_split_run, _split_shape, ("axis", "split", "num_outputs"), (2, 23), window=_split_window)
+    "Split",
+    OpSpec(_split_run, _split_shape, ("axis", "split", "num_outputs"), (2, MAX_OPSET), window=_split_window),
 )
-register("Slice", OpSpec(_slice_run, _slice_shape, ("starts", "ends", "axes"), (1, 23), window=_slice_window))
+register(
+    "Slice",
+    OpSpec(_slice_run, _slice_shape, ("starts", "ends", "axes"), (1, MAX_OPSET), window=_slice_window),
+)
 for _op in _RESHAPES:
-    register(_op, OpSpec(*_reshape_like(_op), ("allowzero", "axis", "axes", "perm"), (1, 23), window=None))
-register("Shape", OpSpec(_shape_run, _shape_run, ("start", "end"), (1, 23), window=None))
-register("Gather", OpSpec(_gather_run, _gather_shape, ("axis",), (1, 23), window=None))
+    register(
+        _op, OpSpec(*_reshape_like(_op), ("allowzero", "axis", "axes", "perm"), (1, MAX_OPSET), window=None)
+    )
+register("Shape", OpSpec(_shape_run, _shape_run, ("start", "end"), (1, MAX_OPSET), window=None))
+register("Gather", OpSpec(_gather_run, _gather_shape, ("axis",), (1, MAX_OPSET), window=None))
 _CONSTANT = (
     "value",
     "value_float",
@@ -289,7 +295,10 @@ _CONSTANT = (
     "value_string",
     "value_strings",
 )
-register("Constant", OpSpec(_constant_run, _constant_run, _CONSTANT, (1, 23), _constant_check, window=None))
 register(
-    "ConstantOfShape", OpSpec(_const_of_shape_run, _const_of_shape_shape, ("value",), (9, 23), window=None)
+    "Constant", OpSpec(_constant_run, _constant_run, _CONSTANT, (1, MAX_OPSET), _constant_check, window=None)
+)
+register(
+    "ConstantOfShape",
+    OpSpec(_const_of_shape_run, _const_of_shape_shape, ("value",), (9, MAX_OPSET), window=None),
 )

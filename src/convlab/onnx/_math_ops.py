@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import functional as F
 from .._args import ConvlabError
-from ._registry import Meta, OpSpec, dtype_of, register, shape_of, value_of
+from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, register, shape_of, value_of
 
 
 def same_shape(node, inputs):
@@ -199,30 +199,34 @@ def _softmax_window(node, inputs, outputs):
 
 
 for _op in _BINARY:
-    register(_op, OpSpec(_binary_run, _broadcast_shape, (), (7, 23)))
+    register(_op, OpSpec(_binary_run, _broadcast_shape, (), (7, MAX_OPSET)))
 for _op, _fn in _ACTIVATIONS.items():
-    register(_op, OpSpec(_unary(_fn), same_shape, ("alpha",) if _op == "LeakyRelu" else (), (6, 23)))
-register("PRelu", OpSpec(_prelu_run, same_shape, (), (7, 23)))
-register("Clip", OpSpec(_clip_run, same_shape, ("min", "max"), (6, 23)))
-register("Softmax", OpSpec(_softmax_run, same_shape, ("axis",), (1, 23), window=_softmax_window))
+    register(_op, OpSpec(_unary(_fn), same_shape, ("alpha",) if _op == "LeakyRelu" else (), (6, MAX_OPSET)))
+register("PRelu", OpSpec(_prelu_run, same_shape, (), (7, MAX_OPSET)))
+register("Clip", OpSpec(_clip_run, same_shape, ("min", "max"), (6, MAX_OPSET)))
+register("Softmax", OpSpec(_softmax_run, same_shape, ("axis",), (1, MAX_OPSET), window=_softmax_window))
 register(
     "BatchNormalization",
     OpSpec(
         _bn_run,
         same_shape,
         ("epsilon", "momentum", "training_mode", "spatial"),
-        (7, 23),
+        (7, MAX_OPSET),
         _bn_check,
         flops=lambda node, shapes, outs: 2 * math.prod(outs[0]),
     ),
 )
 register(
     "Gemm",
-    OpSpec(_gemm_run, _gemm_shape, ("alpha", "beta", "transA", "transB"), (7, 23), None, None, _gemm_flops),
+    OpSpec(
+        _gemm_run, _gemm_shape, ("alpha", "beta", "transA", "transB"), (7, MAX_OPSET), None, None, _gemm_flops
+    ),
 )
 register(
     "MatMul",
-    OpSpec(lambda node, x: (np.matmul(x[0], x[1]),), _matmul_shape, (), (1, 23), None, None, _matmul_flops),
+    OpSpec(
+        lambda node, x: (np.matmul(x[0], x[1]),), _matmul_shape, (), (1, MAX_OPSET), None, None, _matmul_flops
+    ),
 )
-register("Cast", OpSpec(_cast_run, _cast_shape, ("to", "saturate"), (6, 23)))
-register("Dropout", OpSpec(_dropout_run, _dropout_shape, ("ratio", "seed"), (7, 23)))
+register("Cast", OpSpec(_cast_run, _cast_shape, ("to", "saturate"), (6, MAX_OPSET)))
+register("Dropout", OpSpec(_dropout_run, _dropout_shape, ("ratio", "seed"), (7, MAX_OPSET)))

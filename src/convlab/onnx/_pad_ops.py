@@ -18,7 +18,7 @@ from .. import functional as F
 from .._args import ConvlabError
 from ..shapes import conv_output_size
 from ._conv_ops import to_torch_pad
-from ._registry import Meta, OpSpec, dtype_of, ints_of, register, shape_of, value_of
+from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, ints_of, register, shape_of, value_of
 
 _MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
 
@@ -129,11 +129,15 @@ def _col2im_shape(node, inputs):
 
 register(
     "Pad",
-    OpSpec(_pad_run, _pad_shape, ("mode", "pads", "value"), (2, 23), _pad_check, _shift_window(_pad_pairs)),
+    OpSpec(
+        _pad_run, _pad_shape, ("mode", "pads", "value"), (2, MAX_OPSET), _pad_check, _shift_window(_pad_pairs)
+    ),
 )
 register(
-    "CenterCropPad", OpSpec(_crop_run, _crop_shape, ("axes",), (18, 23), None, _shift_window(_crop_pairs))
+    "CenterCropPad",
+    OpSpec(_crop_run, _crop_shape, ("axes",), (18, MAX_OPSET), None, _shift_window(_crop_pairs)),
 )
 register(
-    "Col2Im", OpSpec(_col2im_run, _col2im_shape, ("dilations", "pads", "strides"), (18, 23), window=None)
+    "Col2Im",
+    OpSpec(_col2im_run, _col2im_shape, ("dilations", "pads", "strides"), (18, MAX_OPSET), window=None),
 )

@@ -17,7 +17,7 @@ from .. import functional as F
 from .._args import ConvlabError
 from ..shapes import conv_output_size
 from ._conv_ops import AUTO_PAD, auto_pads, to_torch_pad, window_reads
-from ._registry import Meta, OpSpec, dtype_of, index_map, register, shape_of
+from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, index_map, register, shape_of
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
@@ -134,11 +134,12 @@ def _global_window(node, inputs, outputs):
 
 _POOL = ("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides")
 register(
-    "MaxPool", OpSpec(_max_run, _pool_shape, (*_POOL, "storage_order"), (1, 23), _check_pool, _pool_window)
+    "MaxPool",
+    OpSpec(_max_run, _pool_shape, (*_POOL, "storage_order"), (1, MAX_OPSET), _check_pool, _pool_window),
 )
 register(
     "AveragePool",
-    OpSpec(_avg_run, _pool_shape, (*_POOL, "count_include_pad"), (1, 23), _check_pool, _pool_window),
+    OpSpec(_avg_run, _pool_shape, (*_POOL, "count_include_pad"), (1, MAX_OPSET), _check_pool, _pool_window),
 )
 for _name in ("GlobalAveragePool", "GlobalMaxPool"):
-    register(_name, OpSpec(_global_run, _global_shape, (), (1, 23), None, _global_window))
+    register(_name, OpSpec(_global_run, _global_shape, (), (1, MAX_OPSET), None, _global_window))

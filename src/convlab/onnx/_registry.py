@@ -7,7 +7,7 @@ ConvInteger, MatMulInteger, QLinearMatMul) plug in the same way, e.g.::
     register("QuantizeLinear", OpSpec(
         run=lambda node, x: (quant.quantize_linear(x[0], x[1], x[2], axis=node.attr("axis", 1)),),
         shape=same_shape_as(0, dtype_from=2),
-        attributes=("axis", "saturate", "block_size"), opsets=(10, 23)))
+        attributes=("axis", "saturate", "block_size"), opsets=(10, MAX_OPSET)))
 
 ``run`` receives the node and its input arrays (``None`` for an omitted
 optional input) and returns a tuple of output arrays; ``shape`` receives
@@ -28,8 +28,9 @@ from .._args import ConvlabError
 
 __all__ = ["OPS", "Meta", "OpSpec", "dtype_of", "index_map", "ints_of", "register", "shape_of", "value_of"]
 
-# The latest opset of onnx 1.23; an operator's spec narrows its own range.
-MAX_OPSET = 23
+# onnx 1.23's latest opset. The operators here changed after opset 19 only to
+# accept new element types (int4, float8...), which the dtype check refuses.
+MAX_OPSET = 28
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from .._args import ConvlabError
-from ._registry import Meta, OpSpec, dtype_of, index_map, register, shape_of, value_of
+from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, index_map, register, shape_of, value_of
 
 _COORD = (
     "half_pixel",
@@ -187,6 +187,19 @@ def _resize_window(node, inputs, outputs):
     return {0: [maps[a] for a in range(2, len(plan))]}
 
 
+def shift_invariant(node, inputs) -> bool:
+    """Whether the resize commutes with shifts of its input by whole periods (tiles can be exact).
+
+    align_corners and tf_crop_and_resize place samples relative to the size of
+    the tensor, and a scale that is neither an integer nor one over an integer
+    has no period the tiling grid could follow.
+    """
+    if _coordinate_mode(node) in ("align_corners", "tf_crop_and_resize"):
+        return False
+    plan, _, _ = _plan(node, inputs)
+    return all(out == n or out % n == 0 or n % out == 0 for n, out, _ in plan)
+
+
 def _check(node) -> list[str]:
     problems = []
     mode = node.attr("mode", "nearest")
@@ -217,5 +230,5 @@ _ATTRS = (
     "mode",
     "nearest_mode",
 )
-register("Resize", OpSpec(_resize_run, _resize_shape, _ATTRS, (10, 23), _check, _resize_window))
+register("Resize", OpSpec(_resize_run, _resize_shape, _ATTRS, (10, MAX_OPSET), _check, _resize_window))
 register("Upsample", OpSpec(_resize_run, _resize_shape, ("mode", "scales"), (7, 9), _check, _resize_window))
