@@ -166,3 +166,52 @@ def test_console_script_runs_as_a_module():
         [sys.executable, "-m", "convlab", "unet-sizes", "573"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 2 and "down0.pool" in done.stderr
+
+
+def test_bare_convlab_prints_usage_to_stderr_and_exits_2(capsys):
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("usage: convlab")
+    assert err.splitlines()[-1] == "convlab: error: name a command (see convlab --help)"
+
+
+@pytest.mark.parametrize(
+    ("exc", "line"),
+    [
+        (
+            MemoryError(),
+            "convlab rf: error: out of memory; use a smaller size, or --tile where the command has it",
+        ),
+        (
+            FileNotFoundError(2, "No such file or directory", "/no/dir/x.png"),
+            "convlab rf: error: No such file or directory: /no/dir/x.png",
+        ),
+        (
+            PermissionError(13, "Permission denied", "/ro/x.png"),
+            "convlab rf: error: Permission denied: /ro/x.png",
+        ),
+    ],
+)
+def test_environment_failures_are_one_line_exit_2(monkeypatch, capsys, exc, line):
+    import convlab.cli._shape_cmds as cmds
+
+    def fail(args):
+        raise exc
+
+    monkeypatch.setattr(cmds, "run_rf", fail, raising=True)
+    assert main(["rf", "c3"]) == 2
+    assert capsys.readouterr().err.splitlines() == [line]
+
+
+def test_internal_errors_show_a_traceback_marked_internal_and_exit_1(monkeypatch, capsys):
+    import convlab.cli._shape_cmds as cmds
+
+    def fail(args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cmds, "run_rf", fail, raising=True)
+    assert main(["rf", "c3"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ZeroDivisionError: boom" in err
+    assert err.splitlines()[-1].startswith("convlab rf: internal error (a bug in convlab")

@@ -12,6 +12,13 @@ from typing import Any
 
 from . import shapes
 from ._args import ConvlabError
+from ._limits import (
+    ResourceError,
+    expansion_limit,
+    get_expansion_limit,
+    get_memory_limit,
+    memory_limit,
+)
 
 __version__ = "0.1.0"
 
@@ -37,7 +44,18 @@ _FUNCTIONAL = (
 )
 _SUBMODULES = ("functional", "init", "io", "lowering", "models", "nn", "transforms")
 
-__all__ = ["ConvlabError", "__version__", "shapes", *_SUBMODULES, *_FUNCTIONAL]
+__all__ = [
+    "ConvlabError",
+    "ResourceError",
+    "__version__",
+    "expansion_limit",
+    "get_expansion_limit",
+    "get_memory_limit",
+    "memory_limit",
+    "shapes",
+    *_SUBMODULES,
+    *_FUNCTIONAL,
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .._args import ConvlabError
@@ -38,17 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad arguments)."""
+    """Run the command line; returns the exit status.
+
+    0 on success; 2 for bad arguments and for every failure that comes from
+    the input or the environment (a missing or read-only directory, a full
+    disk, too little memory), always as one line on stderr; 1 only for an
+    internal error, whose traceback is printed and said to be one.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        parser.print_usage(sys.stderr)
+        print("convlab: error: name a command (see convlab --help)", file=sys.stderr)
         return 2
     try:
         text = args.run(args)
-    except (ConvlabError, TypeError) as err:
-        print(f"convlab {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"convlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # every failure: one line, or a traceback marked internal
+        return _report(args.command, err)
     try:
         print(text)
     except BrokenPipeError:
@@ -56,3 +66,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout at devnull so the interpreter's final flush stays quiet.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     return 0
+
+
+def _report(command: str, err: Exception) -> int:
+    if isinstance(err, (ConvlabError, TypeError)):
+        message = str(err)
+    elif isinstance(err, MemoryError):
+        message = "out of memory; use a smaller size, or --tile where the command has it"
+    elif isinstance(err, OSError):
+        where = f": {err.filename}" if err.filename else ""
+        message = f"{err.strerror or err}{where}"
+    else:
+        traceback.print_exc()
+        print(
+            f"convlab {command}: internal error (a bug in convlab; please report it with the "
+            f"command line and the traceback above)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"convlab {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2

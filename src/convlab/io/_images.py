@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from .._args import ConvlabError
+from .._limits import check_memory
 from ._atomic import atomic_path
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFileError", "read_image", "write_image"]
@@ -69,6 +71,8 @@ def _read_png(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         if image.format != "PNG":
             raise ConvlabError(f"the file is a {image.format} image, not a PNG")
+        bands = 4 if image.mode == "P" else len(image.getbands())
+        _check_decoded(image.size[0] * image.size[1] * bands * (2 if image.mode in _SIXTEEN_BIT else 1))
         if image.mode == "P":
             image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         mode = image.mode
@@ -78,11 +82,18 @@ def _read_png(path: Path) -> np.ndarray:
     return data[np.newaxis] if data.ndim == 2 else np.moveaxis(data, -1, 0)
 
 
+def _check_decoded(nbytes: int) -> None:
+    # Checked from the header, before the decoder allocates: a 140 KB PNG may
+    # declare 12000x12000 pixels.
+    check_memory(nbytes, "decoding the whole image (read it in tiles: convlab segment --tile)")
+
+
 def _read_tiff(path: Path) -> np.ndarray:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
+        _check_decoded(math.prod(series.shape) * series.dtype.itemsize)
         data, axes = series.asarray(), series.axes
     keep = [i for i, a in enumerate(axes) if a in "CSYX" or data.shape[i] > 1]
     data = data.reshape([data.shape[i] for i in keep])

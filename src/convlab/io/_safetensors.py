@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,8 +61,10 @@ def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], set[str]]:
     (size,) = struct.unpack("<Q", data[:8])
     if size > min(_MAX_HEADER, len(data) - 8):
         raise ConvlabError(f"the header length {size} exceeds the file ({len(data)} bytes): truncated?")
+    text = bytes(data[8 : 8 + size])
+    _check_depth(text)
     try:
-        header = json.loads(data[8 : 8 + size])
+        header = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ConvlabError(f"the header is not valid JSON ({err})") from None
     if not isinstance(header, dict):
@@ -79,11 +82,27 @@ def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], set[str]]:
     return tensors, bf16
 
 
+# A valid header nests three deep ({name: {"shape": [...]}}); the JSON parser
+# recurses once per level, so a file of 200 000 "[" must be refused before it.
+_MAX_DEPTH = 8
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _check_depth(text: bytes) -> None:
+    bare = np.frombuffer(_STRING.sub(b'""', text), dtype=np.uint8)
+    steps = np.isin(bare, np.frombuffer(b"[{", np.uint8)).astype(np.int64)
+    steps -= np.isin(bare, np.frombuffer(b"]}", np.uint8))
+    if bare.size and np.cumsum(steps).max() > _MAX_DEPTH:
+        raise ConvlabError(
+            f"the header nests deeper than {_MAX_DEPTH} levels; it is not a safetensors header"
+        )
+
+
 def _entry(name: str, entry: object, available: int) -> tuple[np.dtype, tuple[int, ...], tuple[int, int]]:
     if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
         raise ConvlabError(f"tensor {name!r}: the header entry needs dtype, shape and data_offsets")
     code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if code not in _DTYPES:
+    if not isinstance(code, str) or code not in _DTYPES:
         raise ConvlabError(
             f"tensor {name!r} has dtype {code!r}, which convlab cannot read (known: {', '.join(_DTYPES)})"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import warnings
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError, describe
+from .._limits import check_expansion
 from ._atomic import atomic_path
 from ._safetensors import read_safetensors, safetensors_bytes
 
@@ -107,14 +109,49 @@ def _read_safetensors(path: Path) -> tuple[dict, list[str]]:
 
 
 def _read_npz(path: Path) -> tuple[dict, list[str]]:
+    # Read member by member through zipfile rather than np.load, so that every
+    # header is checked against the bytes its member really holds (a header
+    # may declare (2**40,)) and the archive's unpacked total against the file
+    # (a deflate bomb) before anything is allocated.
+    if path.read_bytes()[:6] == b"\x93NUMPY":
+        raise ConvlabError("the file is a single .npy array, not an .npz archive of named arrays")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ConvlabError("the file is a single .npy array, not an .npz archive of named arrays")
-            return {name: archive[name] for name in archive.files}, []
-    except (ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    raise ConvlabError(f"member {info.filename!r} is not an .npy array")
+            declared = sum(info.file_size for info in infos)
+            check_expansion(declared, path.stat().st_size, f"the {len(infos)} arrays of the archive")
+            return {info.filename[:-4]: _npz_member(archive, info) for info in infos}, []
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as err:
+        if isinstance(err, ConvlabError):
+            raise
         # ValueError also covers object arrays, which would need pickle.
         raise ConvlabError(f"not a readable .npz archive ({err})") from None
+
+
+def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    name = info.filename[:-4]
+    with archive.open(info) as file:
+        version = np.lib.format.read_magic(file)
+        if version not in ((1, 0), (2, 0)):
+            raise ConvlabError(f"array {name!r} has .npy format version {version}, expected 1.0 or 2.0")
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else (np.lib.format.read_array_header_2_0)
+        )
+        shape, _, dtype = read_header(file)
+        if dtype.hasobject:
+            raise ConvlabError(f"array {name!r} holds Python objects, which would need pickle: refused")
+        if math.prod(shape) * dtype.itemsize > info.file_size:
+            raise ConvlabError(
+                f"array {name!r} declares shape {shape} of {dtype} but its member holds only "
+                f"{info.file_size} bytes"
+            )
+    with archive.open(info) as file:
+        return np.lib.format.read_array(file, allow_pickle=False)
 
 
 def _read_torch(path: Path) -> tuple[dict, list[str]]:
@@ -136,12 +173,13 @@ def _read_torch(path: Path) -> tuple[dict, list[str]]:
     except Exception as err:  # torch reports damage as RuntimeError, EOFError, zip errors, ...
         raise ConvlabError(f"torch.load failed: {type(err).__name__}: {err}") from None
     state, notes = _unwrap(loaded)
+    budget = _Budget(path.stat().st_size)
     arrays, plain = {}, []
     for name, value in state.items():
+        if not isinstance(name, str):
+            raise ConvlabError(f"the state_dict has the key {describe(name)}; keys must be strings")
         if isinstance(value, torch.Tensor):
-            value = value.detach()
-            # NumPy has no bfloat16; widening to float32 is exact.
-            arrays[name] = (value.float() if value.dtype == torch.bfloat16 else value).numpy().copy()
+            arrays[name] = _torch_array(name, value.detach(), torch, budget)
         else:
             arrays[name] = _plain_numbers(name, value)
             plain.append(name)
@@ -153,21 +191,60 @@ def _read_torch(path: Path) -> tuple[dict, list[str]]:
     return arrays, notes
 
 
+class _Budget:
+    """What the tensors of one file have materialised so far, against the file's size."""
+
+    def __init__(self, file_bytes: int):
+        self.file_bytes, self.used = file_bytes, 0
+
+    def take(self, nbytes: int, name: str) -> None:
+        self.used += nbytes
+        check_expansion(self.used, self.file_bytes, f"the tensors up to {name!r}")
+
+
+_TORCH_DTYPES = (
+    *("float16", "bfloat16", "float32", "float64", "bool"),
+    *("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
+)
+
+
+def _torch_array(name: str, tensor, torch, budget: _Budget) -> np.ndarray:
+    # Expanded (stride-0) views, views sharing one storage and exotic layouts
+    # are checked before .numpy() copies anything.
+    if tensor.layout != torch.strided:
+        raise ConvlabError(f"tensor {name!r} has layout {tensor.layout}; only dense tensors are read")
+    if tensor.is_quantized:
+        raise ConvlabError(f"tensor {name!r} is a quantized tensor ({tensor.dtype}); store it dequantized")
+    if str(tensor.dtype).removeprefix("torch.") not in _TORCH_DTYPES:
+        raise ConvlabError(
+            f"tensor {name!r} has dtype {tensor.dtype}, which convlab cannot read "
+            f"(readable: {', '.join(_TORCH_DTYPES)})"
+        )
+    widened = 4 if tensor.dtype == torch.bfloat16 else tensor.element_size()
+    budget.take(tensor.numel() * widened, name)
+    # NumPy has no bfloat16; widening to float32 is exact.
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy().copy()
+
+
 def _plain_numbers(name: str, value: object) -> np.ndarray:
     # Training scripts store small values next to the tensors (Pytorch-UNet
-    # its mask_values list); numbers are kept, anything else is refused.
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError):
-        array = None
-    if array is None or array.dtype.kind not in "biuf":
+    # its mask_values list); a number or a flat list of numbers is kept,
+    # anything else (nested or self-referring containers included) refused.
+    flat = value if isinstance(value, (list, tuple)) and len(value) <= 1 << 16 else [value]
+    if not all(isinstance(v, (bool, int, float)) for v in flat):
         raise ConvlabError(f"entry {name!r} is {describe(value)}, neither a tensor nor numbers")
-    return array
+    try:
+        return np.asarray(value)
+    except OverflowError:
+        raise ConvlabError(f"entry {name!r} holds an integer too large for 64 bits") from None
 
 
 def _unwrap(loaded: object) -> tuple[Mapping, list[str]]:
-    notes = []
+    notes, seen = [], set()
     while isinstance(loaded, Mapping):
+        if id(loaded) in seen:
+            raise ConvlabError("the checkpoint dict contains itself (a cycle of state_dict entries)")
+        seen.add(id(loaded))
         key = next((k for k in _WRAPPERS if isinstance(loaded.get(k), Mapping)), None)
         if key is None:
             return loaded, notes
