@@ -164,3 +164,11 @@ def test_trace_arguments():
         model.trace({"y": (1, 2, 3)})
     with pytest.raises(convlab.ConvlabError, match="fixed spatial sizes"):
         model.size_contract  # noqa: B018
+
+
+def test_declared_sizes_beyond_the_memory_limit_are_refused_at_load():
+    from convlab._limits import memory_limit
+
+    model = single_node("Relu", {"x": np.ones((1, 3, 64, 64), np.float32)})
+    with memory_limit(10_000), pytest.raises(co.OnnxModelError, match="Relu node"):
+        co.load(model)

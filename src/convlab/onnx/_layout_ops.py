@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .._args import ConvlabError
+from .._limits import check_memory
 from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, index_map, ints_of, register, shape_of
 from ._tensors import check_elements
 
@@ -251,6 +252,7 @@ def _const_of_shape_run(node, inputs):
     check_elements(shape, "ConstantOfShape's output")
     value = node.attr("value")
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    check_memory(math.prod(shape) * value.dtype.itemsize, "ConstantOfShape's output")
     return (np.full(shape, value[0], dtype=value.dtype),)
 
 

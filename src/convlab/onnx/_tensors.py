@@ -17,6 +17,7 @@ import onnx
 from onnx import numpy_helper
 
 from .._args import ConvlabError
+from .._limits import check_memory
 
 __all__ = ["MAX_ELEMENTS", "OnnxModelError", "check_elements", "element_dtype", "tensor_to_array"]
 
@@ -71,6 +72,7 @@ def tensor_to_array(tensor: onnx.TensorProto, base_dir: Path | None, what: str) 
     dtype = element_dtype(tensor.data_type, what)
     shape = tuple(tensor.dims)
     count = check_elements(shape, what)
+    check_memory(count * dtype.itemsize, what)
     if tensor.data_location != onnx.TensorProto.EXTERNAL:
         array = numpy_helper.to_array(tensor)
         if array.size != count:

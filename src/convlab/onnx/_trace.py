@@ -22,6 +22,7 @@ from fractions import Fraction
 import numpy as np
 
 from .._args import ConvlabError
+from .._limits import check_memory
 from ._registry import OPS, Meta, shape_of
 
 __all__ = ["OnnxTraceRow", "Spatial", "shape_pass", "trace_rows"]
@@ -91,6 +92,9 @@ def shape_pass(graph, input_shapes: dict[str, tuple[int, ...]]) -> tuple[dict, l
         for name, value in zip(node.outputs, outs):
             if name:
                 values[name] = value
+            if isinstance(value, Meta):
+                # A declared or traced shape the run could not allocate is refused now.
+                check_memory(math.prod(value.shape) * value.dtype.itemsize, f"{node.label()} output {name!r}")
         steps.append((node, ins, outs))
     return values, steps
 
