@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 pytest.importorskip("onnxruntime")
@@ -126,7 +126,6 @@ def conv_cases(draw, transposed=False):
     return x, w, b, attrs
 
 
-@settings(max_examples=60)
 @given(conv_cases())
 def test_conv_every_attribute(case):
     x, w, b, attrs = case
@@ -150,7 +149,6 @@ def test_conv_every_attribute(case):
     np.testing.assert_allclose(got, oracle[0], rtol=1e-5, atol=1e-5)
 
 
-@settings(max_examples=80)
 @given(conv_cases(transposed=True))
 def test_conv_transpose_every_attribute(case):
     x, w, b, attrs = case
@@ -256,7 +254,6 @@ def pool_cases(draw):
     )
 
 
-@settings(max_examples=60)
 @given(pool_cases(), st.integers(1, 2), st.sampled_from([0, 1]))
 def test_max_pool_values_and_indices(case, dilation, storage_order):
     x, kernel, strides, pads, ceil, auto_pad = case
@@ -291,7 +288,6 @@ def test_max_pool_values_and_indices(case, dilation, storage_order):
         np.testing.assert_array_equal(i, oi)
 
 
-@settings(max_examples=60)
 @given(pool_cases(), st.booleans())
 def test_average_pool(case, include_pad):
     x, kernel, strides, pads, ceil, auto_pad = case

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 pytest.importorskip("onnxruntime")
@@ -94,7 +94,6 @@ def resize_cases(draw):
     return x, mode, coord, nearest, use_sizes, spatial
 
 
-@settings(max_examples=150)
 @given(resize_cases())
 def test_resize_every_coordinate_and_nearest_mode(case):
     x, mode, coord, nearest, use_sizes, spatial = case
@@ -174,7 +173,6 @@ def test_upsample_opset_9_nearest_and_linear():
     np.testing.assert_array_equal(co.load(nearest)(x), x.repeat(2, axis=2).repeat(2, axis=3))
 
 
-@settings(max_examples=60)
 @given(
     st.sampled_from(["constant", "reflect", "edge", "wrap"]),
     st.lists(st.integers(-2, 3), min_size=4, max_size=4),
@@ -209,7 +207,6 @@ def test_pad_every_mode(mode, pads, with_axes):
     np.testing.assert_array_equal(got, theirs)
 
 
-@settings(max_examples=40)
 @given(st.lists(st.integers(1, 9), min_size=2, max_size=2))
 def test_center_crop_pad_floors_where_torchvision_rounds(target):
     x = np.arange(2 * 6 * 5, dtype=np.float32).reshape(2, 6, 5)

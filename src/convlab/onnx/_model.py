@@ -239,6 +239,16 @@ class OnnxModel:
         ``shapes`` maps input names to shapes, or is one shape for a
         single-input graph. Receptive fields are in pixels of the first input
         with 1 to 3 spatial dimensions.
+
+        Examples
+        --------
+        >>> from onnx import helper, TensorProto
+        >>> node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], strides=[2])
+        >>> x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, None])
+        >>> g = helper.make_graph([node], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+        >>> row = load(helper.make_model(g)).trace((1, 1, 8))[0]
+        >>> row.output_shapes, row.receptive_field, row.jump, row.start
+        (((1, 1, 4),), (2,), (Fraction(2, 1),), (0,))
         """
         return trace_rows(self.graph, self._shapes(shapes), receptive_field)
 
