@@ -245,7 +245,8 @@ class OnnxModel:
         >>> from onnx import helper, TensorProto
         >>> node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], strides=[2])
         >>> x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, None])
-        >>> g = helper.make_graph([node], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+        >>> y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        >>> g = helper.make_graph([node], "g", [x], [y])
         >>> row = load(helper.make_model(g)).trace((1, 1, 8))[0]
         >>> row.output_shapes, row.receptive_field, row.jump, row.start
         (((1, 1, 4),), (2,), (Fraction(2, 1),), (0,))
