@@ -165,6 +165,7 @@ def test_dynamic_export_runs_any_size_and_has_a_contract():
     for size in [(16, 16), (45, 19)]:
         x = np.random.default_rng(1).standard_normal((1, 1, *size)).astype(np.float32)
         assert model(x).shape == (1, 2, *size)
+    assert (model.in_channels, model.ndim) == (1, 2)
     contract = model.size_contract
     assert contract.smallest == (16, 16) and contract.step == (1, 1)
     assert contract.margin == ((0, 0), (0, 0)) and contract.alignment == (16, 16)

@@ -147,6 +147,18 @@ class OnnxModel:
             raise ConvlabError("this model was built without its ModelProto")
         return self._source
 
+    @property
+    def in_channels(self) -> int | None:
+        """The declared channel count of the (first) input, as convlab's models have; None if symbolic."""
+        shape = self.graph.inputs[0].shape if self.graph.inputs else None
+        return shape[1] if shape is not None and len(shape) > 1 else None
+
+    @property
+    def ndim(self) -> int | None:
+        """Spatial dimensions of the (first) input, from its declared ``(N, C, *spatial)`` (or None)."""
+        shape = self.graph.inputs[0].shape if self.graph.inputs else None
+        return len(shape) - 2 if shape is not None and len(shape) > 2 else None
+
     def num_parameters(self) -> int:
         """Elements of the floating-point initializers."""
         return sum(a.size for a in self.graph.initializers.values() if a.dtype.kind == "f")
