@@ -7,13 +7,19 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("onnxruntime")
 
 import convlab.onnx as co
 from onnx_cases import ort_run, reference_run, single_node
+
+
+def _examples(default_run: int) -> int:
+    """Fewer examples than hypothesis' 100 in the default run (slow naive loops); larger profiles win."""
+    profile = settings.default.max_examples
+    return default_run if profile <= 100 else profile
 
 
 def _pads_of(auto_pad, sizes, kernel, strides, dilations, pads):
@@ -149,6 +155,7 @@ def test_conv_every_attribute(case):
     np.testing.assert_allclose(got, oracle[0], rtol=1e-5, atol=1e-5)
 
 
+@settings(max_examples=_examples(50))
 @given(conv_cases(transposed=True))
 def test_conv_transpose_every_attribute(case):
     x, w, b, attrs = case
