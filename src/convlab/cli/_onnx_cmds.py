@@ -76,7 +76,7 @@ def run_model(args: argparse.Namespace) -> str:
         rows, values = onnx.compare_onnxruntime(model, feeds)
     else:
         values = model.run(feeds, keep="all" if args.dump else None)
-    index = onnx.dump_tensors(model, {**model._feeds(feeds), **values}, args.dump) if args.dump else None
+    index = onnx.dump_tensors(model, values, args.dump) if args.dump else None
     outputs = {name: values[name] for name in model.output_names}
     if args.json:
         return dumps(_json(outputs, rows, args.tolerance, index))

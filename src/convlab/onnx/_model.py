@@ -206,13 +206,14 @@ class OnnxModel:
     ) -> dict[str, np.ndarray]:
         """Run the graph; return its outputs and the ``keep`` intermediate tensors by ONNX name.
 
-        ``keep="all"`` keeps every tensor a node produces; a list keeps those
-        names; ``None`` only the graph outputs. Tensors nobody needs any more
+        ``keep="all"`` keeps the inputs (as cast to the declared dtype) and every
+        tensor a node produces; a list keeps those names; ``None`` only the
+        graph outputs. Tensors nobody needs any more
         are released as the pass goes.
         """
         produced = [o for n in self.graph.nodes for o in n.outputs if o]
         if keep == "all":
-            kept = set(produced)
+            kept = set(produced) | set(self.input_names)
         elif keep is None:
             kept = set()
         elif isinstance(keep, Sequence) and not isinstance(keep, str):
