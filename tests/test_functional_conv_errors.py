@@ -78,7 +78,10 @@ WT = np.ones((4, 3, 3, 3))  # transposed, groups=2: 4 input channels, 6 output c
             lambda: cf.conv_transpose2d(X, WT, groups=2, stride=2, output_padding=1, output_size=(17, 17)),
             "output_padding=1 contradicts output_size",
         ),
-        (lambda: cf.unfold(np.ones((2, 2, 2, 4, 4)), (2, 2)), "input must have 4 dimensions"),
+        (
+            lambda: cf.unfold(np.ones((2, 2, 2, 4, 4)), (2, 2)),
+            r"input must have shape \(N, C, H, W\) or \(C, H, W\) for 2 spatial dimensions",
+        ),
         (lambda: cf.unfold(X, 9), "kernel_size is larger than the padded input"),
         (
             lambda: cf.fold(np.ones((1, 10, 9)), (4, 4), 2),

@@ -23,6 +23,7 @@ from ._limits import (
 __version__ = "0.1.0"
 
 _FUNCTIONAL = (
+    "algorithm",
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",

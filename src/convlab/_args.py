@@ -170,3 +170,52 @@ def _padding_int(value: object, name: str, whole: object) -> int:
     if number < 0:
         raise ConvlabError(f"{name} must be non-negative integers, got {name}={describe(whole)}")
     return number
+
+
+# --- per-dimension values written as text (command lines, config strings) ---------------
+# Appended by the model/tiling work (issue 9 part B); the numeric-policy work edits the
+# top of this module.
+
+_TEXT_EXAMPLES = {"sizes": "24 or 572x572", "padding": "1, 1x2, 0:1, 0:1x1:1, same or valid"}
+
+
+def _text_int(text: str, what: str, whole: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConvlabError(f"{what} must be integers like {_TEXT_EXAMPLES[what]}, got {whole!r}") from None
+
+
+def _text_parts(text: str) -> list[str]:
+    # 'x' between dimensions (572x572); ',' is accepted too (572,572).
+    return text.strip().replace(",", "x").split("x")
+
+
+def sizes_from_text(text: str) -> int | tuple[int, ...]:
+    """``'24'`` -> 24; ``'572x572'`` or ``'572,572'`` -> ``(572, 572)``: an int or one per dimension.
+
+    >>> sizes_from_text("572x380"), sizes_from_text(" 24 ")
+    ((572, 380), 24)
+    """
+    values = tuple(_text_int(part, "sizes", text) for part in _text_parts(text))
+    return values[0] if len(values) == 1 else values
+
+
+def padding_from_text(text: str) -> int | str | tuple:
+    """``'1'``, ``'1x2'`` (per dimension), ``'0:1'`` (lo:hi), ``'0:1x1:1'``, ``'same'`` or ``'valid'``.
+
+    >>> padding_from_text("0:1x2"), padding_from_text("0:1"), padding_from_text("same")
+    (((0, 1), 2), ((0, 1),), 'same')
+    """
+    if text.strip() in ("same", "valid"):
+        return text.strip()
+    values: list = []
+    for part in _text_parts(text):
+        if ":" in part:
+            lo, _, hi = part.partition(":")
+            values.append((_text_int(lo, "padding", text), _text_int(hi, "padding", text)))
+        else:
+            values.append(_text_int(part, "padding", text))
+    if len(values) == 1:
+        return values[0] if isinstance(values[0], int) else (values[0],)
+    return tuple(values)

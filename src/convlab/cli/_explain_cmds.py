@@ -90,7 +90,7 @@ def _worked(args: argparse.Namespace):
 
 
 def run_explain(args: argparse.Namespace) -> str:
-    from ..viz import _explain, _explain_more
+    from ..viz import _explain, _explain_transpose_crop
 
     _check_channels(args.channels)
     _one_d(args)
@@ -101,9 +101,9 @@ def run_explain(args: argparse.Namespace) -> str:
         return dumps(_explain_json(worked, args))
     params = {"stride": args.stride, "padding": args.padding, "dilation": args.dilation}
     if args.op == "crop":
-        return _explain_more.crop_text(worked, args.symbolic)
+        return _explain_transpose_crop.crop_text(worked, args.symbolic)
     if args.op == "convtranspose":
-        return _explain_more.transpose_text(
+        return _explain_transpose_crop.transpose_text(
             worked, {**params, "output_padding": args.output_padding}, args.symbolic
         )
     return _explain.conv_text(worked, params, args.symbolic)

@@ -1,9 +1,10 @@
 """``convlab segment``: a U-Net's mask of one image, and a side-by-side picture of it.
 
-The single-shot path: the whole image goes through the network at once,
-with the paper's overlap-tile border mirrored around it when the network is
-unpadded. Each step is a function of arrays, so that tiled inference can
-replace :func:`predict` for images too large for memory.
+The single-shot path: the whole image goes through the network at once
+(:func:`convlab.tiling.predict`, with the paper's overlap-tile border
+mirrored around it when the network is unpadded); ``--tile`` hands over to
+:mod:`._tiled`. This module parses, calls and prints: what sizes a model
+takes is its size contract's business, which layouts exist the registry's.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import shapes
 from .._args import ConvlabError
 from ..io import IMAGE_SUFFIXES, WeightsNote, load_weights, read_image, write_image
+from ..models import LAYOUTS
+from ..models._registry import layout as registered_layout
+from ..models._registry import option_choices
+
+# overlap_tile_border is imported for the callers of earlier versions, which found it here.
+from ..tiling import overlap_tile_border, predict
 from ._table import dumps, fmt
 from ._tiled import add_tiling_options, run_tiled
 from ._unet_cmds import config_from_args, config_options
@@ -30,7 +36,6 @@ __all__ = [
     "predict",
     "run",
     "side_by_side",
-    "size_rules",
     "to_mask",
 ]
 
@@ -62,7 +67,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("-o", "--output", required=True, help="mask file (.png, .tif, .tiff): argmax class, uint8")
     p.add_argument(
         "--layout",
-        choices=("auto", "convlab", "milesial", "jvanvugt"),
+        choices=("auto", *LAYOUTS),
         default="auto",
         help="parameter names of the weights (default: %(default)s, recognised from the keys)",
     )
@@ -73,7 +78,8 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         help="dtype: integers scaled to [0, 1] by their type's range, floats kept; "
         "standardize: per image and channel, zero mean and unit variance (default: %(default)s)",
     )
-    config_options(p, defaults_from="inferred from the weights", fields=("padding", "pooling"))
+    # Only what some layout's weights cannot tell is asked for.
+    config_options(p, defaults_from="inferred from the weights", fields=tuple(option_choices()))
     add_tiling_options(p)
     p.set_defaults(run=run)
 
@@ -115,26 +121,9 @@ def _model(args: argparse.Namespace):
         warnings.simplefilter("always", WeightsNote)
         state = load_weights(args.weights)
     layout = detect_layout(state) if args.layout == "auto" else args.layout
-    model = load_unet(state, layout=layout, **_load_options(layout, config_from_args(args)))
+    options = registered_layout(layout).model_options(config_from_args(args))
+    model = load_unet(state, layout=layout, **options)
     return model, [str(w.message) for w in caught]
-
-
-def _load_options(layout: str, values: dict) -> dict:
-    """UNetConfig fields as ``load_unet`` keywords of ``layout``'s model class."""
-    if layout == "convlab":
-        return values
-    options = {}
-    if layout == "jvanvugt":
-        # The project's padding is a bool; its pooling option names match convlab's.
-        if "padding" in values:
-            options["padding"] = values.pop("padding") == "same"
-        if "pooling" in values:
-            options["pooling"] = values.pop("pooling")
-    if values:
-        raise ConvlabError(
-            f"{layout} weights fix or imply {', '.join(sorted(values))}; leave them out of --config and flags"
-        )
-    return options
 
 
 def _report(args, x: np.ndarray, padded: tuple[int, ...], mask: np.ndarray, out: Path, side: Path) -> str:
@@ -203,83 +192,6 @@ def fit_channels(x: np.ndarray, in_channels: int, *, what: str = "the image") ->
             "convlab converts only grey <-> RGB and drops an alpha channel"
         )
     return np.ascontiguousarray(x, dtype=np.float32), notes
-
-
-def size_rules(model) -> dict:
-    """The :func:`convlab.shapes.unet_sizes` arguments that describe ``model``'s sizes."""
-    from ..models import JvanvugtUNet, MilesialUNet
-
-    config = getattr(model, "config", None)
-    if config is not None:
-        rules = {"depth": config.depth, "kernel_size": config.kernel_size}
-        return {**rules, "convs_per_level": config.convs_per_level, "padding": config.padding}
-    if isinstance(model, MilesialUNet):
-        # Pytorch-UNet: four pools, two padded 3x3 convolutions per level.
-        return {"depth": 4, "kernel_size": 3, "convs_per_level": 2, "padding": "same"}
-    if isinstance(model, JvanvugtUNet):
-        # jvanvugt/pytorch-unet: `depth` levels, so depth - 1 pools; two 3x3 convolutions each.
-        padding = "same" if model.padding else "valid"
-        return {"depth": model.depth - 1, "kernel_size": 3, "convs_per_level": 2, "padding": padding}
-    raise TypeError(f"model must be one of convlab's U-Nets, got {type(model).__name__}")
-
-
-def _at_least(n: int, sizes_args: dict) -> int:
-    """The smallest input size >= n that the U-Net takes."""
-    while True:
-        try:
-            shapes.unet_sizes(n, **sizes_args)
-            return n
-        except shapes.UNetSizeError as err:
-            if err.above is None or err.above <= n:
-                raise
-            n = err.above
-
-
-def overlap_tile_border(spatial: tuple[int, ...], rules: dict, *, what: str = "the image") -> tuple:
-    """Per dimension ``(lo, hi)`` mirror padding, so that the network's output covers the image.
-
-    Unpadded U-Net (the paper's overlap-tile strategy, Ronneberger et al.
-    2015, Fig. 2): the network consumes ``margin = in - out`` pixels, the
-    same for every valid input size, so the image is mirrored by
-    ``margin // 2`` before its first pixel; after its last by the rest up to
-    the nearest valid input size, whose surplus output is cropped off.
-    Padded U-Net: no border; sizes the network cannot take are refused.
-    ``rules``: :func:`convlab.shapes.unet_sizes` arguments (:func:`size_rules`).
-
-    Raises
-    ------
-    UNetSizeError
-        A padded U-Net and an image size it cannot take, with the nearest valid sizes.
-    """
-    sizes_args = dict(rules)
-    if sizes_args["padding"] != "valid":
-        try:
-            shapes.unet_sizes(spatial, **sizes_args)
-        except shapes.UNetSizeError as err:
-            raise shapes.UNetSizeError(
-                f"{what} of size {fmt(spatial)}: {err}", err.layer, err.size, err.below, err.above
-            ) from None
-        return tuple((0, 0) for _ in spatial)
-    pads = []
-    for n in spatial:
-        first = _at_least(n, sizes_args)
-        margin = first - shapes.unet_sizes(first, **sizes_args).output_size[0]
-        lo = margin // 2
-        pads.append((lo, _at_least(n + margin, sizes_args) - n - lo))
-    return tuple(pads)
-
-
-def predict(model, x: np.ndarray, *, what: str = "the image") -> tuple[np.ndarray, tuple[int, ...]]:
-    """The model's output ``(classes, *spatial)`` over the image ``(C, *spatial)``, in one pass.
-
-    Returns the output, cropped to the image, and the size the network was given.
-    """
-    pads = overlap_tile_border(x.shape[1:], size_rules(model), what=what)
-    # NumPy's 'reflect' (no edge repeat, PyTorch's rule) also mirrors more
-    # than the image's width, by reflecting repeatedly.
-    padded = np.pad(x, ((0, 0), *pads), mode="reflect") if any(lo or hi for lo, hi in pads) else x
-    out = model(padded[np.newaxis])[0]
-    return out[(slice(None), *(slice(0, n) for n in x.shape[1:]))], padded.shape[1:]
 
 
 def to_mask(logits: np.ndarray) -> np.ndarray:

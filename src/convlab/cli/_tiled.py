@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from ._parse import size_arg
 from ._table import dumps, fmt
 
 __all__ = ["ScaledModel", "add_tiling_options", "run_tiled"]
@@ -26,21 +27,29 @@ def add_tiling_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("overlap-tile inference (images larger than memory)")
     g.add_argument(
         "--tile",
-        type=int,
+        type=size_arg,
         default=None,
-        help="segment by overlap-tile with this input window (572 as in the paper); the mask must "
-        "then be .tif, .tiff, .npy or .zarr",
+        help="segment by overlap-tile with this input window (572, or 572x380; 572 as in the paper); "
+        "the mask must then be .tif, .tiff, .npy or .zarr",
     )
-    g.add_argument("--halo", type=int, default=None, help="extra context per side (default: exact)")
+    g.add_argument(
+        "--halo", type=size_arg, default=None, help="extra context per side (default: the model's, exact)"
+    )
     g.add_argument("--workers", type=int, default=None, help="run the tiles on N local Dask worker processes")
     g.add_argument("--scheduler", default=None, help="run the tiles on the Dask scheduler at this address")
 
 
 class ScaledModel:
-    """A model behind an affine input scaling: integer images mapped to [0, 1] window by window."""
+    """A model behind an affine input scaling: integer images mapped to [0, 1] window by window.
+
+    It shows tiling the wrapped model's size contract and, if it states them, its channels
+    (an ONNX graph need not).
+    """
 
     def __init__(self, model, offset: float, scale: float):
-        self.model, self.config, self.offset, self.scale = model, model.config, offset, scale
+        self.model, self.offset, self.scale = model, offset, scale
+        self.size_contract = model.size_contract
+        self.in_channels = getattr(model, "in_channels", None)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.model((x - self.offset) * self.scale)
@@ -79,8 +88,13 @@ def run_tiled(args: argparse.Namespace, load_model) -> str:
     if args.workers is not None and args.scheduler is not None:
         raise ConvlabError("give --workers (a local cluster) or --scheduler (an existing one), not both")
     model, notes = load_model(args)
+    if not model.size_contract.exact:
+        notes.append(
+            "the model interpolates with align_corners=True, whose sampling positions depend on the "
+            "window's size: the tiles approximate the whole-image mask, no halo makes them exact"
+        )
     image = _source(args.image)
-    probe = open_source(image, model.config.in_channels, model.config.ndim)
+    probe = open_source(image, getattr(model, "in_channels", None), model.size_contract.ndim)
     scaled, stats = _scaled(model, probe.dtype, args.normalize), TilingStats()
 
     def run(scheduler):

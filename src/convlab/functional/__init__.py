@@ -1,5 +1,6 @@
 """The fast operators: N-d convolution family on NumPy, equal to torch.nn.functional."""
 
+from ._algorithm import algorithm
 from ._conv import conv1d, conv2d, conv3d
 from ._conv_transpose import conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._interpolate import interpolate
@@ -10,6 +11,7 @@ from ._unfold import fold, unfold
 from ._workspace import get_workspace_limit, set_workspace_limit, workspace_limit
 
 __all__: list[str] = [
+    "algorithm",
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",

@@ -9,32 +9,26 @@ from __future__ import annotations
 import numpy as np
 
 from .._args import ConvlabError
+from ._policy import float_policy, real_array
 
 __all__ = ["as_float_array", "batched", "result_dtype"]
 
 
 def as_float_array(value: object, name: str) -> np.ndarray:
-    """``value`` as a floating NumPy array; float32 and float64 keep their dtype.
+    """``value`` cast by its own :func:`float_policy`: the boundary of a one-array operator.
 
-    Integer and bool arrays become float64, as ``np.asarray(x, float)`` would;
-    float16 becomes float32 (NumPy has no fast float16 GEMM). Complex, object
-    and string arrays are refused with ``TypeError``.
+    Integer and bool arrays become float64, float16 becomes float32, float32
+    and float64 keep their dtype; complex, object and string arrays are
+    refused with ``TypeError``. Operators with several operands resolve one
+    policy for all of them instead (see :mod:`._policy`).
     """
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as err:  # ragged nested lists
-        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}: {err}") from None
-    kind = array.dtype.kind
-    if kind == "f":
-        return array.astype(np.float32, copy=False) if array.dtype.itemsize < 4 else array
-    if kind in "iub":
-        return array.astype(np.float64)
-    raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype} ({type(value).__name__})")
+    array = real_array(value, name)
+    return float_policy(array).cast(array)
 
 
 def result_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The dtype an operator computes and returns in: float64 if any input is."""
-    return np.result_type(*arrays, np.float32)
+    """The dtype an operator of these float operands computes and returns in: :func:`float_policy`."""
+    return float_policy(*arrays).output
 
 
 def batched(array: np.ndarray, ndim: int, name: str = "input") -> tuple[np.ndarray, bool]:

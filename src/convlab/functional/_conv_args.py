@@ -1,4 +1,10 @@
-"""Validation of the array arguments of convolutions, once, at the public boundary.
+"""The canonical arguments of the convolution family, validated once at the public boundary.
+
+One record, :class:`ConvArgs`, for convolutions and transposed convolutions:
+the checked arrays cast by the call's :class:`NumericPolicy`, one
+:class:`convlab.shapes.Window` per spatial dimension, ``groups`` and the
+output size. The operators, the strategies of :mod:`._strategies` and the
+lowering routes all read it; nothing below re-validates.
 
 Integers go through :mod:`convlab._args`, sizes through :mod:`convlab.shapes`;
 this module checks what relates the arrays to each other (ranks, channel
@@ -8,37 +14,180 @@ or index error.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .._args import ConvlabError, as_int, padding_pairs
-from ..shapes import same_padding
-from ._arrays import as_float_array, batched, result_dtype
+from .._args import ConvlabError, Pairs, as_int, describe, is_sequence, padding_pairs, per_dim
+from ..shapes import Window, conv_output_size, conv_transpose_output_size, output_padding_for, same_padding
+from ._arrays import batched
 from ._pad import pad
+from ._policy import NumericPolicy, float_policy, real_array
 
-__all__ = ["PADDING_MODES", "ConvArrays", "check_padding_mode", "conv_arrays", "conv_padding", "pad_by_mode"]
+__all__ = [
+    "PADDING_MODES",
+    "ConvArgs",
+    "check_padding_mode",
+    "conv_args",
+    "conv_padding",
+    "pad_by_mode",
+    "transpose_args",
+]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
-# (input (N, C, *spatial), weight, bias or None, was the input unbatched)
-ConvArrays = tuple[np.ndarray, np.ndarray, "np.ndarray | None", bool]
+
+@dataclass(frozen=True, eq=False)
+class ConvArgs:
+    """One convolution or transposed convolution, canonical.
+
+    ``x`` is batched ``(N, C_in, *size)`` (already padded when a non-zero
+    ``padding_mode`` asked for it), ``w`` the weight in PyTorch's layout of
+    the operator, both C-contiguous in ``policy.compute``. ``windows`` has one
+    :class:`Window` per spatial dimension whose ``size`` is the input's.
+    """
+
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray | None
+    unbatched: bool
+    groups: int
+    windows: tuple[Window, ...]
+    out_shape: tuple[int, ...]
+    policy: NumericPolicy
+    transposed: bool = False
+
+    @property
+    def ndim(self) -> int:
+        return len(self.windows)
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return tuple(win.kernel for win in self.windows)
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return tuple(win.stride for win in self.windows)
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return tuple(win.dilation for win in self.windows)
+
+    @property
+    def pads(self) -> Pairs:
+        return tuple(win.padding for win in self.windows)
+
+    @property
+    def lo(self) -> tuple[int, ...]:
+        return tuple(win.lo for win in self.windows)
+
+    @property
+    def output_padding(self) -> tuple[int, ...]:
+        return tuple(win.output_padding for win in self.windows)
+
+    @property
+    def image(self) -> tuple[Window, ...]:
+        """The windows on the image grid: ours, or for a transposed conv those of its forward conv."""
+        if not self.transposed:
+            return self.windows
+        return tuple(
+            Window(n, w.kernel, w.stride, w.dilation, w.padding) for n, w in zip(self.out_shape, self.windows)
+        )
 
 
-def conv_arrays(
-    input: object, weight: object, bias: object, groups: object, ndim: int, *, transposed: bool
-) -> tuple[ConvArrays, int]:
-    """Checked, C-contiguous arrays in the common dtype, and ``groups`` as an int.
+def conv_args(
+    input, weight, bias, stride, padding, dilation, groups, padding_mode, ndim: int, policy=None
+) -> ConvArgs:
+    """Canonical arguments of ``conv{ndim}d``; ``'same'`` resolved, a non-zero ``padding_mode`` applied.
+
+    ``policy`` (a :class:`NumericPolicy`) is the caller's, e.g. an integer
+    operator's; ``None`` resolves the float policy of the operands.
+    """
+    x, w, b, unbatched, g, policy = _arrays(
+        input, weight, bias, groups, ndim, transposed=False, policy=policy
+    )
+    kernel = w.shape[2:]
+    s = per_dim(stride, "stride", ndim, minimum=1)
+    d = per_dim(dilation, "dilation", ndim, minimum=1)
+    mode = check_padding_mode(padding_mode)
+    pairs = conv_padding(padding, x.shape[2:], kernel, s, d)
+    if mode != "zeros" and any(p for pair in pairs for p in pair):
+        x, pairs = pad_by_mode(x, pairs, mode), ((0, 0),) * ndim
+    out_shape = conv_output_size(x.shape[2:], kernel, s, pairs, d)
+    windows = Window.per_dim(x.shape[2:], kernel, s, d, pairs)
+    return ConvArgs(x, w, b, unbatched, g, windows, tuple(out_shape), policy)
+
+
+def transpose_args(
+    input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, ndim: int
+):
+    """Canonical arguments of ``conv_transpose{ndim}d``; ``output_size`` resolved to ``output_padding``."""
+    x, w, b, unbatched, g, policy = _arrays(input, weight, bias, groups, ndim, transposed=True)
+    kernel = w.shape[2:]
+    s = per_dim(stride, "stride", ndim, minimum=1)
+    d = per_dim(dilation, "dilation", ndim, minimum=1)
+    pairs = padding_pairs(padding, ndim)
+    if pairs == "same":
+        raise ConvlabError("padding='same' is defined for convolutions only, got padding='same'")
+    if output_size is not None:
+        output_padding = _output_padding(
+            output_size, output_padding, x.shape[2:], kernel, s, pairs, d, unbatched
+        )
+    out_shape = conv_transpose_output_size(x.shape[2:], kernel, s, pairs, output_padding, d)
+    op = per_dim(output_padding, "output_padding", ndim, minimum=0)
+    windows = Window.per_dim(x.shape[2:], kernel, s, d, pairs, op)
+    return ConvArgs(x, w, b, unbatched, g, windows, tuple(out_shape), policy, transposed=True)
+
+
+def _output_padding(output_size, output_padding, size, kernel, stride, pairs, dilation, unbatched):
+    """The output_padding that ``nn.ConvTranspose*d.forward(x, output_size)`` would pick."""
+    ndim = len(size)
+    sizes = tuple(output_size) if is_sequence(output_size) else output_size
+    if is_sequence(sizes) and len(sizes) == ndim + (1 if unbatched else 2):
+        # PyTorch accepts the whole output shape and reads its spatial tail.
+        sizes = sizes[len(sizes) - ndim :]
+    if is_sequence(sizes) and len(sizes) != ndim:
+        raise ConvlabError(
+            f"output_size must have {ndim} spatial sizes (or the full output shape), "
+            f"got output_size={describe(output_size)}"
+        )
+    try:
+        chosen = per_dim(
+            output_padding_for(sizes, size, kernel, stride, pairs, dilation), "output_padding", ndim
+        )
+    except ConvlabError as err:
+        raise ConvlabError(f"output_size={describe(output_size)} cannot be produced: {err}") from None
+    given = per_dim(output_padding, "output_padding", ndim, minimum=0)
+    if any(given) and given != chosen:
+        raise ConvlabError(
+            f"output_padding={describe(output_padding)} contradicts output_size={describe(output_size)}, "
+            f"which needs output_padding={chosen}; pass one of them"
+        )
+    return chosen
+
+
+def _arrays(input, weight, bias, groups, ndim: int, *, transposed: bool, policy=None):
+    """Checked arrays in the call's float policy: ``(x, w, b, unbatched, groups, policy)``.
 
     ``weight`` is ``(C_out, C_in/groups, *k)`` for a convolution and
     ``(C_in, C_out/groups, *k)`` for a transposed one.
     """
-    x = as_float_array(input, "input")
-    w = as_float_array(weight, "weight")
-    b = None if bias is None else as_float_array(bias, "bias")
+    x = real_array(input, "input")
+    w = real_array(weight, "weight")
+    b = None if bias is None else real_array(bias, "bias")
     g = as_int(groups, "groups", minimum=1)
     x, unbatched = batched(x, ndim)
     if 0 in x.shape[2:]:
         raise ConvlabError(f"input must have non-empty spatial dimensions, got input of shape {x.shape}")
     _check_weight_rank(w, ndim, transposed)
+    _check_channels(x, w, b, g, transposed)
+    if policy is None:
+        policy = float_policy(x, w) if b is None else float_policy(x, w, b)
+    x, w = (policy.cast(a, contiguous=True) for a in (x, w))
+    return x, w, None if b is None else policy.cast(b), unbatched, g, policy
+
+
+def _check_channels(x, w, b, g: int, transposed: bool) -> None:
     c_in = x.shape[1]
     per_group_in = w.shape[0] // g if transposed else w.shape[1]
     c_out = w.shape[1] * g if transposed else w.shape[0]
@@ -63,9 +212,6 @@ def conv_arrays(
         raise ConvlabError(
             f"bias must have shape ({c_out},) (one per output channel), got bias of shape {b.shape}"
         )
-    dtype = result_dtype(x, w) if b is None else result_dtype(x, w, b)
-    x, w = (np.ascontiguousarray(a, dtype=dtype) for a in (x, w))
-    return (x, w, None if b is None else b.astype(dtype, copy=False), unbatched), g
 
 
 def _check_weight_rank(w: np.ndarray, ndim: int, transposed: bool) -> None:

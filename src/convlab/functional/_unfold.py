@@ -9,18 +9,36 @@ order), one column per window in C order.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError, infer_ndim, per_dim
-from ..shapes import conv_output_size
-from ._arrays import as_float_array
+from ..shapes import Window, conv_output_size
+from ._arrays import batched
 from ._conv import IntArg, PaddingArg
 from ._conv_args import conv_padding
-from ._window import Geometry, gather, scatter_add
+from ._policy import NumericPolicy, float_policy, real_array
+from ._window import gather, scatter_add, taps
 
-__all__ = ["fold", "unfold"]
+__all__ = ["UnfoldArgs", "fold", "unfold"]
+
+
+@dataclass(frozen=True, eq=False)
+class UnfoldArgs:
+    """One ``unfold`` or ``fold``, canonical: the array, the windows on the image grid, the policy.
+
+    ``array`` is batched: ``(N, C, *image)`` for unfold, ``(N, C * taps, L)``
+    for fold, cast by ``policy``; ``counts`` is the number of windows per
+    dimension.
+    """
+
+    array: np.ndarray
+    unbatched: bool
+    windows: tuple[Window, ...]
+    counts: tuple[int, ...]
+    policy: NumericPolicy
 
 
 def unfold(
@@ -57,16 +75,12 @@ def unfold(
     >>> unfold(np.ones((2, 3, 5, 5)), 3, padding=1).shape
     (2, 27, 25)
     """
-    array = as_float_array(input, "input")
-    ndim = infer_ndim(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
-    if ndim is None:
-        ndim = {2: 1, 3: 2, 4: 2, 5: 3}.get(array.ndim, 2)
-    x, unbatched = _batched(array, ndim)
-    geom, out_shape = _windows(x.shape[2:], kernel_size, dilation, padding, stride)
-    cols = np.empty((x.shape[0], x.shape[1], geom.taps, *out_shape), dtype=x.dtype)
-    gather(x, geom, _full(out_shape), cols)
-    result = cols.reshape(x.shape[0], x.shape[1] * geom.taps, math.prod(out_shape))
-    return result[0] if unbatched else result
+    args = _unfold_args(input, kernel_size, dilation, padding, stride)
+    x, image = args.array, args.windows
+    cols = np.empty((x.shape[0], x.shape[1], taps(image), *args.counts), dtype=args.policy.accumulate)
+    gather(x, image, _full(args.counts), cols)
+    result = cols.reshape(x.shape[0], x.shape[1] * taps(image), math.prod(args.counts))
+    return result[0] if args.unbatched else result
 
 
 def fold(
@@ -104,7 +118,28 @@ def fold(
     >>> fold(unfold(x, 2, stride=2), (4, 4), 2, stride=2)[0, 0, 0]
     array([1., 1., 1., 1.])
     """
-    array = as_float_array(input, "input")
+    args = _fold_args(input, output_size, kernel_size, dilation, padding, stride)
+    cols, image, k = args.array, args.windows, taps(args.windows)
+    n, rows = cols.shape[:2]
+    out = np.zeros((n, rows // k, *(w.size for w in image)), dtype=args.policy.accumulate)
+    scatter_add(cols.reshape(n, rows // k, k, *args.counts), image, _full(args.counts), out)
+    return out[0] if args.unbatched else out
+
+
+def _unfold_args(input, kernel_size, dilation, padding, stride) -> UnfoldArgs:
+    array = real_array(input, "input")
+    policy = float_policy(array)
+    ndim = infer_ndim(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
+    if ndim is None:
+        ndim = {2: 1, 3: 2, 4: 2, 5: 3}.get(array.ndim, 2)
+    x, unbatched = batched(policy.cast(array), ndim)
+    windows, counts = _windows(x.shape[2:], kernel_size, dilation, padding, stride)
+    return UnfoldArgs(x, unbatched, windows, counts, policy)
+
+
+def _fold_args(input, output_size, kernel_size, dilation, padding, stride) -> UnfoldArgs:
+    array = real_array(input, "input")
+    policy = float_policy(array)
     ndim = infer_ndim(
         output_size=output_size, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride
     )
@@ -113,46 +148,33 @@ def fold(
             "input must have shape (N, C * prod(kernel_size), L) or (C * prod(kernel_size), L), "
             f"got input of shape {array.shape}"
         )
-    cols = array if array.ndim == 3 else array[None]
+    cols = policy.cast(array if array.ndim == 3 else array[None])
     size = per_dim(output_size, "output_size", ndim or 2, minimum=1)
-    geom, out_shape = _windows(size, kernel_size, dilation, padding, stride)
-    n, rows, length = cols.shape
-    if rows % geom.taps:
+    windows, counts = _windows(size, kernel_size, dilation, padding, stride)
+    rows, length = cols.shape[1:]
+    if rows % taps(windows):
         raise ConvlabError(
-            f"input.shape[{-2}] must be divisible by prod(kernel_size) = {geom.taps} "
+            f"input.shape[{-2}] must be divisible by prod(kernel_size) = {taps(windows)} "
             f"(C * prod(kernel_size) rows), got input of shape {array.shape}"
         )
-    if length != math.prod(out_shape):
+    if length != math.prod(counts):
         raise ConvlabError(
-            f"input.shape[-1] must be the number of windows {' * '.join(map(str, out_shape))} = "
-            f"{math.prod(out_shape)} for output_size={size}, got input of shape {array.shape}"
+            f"input.shape[-1] must be the number of windows {' * '.join(map(str, counts))} = "
+            f"{math.prod(counts)} for output_size={size}, got input of shape {array.shape}"
         )
-    out = np.zeros((n, rows // geom.taps, *size), dtype=cols.dtype)
-    scatter_add(cols.reshape(n, rows // geom.taps, geom.taps, *out_shape), geom, _full(out_shape), out)
-    return out[0] if array.ndim == 2 else out
+    return UnfoldArgs(cols, array.ndim == 2, windows, counts, policy)
 
 
 def _full(shape: tuple[int, ...]) -> tuple[slice, ...]:
     return tuple(slice(0, n) for n in shape)
 
 
-def _batched(array: np.ndarray, ndim: int) -> tuple[np.ndarray, bool]:
-    if array.ndim == ndim + 2:
-        return array, False
-    if array.ndim == ndim + 1:
-        return array[None], True
-    raise ConvlabError(
-        f"input must have {ndim + 2} dimensions (N, C, *spatial) or {ndim + 1} (C, *spatial) for "
-        f"{ndim} spatial dimension{'s' if ndim > 1 else ''}, got input of shape {array.shape}"
-    )
-
-
-def _windows(spatial, kernel_size, dilation, padding, stride) -> tuple[Geometry, tuple[int, ...]]:
-    """The window geometry on an image of size ``spatial`` and the number of windows per dimension."""
+def _windows(spatial, kernel_size, dilation, padding, stride) -> tuple[tuple[Window, ...], tuple[int, ...]]:
+    """The windows on an image of size ``spatial`` and their number per dimension."""
     ndim = len(spatial)
     k = per_dim(kernel_size, "kernel_size", ndim, minimum=1)
     s = per_dim(stride, "stride", ndim, minimum=1)
     d = per_dim(dilation, "dilation", ndim, minimum=1)
     pairs = conv_padding(padding, spatial, k, s, d)
-    out_shape = conv_output_size(tuple(spatial), k, s, pairs, d)
-    return Geometry(tuple(spatial), k, s, d, tuple(lo for lo, _ in pairs)), out_shape
+    counts = conv_output_size(tuple(spatial), k, s, pairs, d)
+    return Window.per_dim(spatial, k, s, d, pairs), tuple(counts)

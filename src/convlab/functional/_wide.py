@@ -1,4 +1,4 @@
-"""Stride-1 convolution without im2col's N-d gather: kernel taps as shifts of the flat image.
+"""Convolution strategy ``wide``: at stride 1, kernel taps as shifts of the flat image, no N-d gather.
 
 Derivation. Pad one sample to the extent ``S_i = out_i + (k_i - 1) * d_i``
 (stride 1: exactly ``lo + n + hi``) and flatten it in C order, so that
@@ -35,10 +35,11 @@ import math
 import numpy as np
 
 from . import _blas
-from ._window import Geometry
+from ._conv_args import ConvArgs
+from ._window import taps
 from ._workspace import chunk_positions, get_workspace_limit
 
-__all__ = ["convolve_wide"]
+__all__ = ["applies", "run", "workspace"]
 
 # Measured on the U-Net layers (benchmarks/bench_conv.py, 1 and 2 threads, float32):
 # per-tap GEMMs beat the N-d gather by 5-15 % (1 thread) and 10-25 % (2 threads)
@@ -47,23 +48,30 @@ __all__ = ["convolve_wide"]
 _MAX_JUNK = 0.05
 
 
-def convolve_wide(
-    x: np.ndarray, w: np.ndarray, geom: Geometry, out_shape: tuple[int, ...], groups: int
-) -> np.ndarray | None:
-    """``(N, C_out, *out_shape)`` by the wide lowering, or ``None`` where it does not pay or fit.
+def applies(args: ConvArgs) -> bool:
+    """At stride 1 with at most ``_MAX_JUNK`` junk columns, when one row of the first dimension fits.
 
-    It applies at stride 1 when the junk fraction is at most ``_MAX_JUNK`` and
-    the padded copy of one sample (if any padding) plus one chunk of at least
-    one row of the first dimension fit the workspace limit.
+    One row: the padded copy of one sample (if any padding) plus the chunk
+    buffers of one row of the first output dimension, within the workspace
+    limit and the chunk target.
     """
-    extent = tuple(o + (k - 1) * d for o, k, d in zip(out_shape, geom.kernel, geom.dilation))
-    rows = _rows(x, w, geom, extent, out_shape, groups)
-    if rows is None:
-        return None
+    return args.policy.accumulate.kind == "f" and _rows(args) is not None
+
+
+def workspace(args: ConvArgs) -> int:
+    """The padded copy of a sample, the per-tap weights and the buffers of one row of wide positions."""
+    copy, per_position = _bytes(args, _extent(args))
+    return copy + math.prod(_extent(args)[1:]) * per_position
+
+
+def run(args: ConvArgs) -> np.ndarray:
+    """``(N, C_out, *out_shape)`` by the wide lowering; requires :func:`applies`."""
+    x, w, groups, out_shape, lo = args.x, args.w, args.groups, args.out_shape, args.lo
+    extent, rows = _extent(args), _rows(args)
     n, c_out = x.shape[0], w.shape[0]
     strides = [math.prod(extent[i + 1 :]) for i in range(len(extent))]
     offsets = [
-        sum(t * d * s for t, d, s in zip(tap, geom.dilation, strides)) for tap in np.ndindex(*geom.kernel)
+        sum(t * d * s for t, d, s in zip(tap, args.dilation, strides)) for tap in np.ndindex(*args.kernel)
     ]
     # The flat index of the last valid position within one row of the first dimension, plus one.
     tail = sum((o - 1) * s for o, s in zip(out_shape[1:], strides[1:])) + 1
@@ -73,7 +81,7 @@ def convolve_wide(
     lower = (_by_taps(w, offsets) if groups == 1 else None) or _by_gather(
         w, offsets, groups, rows * strides[0]
     )
-    padded = _Padded(x, geom.lo, extent)
+    padded = _Padded(x, lo, extent)
     for sample in range(n):
         flat = padded.flat(sample)
         for a in range(0, out_shape[0], rows):
@@ -123,24 +131,38 @@ def _by_gather(w: np.ndarray, offsets: list[int], groups: int, width: int):
     return run
 
 
-def _rows(x, w, geom: Geometry, extent: tuple[int, ...], out_shape: tuple[int, ...], groups: int):
+def _extent(args: ConvArgs) -> tuple[int, ...]:
+    return tuple(o + (k - 1) * d for o, k, d in zip(args.out_shape, args.kernel, args.dilation))
+
+
+def _bytes(args: ConvArgs, extent: tuple[int, ...]) -> tuple[int, int]:
+    """(bytes of the padded copy and per-tap weights, bytes per wide position)."""
+    x, w, groups = args.x, args.w, args.groups
+    c_in, c_out, item = x.shape[1], w.shape[0], x.dtype.itemsize
+    copy = 0 if _Padded.needless(x, args.lo, extent) else c_in * math.prod(extent) * item
+    copy += w.nbytes if groups == 1 else 0  # the per-tap weights of _by_taps
+    # Per wide position: an im2col column (the gather variant) and an output column.
+    return copy, (c_in * taps(args.windows) + c_out) * item
+
+
+def _rows(args: ConvArgs) -> int | None:
     """Rows of the first dimension per chunk, or ``None`` when the wide lowering does not apply."""
-    if any(s != 1 for s in geom.stride):
+    extent, out_shape = _extent(args), args.out_shape
+    if any(s != 1 for s in args.stride):
         return None
-    if any(lo + n > e for lo, n, e in zip(geom.lo, geom.image, extent)):
+    if any(lo + n > e for lo, n, e in zip(args.lo, args.x.shape[2:], extent)):
         return None  # the padding after is negative: part of the image is never read
     if 1 - math.prod(out_shape[1:]) / math.prod(extent[1:]) > _MAX_JUNK:
         return None
-    c_in, c_out, item = x.shape[1], w.shape[0], x.dtype.itemsize
-    copy = 0 if _Padded.needless(x, geom.lo, extent) else c_in * math.prod(extent) * item
-    copy += w.nbytes if groups == 1 else 0  # the per-tap weights of _by_taps
-    # Per wide position: an im2col column (the gather variant) and an output column.
-    per_position = (c_in * geom.taps + c_out) * item
+    copy, per_position = _bytes(args, extent)
     # The per-tap GEMMs hold only the output columns: their chunks aim at the target
     # in those, 4-8x more positions. Each multithreaded BLAS call is a barrier of its
     # threads; on a loaded 2-core box (load 5) 9 calls per 2048 positions ran 25x
     # slower than torch, 65536 positions per chunk 2x. Quiet, 1 thread: -5 %..+3 %.
-    target = c_out * item if groups == 1 and _blas.gemm(x.dtype) is not None else per_position
+    item = args.x.dtype.itemsize
+    target = (
+        args.w.shape[0] * item if args.groups == 1 and _blas.gemm(args.x.dtype) is not None else per_position
+    )
     positions = min(chunk_positions(target), (get_workspace_limit() - copy) // per_position)
     rows = min(positions // math.prod(extent[1:]), out_shape[0])
     return rows if rows > 0 else None

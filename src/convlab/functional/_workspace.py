@@ -16,6 +16,7 @@ obeys two numbers:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 from collections.abc import Iterator
 
@@ -39,7 +40,9 @@ _TARGET = 4 * 2**20
 # ... and below about a thousand columns the GEMMs get too thin, whatever the
 # channel count (256 columns cost up to 20 % at 64 to 1024 channels).
 _MIN_POSITIONS = 2048
-_limit = _DEFAULT_LIMIT
+_LIMIT: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "convlab_workspace_limit", default=_DEFAULT_LIMIT
+)
 
 # (batch slice, one slice per spatial dimension of the output box)
 Chunk = tuple[slice, tuple[slice, ...]]
@@ -53,11 +56,11 @@ def get_workspace_limit() -> int:
     >>> get_workspace_limit() > 0
     True
     """
-    return _limit
+    return _LIMIT.get()
 
 
 def set_workspace_limit(nbytes: int | None) -> int:
-    """Set the bytes of temporary memory one operator call may allocate; return the old limit.
+    """Set the bytes of temporary memory one operator call may allocate, in this thread; return the old limit.
 
     Parameters
     ----------
@@ -74,15 +77,14 @@ def set_workspace_limit(nbytes: int | None) -> int:
     67108864
     >>> _ = set_workspace_limit(old)
     """
-    global _limit
-    old = _limit
-    _limit = _DEFAULT_LIMIT if nbytes is None else as_int(nbytes, "nbytes", minimum=1)
+    old = _LIMIT.get()
+    _LIMIT.set(_DEFAULT_LIMIT if nbytes is None else as_int(nbytes, "nbytes", minimum=1))
     return old
 
 
 @contextlib.contextmanager
 def workspace_limit(nbytes: int | None) -> Iterator[int]:
-    """Context manager: :func:`set_workspace_limit` for the block, restored after.
+    """Context manager: :func:`set_workspace_limit` for the block, restored after; other threads unaffected.
 
     Examples
     --------
@@ -90,11 +92,11 @@ def workspace_limit(nbytes: int | None) -> Iterator[int]:
     ...     limit
     1048576
     """
-    old = set_workspace_limit(nbytes)
+    token = _LIMIT.set(_DEFAULT_LIMIT if nbytes is None else as_int(nbytes, "nbytes", minimum=1))
     try:
-        yield _limit
+        yield _LIMIT.get()
     finally:
-        set_workspace_limit(old)
+        _LIMIT.reset(token)
 
 
 def chunk_positions(bytes_per_position: int) -> int:
@@ -105,7 +107,7 @@ def chunk_positions(bytes_per_position: int) -> int:
     if bytes_per_position <= 0:
         raise ConvlabError(f"internal: bytes_per_position must be positive, got {bytes_per_position}")
     positions = max(_TARGET // bytes_per_position, _MIN_POSITIONS)
-    return min(positions, _limit // bytes_per_position)
+    return min(positions, _LIMIT.get() // bytes_per_position)
 
 
 def chunks(batch: int, out_shape: tuple[int, ...], bytes_per_position: int) -> Iterator[Chunk]:

@@ -7,9 +7,9 @@ only). Images: :func:`read_image` and :func:`write_image` for PNG and TIFF
 writes a temporary file and renames it, so no partial file is ever left.
 """
 
-from ._atomic import atomic_path
+from ._atomic import atomic_path, discard, reserve_beside, write_bytes_atomic
 from ._images import IMAGE_SUFFIXES, ImageFileError, read_image, write_image
-from ._weights import WeightsFileError, WeightsNote, load_weights, save_weights
+from ._weights import WeightsFileError, WeightsNote, load_weights, save_weights, strip_wrapper_prefixes
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -17,8 +17,12 @@ __all__ = [
     "WeightsFileError",
     "WeightsNote",
     "atomic_path",
+    "discard",
     "load_weights",
     "read_image",
+    "reserve_beside",
     "save_weights",
+    "strip_wrapper_prefixes",
+    "write_bytes_atomic",
     "write_image",
 ]

@@ -17,12 +17,13 @@ from .._limits import check_expansion
 from ._atomic import atomic_path
 from ._safetensors import read_safetensors, safetensors_bytes
 
-__all__ = ["WeightsFileError", "WeightsNote", "load_weights", "save_weights"]
+__all__ = ["WeightsFileError", "WeightsNote", "load_weights", "save_weights", "strip_wrapper_prefixes"]
 
 _SUFFIXES = {".safetensors": "safetensors", ".npz": "npz", ".pt": "torch", ".pth": "torch"}
 # Keys under which training scripts commonly store the state_dict in a checkpoint.
 _WRAPPERS = ("state_dict", "model_state_dict", "model")
-_PREFIX = "module."
+# Prefixes that wrappers put on every key, and who puts them.
+_PREFIXES = {"module.": "nn.DataParallel", "_orig_mod.": "torch.compile"}
 
 
 class WeightsFileError(ConvlabError):
@@ -254,13 +255,33 @@ def _unwrap(loaded: object) -> tuple[Mapping, list[str]]:
     raise ConvlabError(f"the file holds {type(loaded).__name__}, not a dict of tensors (a state_dict)")
 
 
+def strip_wrapper_prefixes(state: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:
+    """``state`` without the prefix a wrapper put on every key, and a note per prefix removed.
+
+    ``module.`` (``nn.DataParallel``, ``DistributedDataParallel``) and
+    ``_orig_mod.`` (``torch.compile``), in any nesting: a compiled model
+    wrapped in DataParallel has both.
+
+    >>> strip_wrapper_prefixes({"module._orig_mod.conv.weight": 1})
+    ({'conv.weight': 1}, ["stripped the 'module.' prefix (nn.DataParallel) from every key", \
+"stripped the '_orig_mod.' prefix (torch.compile) from every key"])
+    """
+    items, notes = {str(k): v for k, v in state.items()}, []
+    stripped = True
+    while stripped and items:
+        stripped = False
+        for prefix, wrapper in _PREFIXES.items():
+            if all(k.startswith(prefix) for k in items):
+                items = {k[len(prefix) :]: v for k, v in items.items()}
+                notes.append(f"stripped the {prefix!r} prefix ({wrapper}) from every key")
+                stripped = True
+    return items, notes
+
+
 def _normalise(tensors: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
-    notes = []
     if not tensors:
         raise ConvlabError("it holds no tensors")
-    if all(name.startswith(_PREFIX) for name in tensors):
-        tensors = {name[len(_PREFIX) :]: value for name, value in tensors.items()}
-        notes.append(f"stripped the {_PREFIX!r} prefix (nn.DataParallel) from every key")
+    tensors, notes = strip_wrapper_prefixes(tensors)
     halves = [name for name, value in tensors.items() if value.dtype == np.float16]
     for name in halves:
         tensors[name] = tensors[name].astype(np.float32)

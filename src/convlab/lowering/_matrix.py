@@ -3,7 +3,7 @@
 Flatten one sample ``x[n]`` of shape ``(C_in, *size)`` in C order; the
 convolution is then ``y = M @ x`` with one row per (output channel, output
 position) and one column per (input channel, input position). Row
-``(o, y)`` holds ``w[o, c, t]`` in column ``(c, y*stride + t*dilation - lo)``
+``(o, y)`` holds ``w[o, c, t]`` in column ``(c, Window.index(y, t))``
 for every input channel ``c`` of ``o``'s group and every tap ``t`` landing
 inside the image; a tap landing in the zero padding has no column, because
 it multiplies a zero.
@@ -17,45 +17,46 @@ import numpy as np
 import scipy.sparse
 from numpy.typing import ArrayLike
 
-from .._args import ConvlabError, as_int, describe, is_sequence, per_dim
+from .._args import ConvlabError, as_int, describe, is_sequence
 from ..functional._conv import IntArg, PaddingArg
-from ..functional._conv_args import conv_arrays, conv_padding
-from ..shapes import conv_output_size
+from ..functional._conv_args import conv_args
+from ..shapes import Window
 from ._setup import conv_setup, finish, spatial_ndim, transpose_setup
 
 __all__ = ["conv_by_matrix", "conv_matrix", "conv_transpose_by_matrix"]
 
 
-def _tap_columns(image, windows, kernel, stride, dilation, lo) -> tuple[np.ndarray, np.ndarray]:
+def _tap_columns(windows: tuple[Window, ...], counts: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Flat image position of every (window, tap) pair and whether it lies inside the image.
 
-    Both have shape ``(prod(windows), prod(kernel))``; a position outside the
+    Both have shape ``(prod(counts), prod(kernel))``; a position outside the
     image is padding and its flat value is meaningless.
     """
-    ndim = len(image)
+    ndim = len(windows)
     flat = np.zeros((1,) * 2 * ndim, dtype=np.int64)
     inside = np.ones((1,) * 2 * ndim, dtype=bool)
-    for i, (n, m, k, s, d, p) in enumerate(zip(image, windows, kernel, stride, dilation, lo)):
+    for i, (win, m) in enumerate(zip(windows, counts)):
         shape = [1] * 2 * ndim
-        shape[i], shape[ndim + i] = m, k
-        pos = (np.arange(m)[:, None] * s + np.arange(k)[None, :] * d - p).reshape(shape)
-        flat = flat * n + pos
-        inside = inside & (pos >= 0) & (pos < n)
-    full = (*windows, *kernel)
+        shape[i], shape[ndim + i] = m, win.kernel
+        pos = win.index(np.arange(m)[:, None], np.arange(win.kernel)[None, :]).reshape(shape)
+        flat = flat * win.size + pos
+        inside = inside & (pos >= 0) & (pos < win.size)
+    kernel = tuple(win.kernel for win in windows)
+    full = (*counts, *kernel)
     flat, inside = np.broadcast_to(flat, full), np.broadcast_to(inside, full)
-    return flat.reshape(math.prod(windows), -1), inside.reshape(math.prod(windows), -1)
+    return flat.reshape(math.prod(counts), -1), inside.reshape(math.prod(counts), -1)
 
 
-def _build(w, image, windows, stride, dilation, lo, groups) -> scipy.sparse.csr_matrix:
-    """The CSR matrix of a convolution with ``windows`` output positions per dimension.
+def _build(w, windows: tuple[Window, ...], counts: tuple[int, ...], groups: int) -> scipy.sparse.csr_matrix:
+    """The CSR matrix of a convolution with ``counts`` output positions per dimension.
 
     Built in canonical CSR order directly: within a row the columns run over
     input channels, then taps, and a tap further along the kernel lands
     further along the image, so they come out sorted and never repeat.
     """
     c_out, cin_g = w.shape[:2]
-    p_in, p_out, taps = math.prod(image), math.prod(windows), math.prod(w.shape[2:])
-    cols, inside = _tap_columns(image, windows, w.shape[2:], stride, dilation, lo)
+    p_in, p_out, taps = math.prod(win.size for win in windows), math.prod(counts), math.prod(w.shape[2:])
+    cols, inside = _tap_columns(windows, counts)
     first_channel = (np.arange(c_out) // (c_out // groups)) * cin_g
     offset = (first_channel[:, None] + np.arange(cin_g)[None, :]) * p_in
     shape = (c_out, p_out, cin_g, taps)
@@ -119,12 +120,8 @@ def conv_matrix(
     # The array checks read only the input's shape: a broadcast zero has it
     # without the memory (they copy it, one sample, far less than M itself).
     stub = np.broadcast_to(np.zeros((), dtype=w.dtype), (1, c_in, *size))
-    (_, w, _, _), g = conv_arrays(stub, w, None, groups, ndim, transposed=False)
-    s = per_dim(stride, "stride", ndim, minimum=1)
-    d = per_dim(dilation, "dilation", ndim, minimum=1)
-    pairs = conv_padding(padding, size, w.shape[2:], s, d)
-    windows = conv_output_size(size, w.shape[2:], s, pairs, d)
-    return _build(w, size, windows, s, d, tuple(lo for lo, _ in pairs), g)
+    args = conv_args(stub, w, None, stride, padding, dilation, groups, "zeros", ndim)
+    return _build(args.w, args.windows, args.out_shape, args.groups)
 
 
 def _sample_shape(input_shape: object, ndim: int) -> tuple[int, tuple[int, ...]]:
@@ -176,7 +173,7 @@ def conv_by_matrix(
     """
     setup = conv_setup(input, weight, bias, stride, padding, dilation, groups)
     x, w = setup.x, setup.w
-    m = _build(w, x.shape[2:], setup.out_shape, setup.stride, setup.dilation, setup.lo, setup.groups)
+    m = _build(w, setup.windows, setup.out_shape, setup.groups)
     return finish(_apply(m, x, w.shape[0], setup.out_shape), setup)
 
 
@@ -226,6 +223,6 @@ def conv_transpose_by_matrix(
     # output_padding >= stride (possible if dilation > stride) the
     # convolution of the output size has windows past the input's end, and
     # their rows of M are not part of the transposed convolution.
-    m = _build(w, setup.out_shape, x.shape[2:], setup.stride, setup.dilation, setup.lo, setup.groups)
+    m = _build(w, setup.image, x.shape[2:], setup.groups)
     channels = w.shape[1] * setup.groups
     return finish(_apply(m.T, x, channels, setup.out_shape), setup)

@@ -1,14 +1,16 @@
 """The stride-phase (sub-pixel) decomposition of a transposed convolution.
 
-Per dimension, input pixel ``i`` and tap ``t`` reach output ``o = i*s - lo + d*t``,
-so ``(o + lo) mod s = (d*t) mod s``: the outputs of residue ``r`` receive
-only the taps with ``d*t = r (mod s)``, and every other tap would multiply
-a zero inserted between input pixels. Writing ``d*t = r + m_t*s`` and
-``o = offset + j*s`` (``offset`` the first output of residue ``r``), the
-input pixel is ``i = j + (offset + lo - r)/s - m_t``: a stride-1 convolution
-in ``j``. Consecutive taps of the residue are ``s/gcd(d, s)`` apart, so their
-``m_t`` are ``d/gcd(d, s)`` apart: that is the sub-convolution's dilation,
-and since ``i`` falls as ``t`` grows, its kernel is the taps flipped.
+Per dimension, input pixel ``i`` and tap ``t`` reach output ``o =
+Window.index(i, t)`` (:class:`convlab.shapes.Window`, which holds the
+per-dimension algebra below), so ``(o + lo) mod s = (d*t) mod s``: the outputs
+of residue ``r`` receive only the taps with ``d*t = r (mod s)``, and every
+other tap would multiply a zero inserted between input pixels. Writing ``d*t =
+r + m_t*s`` and ``o = offset + j*s`` (``offset`` the first output of residue
+``r``), the input pixel is ``i = j + (offset + lo - r)/s - m_t``: a stride-1
+convolution in ``j``. Consecutive taps of the residue are ``s/gcd(d, s)``
+apart, so their ``m_t`` are ``d/gcd(d, s)`` apart: that is the
+sub-convolution's dilation, and since ``i`` falls as ``t`` grows, its kernel
+is the taps flipped.
 
 ``prod(stride)`` such convolutions, one per combination of residues, tile the
 output: each output pixel belongs to exactly one.
@@ -17,7 +19,6 @@ output: each output pixel belongs to exactly one.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from numpy.typing import ArrayLike
 
 from .._args import Pairs
 from ..functional._conv import IntArg
-from ._setup import CONV, Setup, finish, swap_groups, transpose_setup, window
+from ._setup import CONV, ConvArgs, finish, swap_groups, transpose_setup, window
 
 __all__ = ["Phase", "conv_transpose_by_phases"]
 
@@ -77,32 +78,9 @@ class Phase:
         return 0 in self.size or any(not t for t in self.taps)
 
 
-# One dimension of a phase: (residue, offset, size, taps, (lo, hi), dilation).
-_Axis = tuple[int, int, int, tuple[int, ...], tuple[int, int], int]
-
-
-def _axis_phase(n: int, k: int, s: int, lo: int, d: int, out: int, offset: int) -> _Axis:
-    r = (offset + lo) % s
-    size = max(0, -(-(out - offset) // s))
-    taps = tuple(t for t in reversed(range(k)) if (d * t) % s == r)
-    dil = d // math.gcd(d, s)
-    if not taps:
-        return r, offset, size, taps, (0, 0), dil
-    # i = j + base - m_t; the first sub-kernel tap (largest t) has the largest m_t.
-    base, m_first = (offset + lo - r) // s, (d * taps[0] - r) // s
-    pad_lo = m_first - base
-    pad_hi = size - n - pad_lo + dil * (len(taps) - 1)
-    return r, offset, size, taps, (pad_lo, pad_hi), dil
-
-
-def _phases(setup: Setup) -> list[Phase]:
+def _phases(setup: ConvArgs) -> list[Phase]:
     w_conv = swap_groups(setup.w, setup.groups)
-    per_axis = [
-        [_axis_phase(n, k, s, lo, d, o, offset) for offset in range(s)]
-        for n, k, s, lo, d, o in zip(
-            setup.x.shape[2:], setup.kernel, setup.stride, setup.lo, setup.dilation, setup.out_shape
-        )
-    ]
+    per_axis = [[win.phase(offset) for offset in range(win.stride)] for win in setup.windows]
     phases = []
     for axes in itertools.product(*per_axis):
         residue, offset, size, taps, pads, dil = (tuple(field) for field in zip(*axes))

@@ -2,9 +2,10 @@
 
 Input pixel ``i`` of channel ``c`` adds ``x[c, i] * w[c, o]`` (the whole
 dilated kernel) into output channel ``o`` of ``c``'s group, its tap ``t`` at
-``i*stride + t*dilation``. That is the definition read as a loop over input
-pixels; ``padding`` then removes ``lo`` pixels in front and ``hi`` behind,
-and ``output_padding`` adds pixels behind that no tap reaches.
+``i*stride + t*dilation`` (:meth:`convlab.shapes.Window.index` on the
+uncropped canvas). That is the definition read as a loop over input pixels;
+``padding`` then removes ``lo`` pixels in front and ``hi`` behind, and
+``output_padding`` adds pixels behind that no tap reaches.
 """
 
 from __future__ import annotations
@@ -61,12 +62,13 @@ def conv_transpose_by_scatter(
              [4., 6., 6., 9.]]]])
     """
     setup = transpose_setup(input, weight, bias, stride, padding, output_padding, groups, dilation)
-    x, w, g, s, d = setup.x, setup.w, setup.groups, setup.stride, setup.dilation
+    x, w, g, wins = setup.x, setup.w, setup.groups, setup.windows
     n_batch, c_in, *size = x.shape
     kernel, cout_g = setup.kernel, w.shape[1]
+    # Canvas position = output position + lo: the first tap of pixel i lands at index(i, 0) + lo.
     full = tuple(
-        max((n - 1) * si + di * (k - 1) + 1, lo + o)
-        for n, si, di, k, lo, o in zip(size, s, d, kernel, setup.lo, setup.out_shape)
+        max(win.index(n - 1, win.kernel - 1) + win.lo + 1, win.lo + o)
+        for n, win, o in zip(size, wins, setup.out_shape)
     )
     canvas = np.zeros((n_batch, g * cout_g, *full), dtype=x.dtype)
     xg = x.reshape(n_batch, g, c_in // g, *size)
@@ -74,9 +76,8 @@ def conv_transpose_by_scatter(
     for pixel in itertools.product(*(range(n) for n in size)):
         # (N, g, C_in/g) pixel values times (g, C_in/g, C_out/g, taps) kernels, summed over C_in/g.
         copies = np.einsum("bgc,gcot->bgot", xg[(Ellipsis, *pixel)], wg)
-        target = tuple(
-            slice(i * si, i * si + di * (k - 1) + 1, di) for i, si, di, k in zip(pixel, s, d, kernel)
-        )
+        starts = (win.index(i, 0) + win.lo for i, win in zip(pixel, wins))
+        target = tuple(slice(a, a + win.span, win.dilation) for a, win in zip(starts, wins))
         canvas[(slice(None), slice(None), *target)] += copies.reshape(n_batch, g * cout_g, *kernel)
     crop = tuple(slice(lo, lo + o) for lo, o in zip(setup.lo, setup.out_shape))
     return finish(canvas[(slice(None), slice(None), *crop)], setup)

@@ -1,6 +1,7 @@
 """Transposed convolution as zero insertion followed by an ordinary convolution with the flipped kernel.
 
-The transposed convolution scatters ``out[i*s + t*d - lo] += x[i] * w[t]``.
+The transposed convolution scatters ``out[Window.index(i, t)] += x[i] * w[t]``
+(:class:`convlab.shapes.Window`).
 Stuff ``s - 1`` zeros between input pixels, ``z[i*s] = x[i]``; then an output
 pixel gathers ``out[o] = sum_t z[o + lo - t*d] * w[t]``. With
 ``t' = k - 1 - t`` that is ``sum_t' z[o - (d*(k-1) - lo) + t'*d] * w[k-1-t']``:
@@ -19,7 +20,7 @@ from numpy.typing import ArrayLike
 
 from .._args import Pairs
 from ..functional._conv import IntArg
-from ._setup import CONV, Setup, swap_groups, transpose_setup, window
+from ._setup import CONV, ConvArgs, swap_groups, transpose_setup, window
 
 __all__ = ["ZeroInsertionParts", "conv_transpose_by_zero_insertion", "zero_insertion_parts"]
 
@@ -54,14 +55,11 @@ class ZeroInsertionParts:
     groups: int
 
 
-def _parts(setup: Setup) -> ZeroInsertionParts:
+def _parts(setup: ConvArgs) -> ZeroInsertionParts:
     x, s, d = setup.x, setup.stride, setup.dilation
     stuffed = np.zeros((*x.shape[:2], *((n - 1) * si + 1 for n, si in zip(x.shape[2:], s))), x.dtype)
     stuffed[(Ellipsis, *(slice(None, None, si) for si in s))] = x
-    pads = tuple(
-        (di * (k - 1) - lo, di * (k - 1) - hi + op)
-        for k, di, (lo, hi), op in zip(setup.kernel, d, setup.pads, setup.output_padding)
-    )
+    pads = tuple(win.stuffed_padding for win in setup.windows)
     size = tuple(n + lo + hi for n, (lo, hi) in zip(stuffed.shape[2:], pads))
     padded = window(stuffed, tuple(lo for lo, _ in pads), size)
     flipped = swap_groups(setup.w, setup.groups)[(Ellipsis, *(slice(None, None, -1),) * setup.ndim)]

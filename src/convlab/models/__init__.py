@@ -8,7 +8,14 @@
   bilinear)``, with that project's state_dict keys.
 - :class:`JvanvugtUNet`: jvanvugt/pytorch-unet's ``UNet(in_channels, n_classes,
   depth, wf, padding, batch_norm, up_mode)``, with its keys.
-- :func:`load_unet`: any of the three from a state_dict, architecture inferred.
+- :func:`load_unet`: any of the three from a state_dict, architecture inferred;
+  the layouts it knows are the records of ``models/_registry.py`` (a new
+  layout is one module with its model class and ``LAYOUT`` record, plus one
+  line there).
+
+Every model states its ``size_contract`` (:class:`convlab.shapes.SizeContract`:
+valid input sizes, margin, alignment, halo), derived by walking its own plan,
+which is all :mod:`convlab.tiling` needs to tile it.
 
 Every model is a :class:`convlab.nn.Module`: ``model(x)`` on ``(N, C, *spatial)``
 arrays (converted to the model's dtype), ``state_dict()``,
@@ -26,6 +33,8 @@ Examples
 (8, 6, 512, 512)
 >>> type(load_unet(net.state_dict())).__name__
 'UNet'
+>>> net.size_contract.alignment, net.size_contract.halo
+((16, 16), (96, 96))
 """
 
 from ._config import UNetConfig

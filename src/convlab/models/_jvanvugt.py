@@ -20,6 +20,7 @@ Read from ``unet.py`` of https://github.com/jvanvugt/pytorch-unet (master,
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -40,9 +41,10 @@ from ..nn import (
 )
 from ..nn._conv import make_rng
 from ..nn._module import float_dtype
-from ._flow import Merge, Plan, UNetBase
+from ._encoder_decoder import Merge, Plan, UNetBase
+from ._layout import Layout, LayoutOption, count_keys, need_key
 
-__all__ = ["JvanvugtUNet"]
+__all__ = ["LAYOUT", "JvanvugtUNet"]
 
 _MERGE = Merge("floor", skip_first=False)
 _POOLS = {"max": MaxPool2d, "avg": AvgPool2d}
@@ -161,3 +163,35 @@ class JvanvugtUNet(UNetBase):
             f"depth={self.depth}, padding={self.padding}, batch_norm={self.batch_norm}, "
             f"up_mode={self.up_mode!r}, pooling={self.pooling!r}"
         )
+
+
+def _from_state(state, options: dict) -> JvanvugtUNet:
+    first = need_key(state, "down_path.0.block.0.weight", "jvanvugt")
+    wf = round(math.log2(first.shape[0]))
+    if 2**wf != first.shape[0]:
+        raise ConvlabError(
+            f"jvanvugt U-Nets have 2**wf channels on the first level, got {first.shape[0]} "
+            "(down_path.0.block.0.weight)"
+        )
+    inferred = {
+        "in_channels": first.shape[1],
+        "n_classes": need_key(state, "last.weight", "jvanvugt").shape[0],
+        "depth": count_keys(state, "down_path.{}.block.0.weight"),
+        "wf": wf,
+        "batch_norm": "down_path.0.block.2.running_mean" in state,
+        "up_mode": "upsample" if "up_path.0.up.1.weight" in state else "upconv",
+    }
+    return JvanvugtUNet(**{**inferred, **options})
+
+
+def _padded(value: object) -> object:
+    # The project's padding is a bool; the command line's words are convlab's.
+    return value == "same" if isinstance(value, str) else value
+
+
+LAYOUT = Layout(
+    "jvanvugt",
+    marker="down_path.",
+    build=_from_state,
+    options=(LayoutOption("padding", ("valid", "same"), _padded), LayoutOption("pooling", ("max", "avg"))),
+)

@@ -27,9 +27,10 @@ from .._args import as_int
 from ..nn import BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, Module, ReLU, Sequential, Upsample
 from ..nn._conv import make_rng
 from ..nn._module import float_dtype
-from ._flow import Merge, Plan, UNetBase
+from ._encoder_decoder import Merge, Plan, UNetBase
+from ._layout import Layout, need_key
 
-__all__ = ["MilesialUNet"]
+__all__ = ["LAYOUT", "MilesialUNet"]
 
 _MERGE = Merge("pad", skip_first=True)
 
@@ -152,3 +153,19 @@ class MilesialUNet(UNetBase):
 
     def extra_repr(self) -> str:
         return f"n_channels={self.n_channels}, n_classes={self.n_classes}, bilinear={self.bilinear}"
+
+
+def _from_state(state, options: dict) -> MilesialUNet:
+    first = need_key(state, "inc.double_conv.0.weight", "milesial")
+    inferred = {
+        "n_channels": first.shape[1],
+        "n_classes": need_key(state, "outc.conv.weight", "milesial").shape[0],
+        "bilinear": "up1.up.weight" not in state,
+        "width": first.shape[0],
+        "conv_bias": "inc.double_conv.0.bias" in state,
+    }
+    return MilesialUNet(**{**inferred, **options})
+
+
+# Every hyper-parameter of Pytorch-UNet shows in its keys: nothing is left to choose.
+LAYOUT = Layout("milesial", marker="inc.double_conv.", build=_from_state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -12,10 +13,12 @@ from .. import nn
 from ..nn import Module
 from ..nn._conv import make_rng
 from ..nn._module import float_dtype
+from ..shapes import SizeContract
 from ._config import UNetConfig
-from ._flow import Merge, Plan, UNetBase
+from ._encoder_decoder import Merge, Plan, UNetBase
+from ._layout import Layout, LayoutOption, count_keys, need_key
 
-__all__ = ["UNet"]
+__all__ = ["LAYOUT", "UNet"]
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -163,9 +166,53 @@ class UNet(UNetBase):
         merge = Merge("center" if self.config.padding == "valid" else "pad", skip_first=True)
         return Plan(encoder, decoder, [("head", self.head)], merge)
 
+    @staticmethod
+    def contract_for(config: UNetConfig) -> SizeContract:
+        """The :attr:`size_contract` a UNet of ``config`` has, without drawing its weights.
+
+        >>> UNet.contract_for(UNetConfig(depth=2, padding="same")).halo
+        (24, 24)
+        """
+        if not isinstance(config, UNetConfig):
+            raise TypeError(f"config must be a UNetConfig, got {type(config).__name__}")
+        return _config_contract(config)
+
     def _check(self, shape: tuple[int, ...]) -> None:
         super()._check(shape)
         self.config.sizes(tuple(shape[2:]))
 
     def extra_repr(self) -> str:
         return repr(self.config)
+
+
+@functools.lru_cache(maxsize=256)
+def _config_contract(config: UNetConfig) -> SizeContract:
+    # Channels change no size: a one-channel network of the same shape has the same contract.
+    return UNet(dataclasses.replace(config, in_channels=1, classes=1, width=1)).size_contract
+
+
+def _from_state(state, options: dict) -> UNet:
+    depth = count_keys(state, "down{}.conv1.weight")
+    bottom = need_key(state, "bottom.conv1.weight", "convlab")
+    first = state["down0.conv1.weight"] if depth else bottom
+    inferred = {
+        "in_channels": first.shape[1],
+        "classes": need_key(state, "head.weight", "convlab").shape[0],
+        "depth": depth,
+        "width": bottom.shape[0] >> depth,
+        "convs_per_level": count_keys(state, "bottom.conv{}.weight", start=1),
+        "kernel_size": bottom.shape[2],
+        "batch_norm": "bottom.norm1.running_mean" in state,
+        "up_mode": "bilinear" if any(k.endswith(".reduce.weight") for k in state) else "transpose",
+        "ndim": bottom.ndim - 2,
+    }
+    dtype = options.pop("dtype")
+    return UNet(dataclasses.replace(UNetConfig(**inferred), **options), dtype=dtype)
+
+
+LAYOUT = Layout(
+    "convlab",
+    marker="bottom.",
+    build=_from_state,
+    options=(LayoutOption("padding", ("valid", "same")), LayoutOption("pooling", ("max", "avg"))),
+)

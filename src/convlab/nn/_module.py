@@ -9,12 +9,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .._args import ConvlabError, describe
+from .._args import ConvlabError
+from ..functional._policy import float_dtype
 from ._trace import TraceRow, check_shape, trace_into
 
 __all__ = ["Buffer", "IncompatibleKeys", "Module", "Parameter", "StateDictError", "as_numpy"]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Parameter:
@@ -63,17 +62,6 @@ def as_numpy(value: object, name: str = "value") -> np.ndarray:
         return np.asarray(value)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be an array, got {type(value).__name__}: {err}") from None
-
-
-def float_dtype(dtype: DTypeLike) -> np.dtype:
-    """``dtype`` checked to be float32 or float64, the two dtypes the operators compute in."""
-    try:
-        found = np.dtype(dtype)
-    except TypeError:
-        found = None
-    if found not in _FLOATS:
-        raise ConvlabError(f"dtype must be float32 or float64, got dtype={describe(dtype)}")
-    return found
 
 
 class Module:

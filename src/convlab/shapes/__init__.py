@@ -19,18 +19,22 @@ from ._receptive import Layer, ReceptiveField, receptive_field
 from ._roundtrip import Roundtrip, roundtrip
 from ._solve import Solution, solve
 from ._unet import UNetLevel, UNetSizeError, UNetSizes, unet_sizes, unet_valid_sizes
+from ._window import Phase1d, TapSlice, Window
 from ._working import size_working
 
 __all__ = [
     "CropBox",
     "Layer",
+    "Phase1d",
     "ReceptiveField",
     "Roundtrip",
     "SizeContract",
     "Solution",
+    "TapSlice",
     "UNetLevel",
     "UNetSizeError",
     "UNetSizes",
+    "Window",
     "center_crop_box",
     "conv_input_sizes",
     "conv_output_size",

@@ -15,7 +15,16 @@ consumes nothing else. Per spatial dimension:
 - ``alignment`` is the total stride: the model commutes with shifts that are
   multiples of it, so every tile window must start on that grid;
 - ``halo`` is the context beyond the margin that makes a kept core exact
-  despite the zero padding at a window's edge (0 for unpadded networks).
+  despite the zero padding at a window's edge (0 for unpadded networks);
+- ``exact`` is False when no halo makes kept cores exact: an interpolation
+  with ``align_corners=True`` samples at positions that depend on the
+  window's size, so tiles only approximate the whole image (``halo`` then
+  is that of ``align_corners=False``).
+
+A padded U-Net that pads skips to match (milesial) takes every size from
+``2**depth`` up (``step = 1``) but aligns to ``2**depth``; one that crops
+instead (jvanvugt's ``padding=True``) loses pixels at sizes off the grid,
+so its valid sizes are ``16 + 16k`` at depth 4.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ class SizeContract:
     margin: tuple[tuple[int, int], ...]
     alignment: tuple[int, ...]
     halo: tuple[int, ...]
+    exact: bool = True
 
     def __post_init__(self) -> None:
         n = len(self.smallest)
@@ -58,6 +68,8 @@ class SizeContract:
                 raise ConvlabError(
                     f"SizeContract.{name} must have one entry per spatial dimension ({n}), got {value!r}"
                 )
+        if not isinstance(self.exact, bool):
+            raise TypeError(f"SizeContract.exact must be a bool, got {type(self.exact).__name__}")
         for d in range(n):
             if self.smallest[d] < 1 or self.step[d] < 1 or self.alignment[d] < 1 or self.halo[d] < 0:
                 raise ConvlabError(f"SizeContract entries out of range in dimension {d}: {self!r}")

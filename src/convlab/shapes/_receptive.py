@@ -15,6 +15,7 @@ from ._formulas import (
     _same_1d,
     pool_output_size,
 )
+from ._window import Window
 
 KINDS = {
     "conv": "conv",
@@ -127,24 +128,44 @@ def _as_layer(spec: LayerArg, index: int) -> Layer:
 
 @dataclass(frozen=True)
 class _Dim:
-    """One layer in one dimension, canonical."""
+    """One layer in one dimension, canonical: its kind and its :class:`Window` (an unbounded line)."""
 
     kind: str
-    k: int
-    s: int
-    lo: int
-    hi: int
-    d: int
-    op: int
+    window: Window
+
+    @property
+    def k(self) -> int:
+        return self.window.kernel
+
+    @property
+    def s(self) -> int:
+        return self.window.stride
+
+    @property
+    def lo(self) -> int:
+        return self.window.lo
+
+    @property
+    def hi(self) -> int:
+        return self.window.hi
+
+    @property
+    def d(self) -> int:
+        return self.window.dilation
+
+    @property
+    def op(self) -> int:
+        return self.window.output_padding
 
 
 def _reads(layer: _Dim, o: int) -> list[int]:
     """The input indices that output ``o`` of one layer reads."""
+    win = layer.window
     if layer.kind != "convtranspose":
-        return [o * layer.s - layer.lo + layer.d * t for t in range(layer.k)]
-    # Transposed conv (PyTorch): input i reaches output i*s - lo + d*t, t < k.
-    taps = (o + layer.lo - layer.d * t for t in range(layer.k))
-    return [v // layer.s for v in taps if v % layer.s == 0]
+        return [win.index(o, t) for t in range(layer.k)]
+    # A transposed conv's input i reaches output win.index(i, t): invert the map.
+    found = (win.window_of(o, t) for t in range(layer.k))
+    return [i for i in found if i is not None]
 
 
 def _through(layers: Sequence[_Dim], o: int) -> tuple[int, int] | None:
@@ -191,7 +212,7 @@ def _canonical_layer(layer: Layer, index: int, ndim: int, size: int | None, dim:
         lo, hi = _same_1d(1 if size is None else size, k, s, d)
     else:
         lo, hi = pads[dim]
-    return _Dim(layer.kind, k, s, lo, hi, d, op)
+    return _Dim(layer.kind, Window(None, k, s, d, (lo, hi), op))
 
 
 def _next_size(x: _Dim, n: int, index: int) -> int:

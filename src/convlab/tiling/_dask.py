@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 from .._args import ConvlabError
-from ._predict import _expected, run_tile
+from ._tile import expected_output, run_tile
 
 __all__ = ["run_distributed"]
 
@@ -52,7 +52,7 @@ def run_distributed(model, source, sink, plan, progress, labels, dtype, stats, s
     client, owned = _connect(scheduler)
     try:
         model_future = client.submit(_identity, model, pure=False)
-        expected = _expected(plan)
+        expected = expected_output(plan)
         # Two tasks per worker thread keep every worker busy while this
         # process writes; a bound keeps the results in flight to a few tiles.
         limit = 2 * max(1, sum(client.nthreads().values())) + 2

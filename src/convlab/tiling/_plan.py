@@ -1,20 +1,20 @@
 """Where the tiles of an overlap-tile run lie: window sizes, halos, cores.
 
-All sizes come from :func:`convlab.shapes.unet_sizes`; this module only
-places them. One spatial dimension at a time, in image coordinates:
+All sizes come from the model's :class:`~convlab.shapes.SizeContract`; this
+module only places them. One spatial dimension at a time, in image
+coordinates, ``A`` the contract's alignment (total stride):
 
 - a tile keeps the *core* ``[k*s, min((k+1)*s, n))`` of the output, ``s`` the
-  stride (a multiple of ``2**depth``);
+  stride (a multiple of ``A``);
 - the model reads the *window* ``[k*s - halo - lo, k*s - halo - lo + window)``,
-  ``lo`` the network's own left margin (``(in - out) // 2`` for an unpadded
-  U-Net, 0 for a padded one) and ``halo`` extra context, also a multiple of
-  ``2**depth``;
+  ``lo`` the network's own left margin (92 for the paper's unpadded U-Net,
+  0 for a padded one) and ``halo`` extra context, also a multiple of ``A``;
 - the model's output then covers ``[k*s - halo, k*s - halo + window - margin)``
   and the core is its slice ``[halo, halo + core)``.
 
-Every window starts at a multiple of ``2**depth`` from the first one, so
-every window pools on the same grid as the whole image: a U-Net is
-translation-equivariant only for shifts that are multiples of ``2**depth``.
+Every window starts at a multiple of ``A`` from the first one, so every
+window pools on the same grid as the whole image: a U-Net is
+translation-equivariant only for shifts that are multiples of its total stride.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .._args import ConvlabError, as_int, describe, is_sequence
-from ..shapes import UNetSizeError, unet_sizes
+from .._args import ConvlabError, as_int, describe, per_dim
+from ..shapes import SizeContract
+from ._contracts import size_contract_of, stride_words
 
 __all__ = ["Tile", "TilePlan", "default_halo", "plan_tiles"]
 
@@ -56,7 +57,7 @@ class TilePlan:
 
     ``window`` is the model's input size, ``stride`` the core size, ``halo``
     the extra context on each side and ``margin`` ``(lo, hi)`` the pixels the
-    network itself consumes (``in - out`` of :func:`convlab.shapes.unet_sizes`).
+    network itself consumes (the contract's ``margin``).
     """
 
     image: tuple[int, ...]
@@ -86,174 +87,153 @@ class TilePlan:
             yield Tile(index, tuple(window), tuple(keep), tuple(dest))
 
 
-def _config_value(config: object, name: str, default: object) -> object:
-    return getattr(config, name, default)
-
-
-def _unet_args(config: object) -> dict:
-    return {
-        "depth": _config_value(config, "depth", 4),
-        "kernel_size": _config_value(config, "kernel_size", 3),
-        "convs_per_level": _config_value(config, "convs_per_level", 2),
-        "padding": _config_value(config, "padding", "valid"),
-    }
-
-
-def default_halo(config: object) -> int:
+def default_halo(model: object) -> int | tuple[int, ...]:
     """The extra context per side that makes tiled inference equal whole-image inference.
 
-    Unpadded U-Net with transposed-convolution up-sampling: 0, because every
-    output pixel already sees its whole receptive field inside the window
-    (the network's margin *is* the halo). Otherwise: the depth, in input
-    pixels, to which the window's edge (zero padding, or an interpolation
-    reading past it) can reach into the output, rounded up to a multiple of
-    ``2**depth`` so that the windows pool on the whole image's grid.
+    The contract's ``halo`` (see :attr:`convlab.models.UNet.size_contract`):
+    0 for an unpadded U-Net with transposed-convolution up-sampling, because
+    every output pixel already sees its whole receptive field inside the
+    window (the network's margin *is* the halo); otherwise how far a window's
+    edge (zero padding, an interpolation clamped at it) reaches into the
+    output, rounded up to a multiple of the alignment so that the windows
+    pool on the whole image's grid. One int when every dimension has the
+    same halo, else one per dimension.
 
     Notes
     -----
-    The reach ``e`` (pixels from the edge that differ), level by level: each
-    conv adds ``kernel_size // 2``; a 2×2 pool halves it, rounding up (a
-    pooling cell with one touched pixel is touched); an up-sampling doubles
-    it (plus one for interpolation, which reads a neighbour); a skip joins
-    with its own reach. Depth 4, kernel 3, 2 convs: 94 pixels, so 96;
-    depth 2: 22, so 24. The unpadded twin's margin per side (92, 20) is *not*
-    enough: its pools sit on a grid shifted by its crops.
+    Depth 4, kernel 3, 2 padded convs per level: the edge reaches 94 pixels,
+    so 96; depth 2: 22, so 24. The unpadded twin's margin per side (92, 20)
+    is *not* enough: its pools sit on a grid shifted by its crops.
 
     Padded U-Net: with this halo the kept cores are *exact*, equal to
     whole-image inference, wherever the whole image's own zero padding is
     farther than the halo; tiles at the image's border see the mirrored
-    image where whole-image inference sees zeros. With ``up_mode='bilinear'``
-    (``align_corners=True``, whose sampling positions depend on the window's
-    size) no halo makes tiles exact: the result is an approximation.
+    image where whole-image inference sees zeros. When the contract is not
+    ``exact`` (an interpolation with ``align_corners=True``, whose sampling
+    positions depend on the window's size) no halo makes tiles exact: the
+    result is an approximation.
 
-    >>> from types import SimpleNamespace
-    >>> default_halo(SimpleNamespace(depth=4, padding="same"))
+    >>> from convlab.models import UNetConfig
+    >>> default_halo(UNetConfig(depth=4, padding="same"))
     96
-    >>> default_halo(SimpleNamespace(depth=4, padding="valid"))
+    >>> default_halo(UNetConfig(depth=4, padding="valid"))
     0
     """
-    args = _unet_args(config)
-    interpolates = not _transposed_up(config)
-    if args["padding"] == "valid" and not interpolates:
-        return 0
-    per_level = args["convs_per_level"] * (args["kernel_size"] // 2)
-    reach, skips = 0, []
-    for _ in range(args["depth"]):
-        reach += per_level
-        skips.append(reach)
-        reach = -(-reach // 2)
-    reach += per_level
-    for skip in reversed(skips):
-        reach = max(2 * reach + interpolates, skip) + per_level
-    step = 2 ** args["depth"]
-    return -(-reach // step) * step
+    halo = size_contract_of(model).halo
+    return halo[0] if len(set(halo)) == 1 else halo
 
 
-def _transposed_up(config: object) -> bool:
-    mode = str(_config_value(config, "up_mode", "transpose")).lower()
-    return "transpose" in mode or mode in ("convt", "deconv")
-
-
-def _smallest_valid(args: dict) -> int:
-    try:
-        unet_sizes(1, **args)
-    except UNetSizeError as err:
-        return err.above
-    return 1
-
-
-def _per_dim(value: object, name: str, ndim: int) -> tuple[int, ...]:
-    if is_sequence(value):
-        values = tuple(as_int(v, name, minimum=0) for v in value)  # type: ignore[union-attr]
-        if len(values) != ndim:
-            raise ConvlabError(f"{name} must be an int or {ndim} ints, got {name}={describe(value)}")
-        return values
-    return (as_int(value, name, minimum=0),) * ndim
-
-
-def plan_tiles(config: object, image: Sequence[int], tile: object = None, halo: object = None) -> TilePlan:
-    """Place the tiles of ``image`` (its spatial size) for a U-Net of ``config``.
+def plan_tiles(model: object, image: Sequence[int], tile: object = None, halo: object = None) -> TilePlan:
+    """Place the tiles of ``image`` (its spatial size) for a model with a size contract.
 
     Parameters
     ----------
-    config : UNetConfig or any object with ``depth``, ``kernel_size``, ``convs_per_level``, ``padding``
-        Missing attributes take the paper's values (4, 3, 2, ``'valid'``).
+    model : SizeContract, or a model or UNetConfig with ``size_contract``
+        What the sizes come from (:class:`convlab.shapes.SizeContract`).
     image : sequence of int
         The spatial size of the image, e.g. ``(H, W)``.
     tile : int or sequence of int, optional
-        The model's input window per dimension: a valid input size of the
-        unpadded U-Net (572, 588, ... at depth 4), a multiple of ``2**depth``
-        for a padded one. Default: the smallest window with a core of 256.
-        A window larger than the image needs is shrunk to the smallest that
-        covers it in one tile (the result is the same, the work less).
+        The model's input window per dimension: a valid input size on the
+        alignment grid (572, 588, ... for the paper's U-Net; a multiple of
+        ``2**depth`` for a padded one). Default: the smallest window with a
+        core of 256. A window larger than the image needs is shrunk to the
+        smallest that covers it in one tile (the result is the same, the
+        work less).
     halo : int or sequence of int, optional
-        Extra context per side, a multiple of ``2**depth``; default
+        Extra context per side, a multiple of the alignment; default
         :func:`default_halo`.
 
     Examples
     --------
-    >>> plan = plan_tiles(None, (1000, 700), tile=572)
+    >>> from convlab.models import UNetConfig
+    >>> plan = plan_tiles(UNetConfig(), (1000, 700), tile=572)
     >>> plan.window, plan.stride, plan.halo, plan.margin, plan.counts
     ((572, 572), (384, 384), (0, 0), ((92, 92), (92, 92)), (3, 2))
     >>> next(plan.tiles()).window
     ((-92, 480), (-92, 480))
     """
-    args = _unet_args(config)
+    contract = _fit(size_contract_of(model), tuple(as_int(n, "image size", minimum=1) for n in image))
     size = tuple(as_int(n, "image size", minimum=1) for n in image)
-    step = 2 ** args["depth"]
-    halos = _per_dim(default_halo(config) if halo is None else halo, "halo", len(size))
-    if any(h % step for h in halos):
-        raise ConvlabError(f"halo must be a multiple of 2**depth = {step}, got halo={describe(halo)}")
-    tiles = (None,) * len(size) if tile is None else _per_dim(tile, "tile", len(size))
-    dims = [_plan_dim(n, t, h, args) for n, t, h in zip(size, tiles, halos)]
+    halos = contract.halo if halo is None else per_dim(halo, "halo", len(size), minimum=0)
+    for h, a in zip(halos, contract.alignment):
+        if h % a:
+            raise ConvlabError(f"halo must be a multiple of {stride_words(a)}, got halo={describe(halo)}")
+    tiles = (None,) * len(size) if tile is None else per_dim(tile, "tile", len(size), minimum=0)
+    dims = [_plan_dim(contract, d, n, t, h) for d, (n, t, h) in enumerate(zip(size, tiles, halos))]
     return TilePlan(
         image=size,
         window=tuple(d[0] for d in dims),
         stride=tuple(d[1] for d in dims),
-        halo=halos,
-        margin=tuple(d[2] for d in dims),
+        halo=tuple(halos),
+        margin=contract.margin,
         counts=tuple(-(-n // d[1]) for n, d in zip(size, dims)),
     )
 
 
-def _plan_dim(n: int, tile: int | None, halo: int, args: dict) -> tuple[int, int, tuple[int, int]]:
-    """``(window, stride, (lo, hi))`` of one dimension."""
-    step = 2 ** args["depth"]
-    first = _smallest_valid(args) if args["padding"] == "valid" else step
-    margin = first - unet_sizes(first, **args).output_size[0]
+def _fit(contract: SizeContract, size: tuple[int, ...]) -> SizeContract:
+    """The contract for an image of ``len(size)`` dimensions.
+
+    A contract whose dimensions all agree (every U-Net here) plans images of
+    any rank, e.g. one line of a 2-D network's sizes.
+    """
+    if len(size) == contract.ndim:
+        return contract
+    uniform = all(
+        len(set(getattr(contract, f))) == 1 for f in ("smallest", "step", "margin", "alignment", "halo")
+    )
+    if not uniform:
+        raise ConvlabError(
+            f"image size must have {contract.ndim} entries (the model's spatial dimensions), got {size}"
+        )
+    n = len(size)
+    return SizeContract(
+        contract.smallest[:1] * n,
+        contract.step[:1] * n,
+        contract.margin[:1] * n,
+        contract.alignment[:1] * n,
+        contract.halo[:1] * n,
+        contract.exact,
+    )
+
+
+def _plan_dim(c: SizeContract, d: int, n: int, tile: int | None, halo: int) -> tuple[int, int]:
+    """``(window, stride)`` of dimension ``d``."""
+    first, align, margin = c.smallest[d], c.alignment[d], sum(c.margin[d])
+    # Windows must be valid and start the next one on the alignment grid.
+    grid = math.lcm(c.step[d], align)
 
     def core(window: int) -> int:
-        return (window - margin - 2 * halo) // step * step
+        return (window - margin - 2 * halo) // align * align
 
-    smallest = first + max(0, -(-(margin + 2 * halo + step - first) // step)) * step
+    smallest = first + max(0, -(-(margin + 2 * halo + align - first) // grid)) * grid
     if tile is None:
-        tile = smallest + max(0, -(-(_DEFAULT_CORE - core(smallest)) // step)) * step
+        tile = smallest + max(0, -(-(_DEFAULT_CORE - core(smallest)) // grid)) * grid
     else:
-        _check_tile(tile, first, step, args)
-        if core(tile) < step:
+        _check_tile(tile, first, grid, align, padded=margin == 0)
+        if core(tile) < align:
             raise ConvlabError(
                 f"tile {tile} leaves no output core with halo {halo}: the window loses {margin} pixels to "
-                f"the network and {2 * halo} to the halo, and the core must hold at least 2**depth = {step}; "
-                f"use tile >= {smallest}"
+                f"the network and {2 * halo} to the halo, and the core must hold at least "
+                f"{stride_words(align)}; use tile >= {smallest}"
             )
     if core(tile) >= n:
         # One tile covers the dimension: take the smallest window that does.
-        tile = min(tile, smallest + max(0, -(-(n - core(smallest)) // step)) * step)
-    # In an unpadded U-Net with odd kernels the crops are centred, so output
-    # pixel j sits over input pixel j + margin/2; the split only has to be the
-    # same for every window and for the whole image, which it is.
-    return tile, core(tile), (margin // 2, margin - margin // 2)
+        tile = min(tile, smallest + max(0, -(-(n - core(smallest)) // grid)) * grid)
+    return tile, core(tile)
 
 
-def _check_tile(tile: int, first: int, step: int, args: dict) -> None:
-    if args["padding"] == "valid":
-        try:
-            unet_sizes(tile, **args)
-        except UNetSizeError as err:
-            raise ConvlabError(f"tile must be a valid input size of the U-Net: {err}") from None
-    elif tile % step or tile < first:
-        below, above = tile // step * step, -(-tile // step) * step
-        near = " or ".join(str(m) for m in (below, above) if m >= first)
+def _check_tile(tile: int, first: int, grid: int, align: int, padded: bool) -> None:
+    if tile >= first and (tile - first) % grid == 0:
+        return
+    k = (tile - first) // grid
+    below, above = first + k * grid, first + max(k + 1, 0) * grid
+    near = [m for m in (below, above) if m >= first]
+    if padded and first % grid == 0:
         raise ConvlabError(
-            f"tile must be a multiple of 2**depth = {step} for a padded U-Net, got tile={tile}; try {near}"
+            f"tile must be a multiple of {stride_words(align)} (the model's alignment), got tile={tile}; "
+            f"try {' or '.join(map(str, near))}"
         )
+    raise ConvlabError(
+        f"tile must be a valid input size of the model ({first} plus multiples of {grid}), got tile={tile}; "
+        f"nearest valid input sizes: {' and '.join(map(str, near))}"
+    )

@@ -1,7 +1,8 @@
 """Outputs written tile by tile: arrays, and .npy, TIFF and zarr files under a temporary name.
 
 A file output is written to a hidden temporary name next to the target
-and renamed onto it by :meth:`Sink.commit`, after the last tile: a run that
+(:func:`convlab.io.reserve_beside`, the temporary files of every convlab
+writer) and renamed onto it by :meth:`Sink.commit`, after the last tile: a run that
 fails or is interrupted never leaves a file that looks finished.
 :meth:`Sink.abort` removes the temporary file (a killed process leaves it
 behind, under a name that does not look like the output).
@@ -9,17 +10,16 @@ behind, under a name that does not look like the output).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from .._args import ConvlabError, describe
+from ..io import discard, reserve_beside
 
-__all__ = ["ArraySink", "MappedFileSink", "Sink", "ZarrSink", "open_sink"]
+__all__ = ["ArraySink", "DeferredSink", "MappedFileSink", "Sink", "ZarrSink", "check_out", "open_sink"]
 
 _SUFFIXES = (".npy", ".tif", ".tiff", ".zarr")
 
@@ -59,19 +59,10 @@ def _temporary(target: Path, directory: bool = False) -> Path:
         raise ConvlabError(
             f"out {os.fspath(target)!r}: the directory {os.fspath(target.parent)!r} does not exist"
         )
-    for _ in range(100):
-        tmp = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.partial{target.suffix}")
-        try:
-            if directory:
-                tmp.mkdir()
-            else:
-                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise ConvlabError(f"out {os.fspath(target)!r} cannot be written: {err.strerror}") from None
-        return tmp
-    raise ConvlabError(f"out {os.fspath(target)!r}: no free temporary name next to it")
+    try:
+        return reserve_beside(target, directory=directory, tag="partial")
+    except OSError as err:
+        raise ConvlabError(f"out {os.fspath(target)!r} cannot be written: {err.strerror}") from None
 
 
 class MappedFileSink(Sink):
@@ -123,8 +114,7 @@ class MappedFileSink(Sink):
         return self.target
 
     def abort(self):
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
+        discard(self.tmp)
 
 
 class ZarrSink(Sink):
@@ -152,11 +142,60 @@ class ZarrSink(Sink):
         return self.target
 
     def abort(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        discard(self.tmp)
 
 
 def _is_zarr(path: Path) -> bool:
     return path.is_dir() and any((path / name).exists() for name in ("zarr.json", ".zarray", ".zgroup"))
+
+
+def check_out(out) -> None:
+    """Refuse, before any work, an output path that can never be written (suffix, directory)."""
+    if not isinstance(out, (str, os.PathLike)):
+        if out is not None and not (hasattr(out, "shape") and hasattr(out, "__setitem__")):
+            raise TypeError(f"out must be None, a path or an array, got {type(out).__name__} {describe(out)}")
+        return
+    target = Path(out)
+    suffix = target.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ConvlabError(f"out must end in {', '.join(_SUFFIXES)}, got out={os.fspath(out)!r}")
+    if target.is_dir() and suffix != ".zarr":
+        raise ConvlabError(f"out {os.fspath(out)!r} is a directory")
+    if not target.parent.is_dir():
+        raise ConvlabError(
+            f"out {os.fspath(target)!r}: the directory {os.fspath(target.parent)!r} does not exist"
+        )
+
+
+class DeferredSink(Sink):
+    """A sink opened at the first block, when the model's output channels are known.
+
+    A model's size contract says nothing of its channels: the first tile
+    does. ``labels`` outputs are ``image``-shaped with the blocks' dtype;
+    logits ``(channels, *image)`` in ``dtype``, chunked like the cores.
+    """
+
+    def __init__(self, out, image: tuple[int, ...], core: tuple[int, ...], dtype: np.dtype, labels: bool):
+        check_out(out)
+        self.out, self.image, self.core, self.dtype, self.labels = out, image, core, dtype, labels
+        self.sink: Sink | None = None
+
+    def write(self, dest, block):
+        if self.sink is None:
+            if self.labels:
+                spec = (self.image, block.dtype, self.core)
+            else:
+                channels = block.shape[0]
+                spec = ((channels, *self.image), self.dtype, (channels, *self.core))
+            self.sink = open_sink(self.out, *spec)
+        self.sink.write(dest, block)
+
+    def commit(self):
+        return self.sink.commit()
+
+    def abort(self):
+        if self.sink is not None:
+            self.sink.abort()
 
 
 def open_sink(out, shape: tuple[int, ...], dtype: np.dtype, chunks: tuple[int, ...]) -> Sink:

@@ -194,11 +194,11 @@ def _channels_first(shape: tuple[int, ...], ndim: int) -> bool:
     return len(shape) == ndim + 1
 
 
-def open_source(image, channels: int, ndim: int) -> Source:
+def open_source(image, channels: int | None, ndim: int) -> Source:
     """A :class:`Source` for ``image``: an array, np.memmap, zarr array or a .npy/.tif/.zarr path.
 
     ``image`` is ``(C, *spatial)`` or, for one channel, ``(*spatial)``; the
-    channel count must be ``channels`` and the spatial rank ``ndim``.
+    channel count must be ``channels`` (any, if None) and the spatial rank ``ndim``.
 
     Notes
     -----
@@ -218,13 +218,14 @@ def open_source(image, channels: int, ndim: int) -> Source:
     return source
 
 
-def _check_shape(source: Source, channels: int, ndim: int) -> None:
+def _check_shape(source: Source, channels: int | None, ndim: int) -> None:
     spatial = ("L", "H, W", "D, H, W")[ndim - 1]
-    expected = f"({channels}, {spatial})" + (f" or ({spatial})" if channels == 1 else "")
-    if len(source.shape) != ndim + 1 or source.shape[0] != channels:
+    expected = f"({channels or 'C'}, {spatial})" + (f" or ({spatial})" if channels in (1, None) else "")
+    if len(source.shape) != ndim + 1 or source.shape[0] != (channels or source.shape[0]):
         shape = source.shape if source._channels_first else source.shape[1:]
+        takes = channels or "any number of"
         raise ConvlabError(
-            f"image must have shape {expected}, channels first (the model takes {channels} "
+            f"image must have shape {expected}, channels first (the model takes {takes} "
             f"channel(s)), got shape {tuple(shape)}"
         )
     if not np.issubdtype(source.dtype, np.number) or np.issubdtype(source.dtype, np.complexfloating):

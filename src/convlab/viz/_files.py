@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from .._args import ConvlabError
+from ..io import write_bytes_atomic
 from ._raster import MAX_SHEET_PIXELS, gif_bytes, png_bytes, sheet_size
 from ._scene import PictureTooLarge, Scene
 from ._svg import svg_text
@@ -46,25 +46,10 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     The rename is atomic on one file system, so a reader (or a crash) sees
     the old file or the complete new one, never a partial picture.
     """
-    target = Path(path)
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        write_bytes_atomic(path, data)
     except OSError as err:
         raise ConvlabError(f"cannot write output={str(path)!r}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes the file private (0600); give it the permissions a
-        # plain open() would have.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temp, 0o666 & ~mask)
-        os.replace(temp, target)
-    except BaseException as err:
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise ConvlabError(f"cannot write output={str(path)!r}: {err.strerror}") from None
-        raise
 
 
 def save(scenes: list[Scene], path: str | os.PathLike) -> int:

@@ -44,6 +44,16 @@ class Problem:
     ndim: int
     working: tuple[str, ...]
 
+    @property
+    def windows(self) -> tuple[shapes.Window, shapes.Window]:
+        """Rows' and columns' :class:`convlab.shapes.Window`: the coordinate map every picture draws."""
+        return tuple(
+            shapes.Window(n, k, s, d, pads, o)
+            for n, k, s, d, pads, o in zip(
+                self.size, self.kernel, self.stride, self.dilation, self.pads, self.output_padding
+            )
+        )  # type: ignore[return-value]
+
 
 def problem(op, size, kernel_size, stride=1, padding=0, dilation=1, output_padding=0) -> Problem:
     """Validate a layer through :mod:`convlab.shapes` and lift it to two dimensions.
@@ -79,11 +89,6 @@ def problem(op, size, kernel_size, stride=1, padding=0, dilation=1, output_paddi
         op, lift(n, 1), lift(k, 1), lift(s, 1), lift(pads, (0, 0)), lift(d, 1), lift(op_, 0),
         lift(out, 1), ndim, working,
     )  # fmt: skip
-
-
-def effective(k: int, d: int) -> int:
-    """Input pixels spanned by a dilated kernel, first tap to last."""
-    return d * (k - 1) + 1
 
 
 @dataclass
@@ -151,10 +156,12 @@ def _axis_kinds_stuffed(n: int, s: int, lo: int, hi: int) -> list[str]:
 
 def stuffed_pads(p: Problem) -> tuple[tuple[int, int], tuple[int, int]]:
     """Padding of the zero-inserted input: ``d*(k-1) - lo`` before, ``d*(k-1) - hi + op`` after."""
-    return tuple(
-        (effective(k, d) - 1 - lo, effective(k, d) - 1 - hi + o)
-        for k, d, (lo, hi), o in zip(p.kernel, p.dilation, p.pads, p.output_padding)
-    )  # type: ignore[return-value]
+    return tuple(w.stuffed_padding for w in p.windows)  # type: ignore[return-value]
+
+
+def _on_grid(windows, r: int, c: int, i: int, j: int) -> Cell:
+    """Where window ``(r, c)``'s tap ``(i, j)`` lands on a grid that starts with the padding before."""
+    return windows[0].index(r, i) + windows[0].lo, windows[1].index(c, j) + windows[1].lo
 
 
 def _output_panel(p: Problem, done: dict, current: Cell, label: str) -> Panel:
@@ -170,13 +177,18 @@ def _size(size: tuple[int, int], ndim: int) -> str:
 def _windows(p: Problem, rows_kinds, cols_kinds, title: str, flipped: bool) -> list[Frame]:
     """One frame per output pixel of a stride-``stride`` sweep over the grid given per axis."""
     kinds = [[_combine(a, b) for b in cols_kinds] for a in rows_kinds]
-    (kh, kw), (dh, dw) = p.kernel, p.dilation
-    stride = p.stride if not flipped else (1, 1)
+    kh, kw = p.kernel
+    # The flipped kernel sweeps the zero-inserted, re-padded grid at stride 1.
+    wins = (
+        p.windows
+        if not flipped
+        else tuple(shapes.Window(None, k, 1, d) for k, d in zip(p.kernel, p.dilation))
+    )
     frames, done = [], {}
     for r, c in itertools.product(range(p.out[0]), range(p.out[1])):
         panel = Panel(title, kinds)
         for i, j in itertools.product(range(kh), range(kw)):
-            cell = (r * stride[0] + i * dh, c * stride[1] + j * dw)
+            cell = _on_grid(wins, r, c, i, j)
             panel.window.add(cell)
             ti, tj = (kh - 1 - i, kw - 1 - j) if flipped else (i, j)
             panel.labels[cell] = name("w", ti, tj, p.ndim)
@@ -213,11 +225,11 @@ def _axis_kinds_canvas(full: int, lo: int, out: int) -> list[str]:
 
 def scatter_frames(p: Problem) -> list[Frame]:
     """Each input pixel pastes a kernel copy onto the uncropped output: one frame per input pixel."""
-    full = [(n - 1) * s + effective(k, d) for n, s, k, d in zip(p.size, p.stride, p.kernel, p.dilation)]
+    full = [w.index(n - 1, w.kernel - 1) + w.lo + 1 for n, w in zip(p.size, p.windows)]
     rows = _axis_kinds_canvas(full[0], p.pads[0][0], p.out[0])
     cols = _axis_kinds_canvas(full[1], p.pads[1][0], p.out[1])
     canvas = [[_combine(a, b) for b in cols] for a in rows]
-    (kh, kw), (dh, dw), (sh, sw) = p.kernel, p.dilation, p.stride
+    kh, kw = p.kernel
     counts: dict[Cell, int] = {}
     frames = []
     for r, c in itertools.product(range(p.size[0]), range(p.size[1])):
@@ -227,7 +239,7 @@ def scatter_frames(p: Problem) -> list[Frame]:
         source.done = {cell: 1 for cell in itertools.product(range(r + 1), range(p.size[1])) if cell < (r, c)}
         target = Panel("output before cropping by padding", canvas, done=dict(counts))
         for i, j in itertools.product(range(kh), range(kw)):
-            cell = (r * sh + i * dh, c * sw + j * dw)
+            cell = _on_grid(p.windows, r, c, i, j)
             target.window.add(cell)
             target.labels[cell] = name("w", i, j, p.ndim)
             counts[cell] = counts.get(cell, 0) + 1

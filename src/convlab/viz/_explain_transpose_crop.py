@@ -57,13 +57,13 @@ def _scatter_blocks(worked: Worked, symbolic: bool) -> list[list[str]]:
     x2, w2 = x.reshape(p.size), w.reshape(p.kernel)
     wnames = names("w", w.shape).reshape(p.kernel)
     xnames = names("x", x.shape).reshape(p.size)
+    rows, cols = p.windows
     blocks = []
     for r, c in itertools.product(range(p.size[0]), range(p.size[1])):
         canvas = np.full(p.out, ".", dtype=object)
         outside = 0
         for i, j in itertools.product(range(p.kernel[0]), range(p.kernel[1])):
-            orow = r * p.stride[0] + i * p.dilation[0] - p.pads[0][0]
-            ocol = c * p.stride[1] + j * p.dilation[1] - p.pads[1][0]
+            orow, ocol = rows.index(r, i), cols.index(c, j)
             if 0 <= orow < p.out[0] and 0 <= ocol < p.out[1]:
                 canvas[orow, ocol] = wnames[i, j] if symbolic else num(x2[r, c] * w2[i, j])
             else:

@@ -1,7 +1,8 @@
-"""The data flow shared by every U-Net layout: encoder levels, skips, merges, decoder, head.
+"""The encoder-decoder data flow shared by every U-Net layout: levels, skips, merges, head.
 
-Each layout only lists its steps (``_plan``); forward and the shape-only trace
-walk the same plan, so the trace cannot drift from what forward computes.
+Each layout only lists its steps (``_plan``); forward, the shape-only trace
+and the size contract walk the same plan, so none can drift from what
+forward computes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from .._args import ConvlabError
 from ..functional._pad import pad
 from ..nn import Module, TraceRow
 from ..nn._trace import trace_into
-from ..shapes import CropBox, center_crop_box
+from ..shapes import CropBox, SizeContract, center_crop_box
+from ._contract import plan_contract
 
 __all__ = ["Merge", "Plan", "UNetBase"]
 
@@ -96,6 +98,24 @@ class UNetBase(Module):
                 f"{type(self).__name__} expects input of shape (N, {self.in_channels}, *{self.ndim} "
                 f"spatial sizes), got input of shape {tuple(shape)}"
             )
+
+    @property
+    def size_contract(self) -> SizeContract:
+        """Valid input sizes, margin, alignment and halo, derived from the plan (see :mod:`convlab.tiling`).
+
+        Computed on first use (a walk of the plan with integers, tens of
+        milliseconds) and kept: a model's architecture does not change.
+
+        >>> from convlab.models import UNet
+        >>> c = UNet(width=1).size_contract
+        >>> c.smallest, c.step, c.margin[0], c.alignment, c.halo
+        ((188, 188), (16, 16), (92, 92), (16, 16), (0, 0))
+        """
+        contract = self.__dict__.get("_size_contract")
+        if contract is None:
+            contract = plan_contract(self._plan(), self.ndim)
+            object.__setattr__(self, "_size_contract", contract)
+        return contract
 
     def forward(self, x: Any) -> np.ndarray:
         """The logits ``(N, classes, *out_spatial)`` of ``x`` ``(N, C_in, *spatial)``.
