@@ -13,7 +13,8 @@ pytest.importorskip("onnxruntime")
 import onnx  # noqa: E402
 
 from convlab.cli import main  # noqa: E402
-from convlab.io import write_image  # noqa: E402
+from convlab.io import read_image, write_image  # noqa: E402
+from convlab.onnx import load  # noqa: E402
 from onnx_cases import export, ort_run  # noqa: E402
 from torch_unets import MilesialLayout  # noqa: E402
 
@@ -103,3 +104,51 @@ def test_command_errors(unet, tmp_path, capsys):
     assert status == 2 and "does not exist" in err
     status, _, err = _run(capsys, "trace", unet, "--input-shape", "1x1x7x7")
     assert status == 2 and "MaxPool" in err
+
+
+class TinyUNet(torch.nn.Module):
+    """One level of a padded U-Net; its two classes both occur on a random image."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.a, self.b = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)
+        self.up, self.head = nn.ConvTranspose2d(4, 4, 2, stride=2), nn.Conv2d(8, 2, 3, padding=1)
+
+    def forward(self, x):
+        skip = torch.relu(self.a(x))
+        deep = self.up(torch.relu(self.b(torch.nn.functional.max_pool2d(skip, 2))))
+        return self.head(torch.cat([skip, deep], dim=1))
+
+
+def test_segment_with_an_onnx_model_tiled_equals_untiled(tmp_path, capsys):
+    torch.manual_seed(3)
+    onnx.save_model(
+        export(TinyUNet(), (torch.zeros(1, 1, 32, 32),), dynamic=(0, 0, 1, 1)), tmp_path / "m.onnx"
+    )
+    image = (np.random.default_rng(0).random((150, 130)) * 255).astype(np.uint8)
+    write_image(image, tmp_path / "big.tif")
+    status, _, err = _run(
+        capsys, "segment", tmp_path / "big.tif", "--model", tmp_path / "m.onnx", "-o", tmp_path / "a.tif"
+    )
+    assert status == 0, err
+    status, out, err = _run(
+        capsys,
+        "segment",
+        tmp_path / "big.tif",
+        "--model",
+        tmp_path / "m.onnx",
+        "-o",
+        tmp_path / "b.tif",
+        "--tile",
+        "64",
+    )
+    assert status == 0, err
+    assert "tiles of 64x64" in out
+    whole, tiled = read_image(tmp_path / "a.tif"), read_image(tmp_path / "b.tif")
+    assert set(np.unique(whole)) == {0, 1}
+    # Tiles at the image's border see its mirror image where the whole image
+    # sees zero padding (tiling's documented rule); beyond the halo they agree.
+    h = load(tmp_path / "m.onnx").size_contract.halo[0]
+    assert 0 < h < 20
+    np.testing.assert_array_equal(tiled[:, h:-h, h:-h], whole[:, h:-h, h:-h])

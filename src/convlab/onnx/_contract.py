@@ -9,14 +9,13 @@
 - **halo**: how many output pixels at each edge read positions outside the
   input (padding, clamped interpolation), from the exact pixel sets of the
   receptive-field trace, rounded up to a multiple of the alignment;
-- **exact** (when :class:`~convlab.shapes.SizeContract` has the field): False
+- **exact**: False
   when a Resize samples relative to the tensor's size (align_corners,
   tf_crop_and_resize) or by a non-integer factor: no halo makes tiles exact.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from functools import lru_cache
 
@@ -155,5 +154,4 @@ def graph_contract(model) -> SizeContract:
     exact = all(
         shift_invariant(node, ins) for node, ins, _ in steps if node.op_type in ("Resize", "Upsample")
     )
-    extra = {"exact": exact} if "exact" in {f.name for f in dataclasses.fields(SizeContract)} else {}
-    return SizeContract(smallest, step, tuple(margin), alignment, tuple(halo), **extra)
+    return SizeContract(smallest, step, tuple(margin), alignment, tuple(halo), exact)
