@@ -1,13 +1,9 @@
 """The operator table: one :class:`OpSpec` per ONNX op type, and the values flowing through a trace.
 
-Adding an operator is one table entry. The integer operators of
-:mod:`convlab.quant` (QuantizeLinear, DequantizeLinear, QLinearConv,
-ConvInteger, MatMulInteger, QLinearMatMul) plug in the same way, e.g.::
-
-    register("QuantizeLinear", OpSpec(
-        run=lambda node, x: (quant.quantize_linear(x[0], x[1], x[2], axis=node.attr("axis", 1)),),
-        shape=same_shape_as(0, dtype_from=2),
-        attributes=("axis", "saturate", "block_size"), opsets=(10, MAX_OPSET)))
+Adding an operator is one table entry. The integer operators are wired that
+way in :mod:`._quant_ops`: one ``register`` per op, whose ``run`` calls
+:func:`convlab.quant.run_onnx_node` and whose ``shape`` reuses the float
+operator's rule with the output's integer dtype.
 
 ``run`` receives the node and its input arrays (``None`` for an omitted
 optional input) and returns a tuple of output arrays; ``shape`` receives
