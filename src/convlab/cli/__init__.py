@@ -9,7 +9,17 @@ import traceback
 from collections.abc import Sequence
 
 from .._args import ConvlabError
-from . import _demo, _explain_cmds, _fixed_cmds, _quant_cmds, _segment, _shape_cmds, _unet_cmds, _vectors_cmds
+from . import (
+    _demo,
+    _explain_cmds,
+    _fixed_cmds,
+    _onnx_cmds,
+    _quant_cmds,
+    _segment,
+    _shape_cmds,
+    _unet_cmds,
+    _vectors_cmds,
+)
 
 __all__ = ["main"]
 
@@ -36,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _segment.add_command(sub, common)
     _fixed_cmds.add_command(sub, common)
     _vectors_cmds.add_commands(sub, common)
+    _onnx_cmds.add_commands(sub, common)
     _quant_cmds.add_command(sub, common)
     return parser
 
