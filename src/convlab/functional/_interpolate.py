@@ -37,6 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._args import ConvlabError, as_int, describe, is_sequence
+from .._limits import check_memory
 from ._arrays import as_float_array
 from ._exact_fma import fma
 
@@ -53,6 +54,7 @@ def interpolate(
     mode: str = "nearest",
     align_corners: bool | None = None,
     recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
 ) -> np.ndarray:
     """Resample the spatial dimensions, as ``torch.nn.functional.interpolate``.
 
@@ -72,6 +74,10 @@ def interpolate(
     recompute_scale_factor : bool, optional
         With ``scale_factor``: if True, map coordinates by ``in / out`` of the
         floored output size instead of by ``1 / scale_factor``.
+    antialias : bool
+        Accepted as False only: torch's anti-aliased down-sampling (bilinear
+        and bicubic) is not implemented, and True is refused rather than
+        silently computed without it.
 
     Returns
     -------
@@ -102,7 +108,19 @@ def interpolate(
     if 0 in x.shape[2:]:
         raise ConvlabError(f"input must have non-empty spatial dimensions, got input of shape {x.shape}")
     align = _align_corners(mode, align_corners)
+    if not isinstance(antialias, bool):
+        raise TypeError(f"antialias must be a bool, got {type(antialias).__name__} {describe(antialias)}")
+    if antialias:
+        raise ConvlabError(
+            "antialias=True (torch's anti-aliased bilinear/bicubic down-sampling) is not supported; "
+            "pass antialias=False"
+        )
     out, scales = _output_size(x.shape[2:], size, scale_factor, recompute_scale_factor)
+    # The result, one blended intermediate and the int64 index maps, before any of them exists.
+    check_memory(
+        2 * math.prod((*x.shape[:2], *out)) * x.dtype.itemsize + 16 * sum(out),
+        f"interpolate's output of size {out} (size={describe(size)}, scale_factor={describe(scale_factor)})",
+    )
     if mode in _LINEAR_DIMS:
         for dim in reversed(range(ndim)):
             x = _blend(x, 2 + dim, out[dim], scales[dim], align)
@@ -164,9 +182,13 @@ def _per_dim(value: object, name: str, ndim: int) -> tuple:
 def _positive_float(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"scale_factor must be a float or floats, got {type(value).__name__} {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ConvlabError(f"scale_factor must be positive and finite, got scale_factor={value!r}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not (math.isfinite(number) and number > 0):
+        raise ConvlabError(f"scale_factor must be positive and finite, got scale_factor={describe(value)}")
+    return number
 
 
 def _nearest(n, out, scale, exact, ndim, sizes, dtype) -> np.ndarray:

@@ -8,6 +8,9 @@ exactly, for float32 at about twice the cost of a plain ``x * alpha + beta``.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .._args import ConvlabError, describe
@@ -106,17 +109,33 @@ def batch_norm(
     if x.ndim < 2:
         raise ConvlabError(f"input must have shape (N, C, *), got input of shape {x.shape}")
     channels = x.shape[1]
+    if running_mean is None or running_var is None:
+        raise ConvlabError(
+            "batch_norm runs in inference mode and needs running_mean and running_var arrays, got "
+            f"running_mean={describe(running_mean)}, running_var={describe(running_var)}"
+        )
+    eps = _eps(eps)
     named = {"running_mean": running_mean, "running_var": running_var, "weight": weight, "bias": bias}
     params = {k: _channel_vector(v, k, channels) for k, v in named.items() if v is not None}
     dtype = result_dtype(x, *params.values())
     p = {k: v.astype(dtype, copy=False) for k, v in params.items()}
-    if not isinstance(eps, (int, float)) or isinstance(eps, bool):
-        raise TypeError(f"eps must be a float, got {type(eps).__name__} {describe(eps)}")
     invstd = dtype.type(1) / np.sqrt(p["running_var"] + dtype.type(eps))
     alpha = invstd * p["weight"] if "weight" in p else invstd
     beta = fma(-p["running_mean"], alpha, p.get("bias", np.zeros(channels, dtype)))
     shape = (1, channels) + (1,) * (x.ndim - 2)
     return fma(x.astype(dtype, copy=False), alpha.reshape(shape), beta.reshape(shape))
+
+
+def _eps(eps: object) -> float:
+    if not isinstance(eps, numbers.Real) or isinstance(eps, bool):
+        raise TypeError(f"eps must be a float, got {type(eps).__name__} {describe(eps)}")
+    try:
+        value = float(eps)
+    except OverflowError:
+        value = math.inf
+    if not (math.isfinite(value) and value >= 0):
+        raise ConvlabError(f"eps must be a finite non-negative float, got eps={describe(eps)}")
+    return value
 
 
 def _channel_vector(value: object, name: str, channels: int) -> np.ndarray:

@@ -60,8 +60,12 @@ class _Pooling:
 
 def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
     x, unbatched = batched(as_float_array(input, "input"), ndim)
-    if 0 in x.shape[2:]:
-        raise ConvlabError(f"input must have non-empty spatial dimensions, got input of shape {x.shape}")
+    if 0 in x.shape[1:]:
+        # As ATen: only the batch may be empty.
+        raise ConvlabError(
+            f"input must have non-empty channel and spatial dimensions, got input of shape "
+            f"{x.shape[1:] if unbatched else x.shape}"
+        )
     kernel = per_dim(kernel_size, "kernel_size", ndim, minimum=1)
     if stride is None or (is_sequence(stride) and len(stride) == 0):
         stride = kernel
@@ -72,6 +76,9 @@ def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -
         raise ConvlabError(f"padding must be integers for pooling, got padding={padding!r}")
     size = x.shape[2:]
     out = pool_output_size(size, kernel, steps, pairs, dil, ceil_mode)
+    # A dimension with one window never moves it: its stride (up to 2**63 and
+    # more) would only overflow the int64 coordinate arithmetic.
+    steps = tuple(1 if o == 1 else s for o, s in zip(out, steps))
     return x, unbatched, _Pooling(size, kernel, steps, pairs, dil, out)  # type: ignore[arg-type]
 
 
@@ -116,7 +123,7 @@ def _max_pool_separable(padded: np.ndarray, g: _Pooling) -> np.ndarray:
     plane = max(1, math.prod(padded.shape[2:]))
     step = max(1, min(_POOL_BLOCK // plane, -(-planes.shape[0] // (2 * thread_count()))))
     if planes.size < _SERIAL_BELOW:
-        step = planes.shape[0]  # a hand-off to the pool costs more than the work
+        step = max(1, planes.shape[0])  # a hand-off to the pool costs more than the work
     chunks = [slice(i, i + step) for i in range(0, planes.shape[0], step)]
     parallel(lambda index: _max_axes(planes[index], g, out[index]), [(c,) for c in chunks])
     return out.reshape(*lead, *g.out)
