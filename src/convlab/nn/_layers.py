@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .._args import ConvlabError, as_int, describe
+from .._limits import check_memory
 from ..functional._interpolate import _output_size, interpolate
 from ..functional._norm import batch_norm, relu
 from ..functional._pool import _avg_pool_nd, _max_pool_nd
@@ -172,6 +173,10 @@ class _BatchNorm(Module):
         self.num_features = as_int(num_features, "num_features", minimum=1)
         self.eps, self.momentum, self.affine = eps, momentum, affine
         dt = float_dtype(dtype)
+        check_memory(
+            4 * dt.itemsize * self.num_features,
+            f"{type(self).__name__}'s parameters (num_features={self.num_features})",
+        )
         if affine:
             self.weight = Parameter(np.ones(self.num_features, dt))
             self.bias = Parameter(np.zeros(self.num_features, dt))
