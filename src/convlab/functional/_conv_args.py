@@ -135,8 +135,8 @@ def transpose_args(
         output_padding = _output_padding(
             output_size, output_padding, x.shape[2:], kernel, s, pairs, d, unbatched
         )
-    out_shape = conv_transpose_output_size(x.shape[2:], kernel, s, pairs, output_padding, d)
     op = per_dim(output_padding, "output_padding", ndim, minimum=0)
+    out_shape = conv_transpose_output_size(x.shape[2:], kernel, s, pairs, op, d)
     asked = f"stride={describe(stride)}, output_padding={describe(output_padding)}"
     _check_budget(f"conv_transpose{ndim}d", x, w.shape[1] * g, pairs, out_shape, policy, asked)
     windows = Window.per_dim(x.shape[2:], kernel, s, d, pairs, op)

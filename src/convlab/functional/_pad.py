@@ -7,12 +7,13 @@ modes differ only in how an index outside ``0..n-1`` is folded back.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from .._args import ConvlabError, as_int, describe, is_sequence
-from ._budget import check_arrays
+from .._limits import check_memory
 
 __all__ = ["pad"]
 
@@ -114,7 +115,9 @@ def _check_size(array: np.ndarray, pairs: list[tuple[int, int]], pad: object) ->
     first = array.ndim - len(pairs)
     sizes = [max(array.shape[first + i] + lo + hi, 0) for i, (lo, hi) in enumerate(pairs)]
     result = (*array.shape[:first], *sizes)
-    check_arrays(f"pad's result (pad={describe(pad)})", array.dtype, result, (sum(sizes),))
+    # The non-constant modes also build one int64 index map per padded dimension.
+    nbytes = array.dtype.itemsize * math.prod(result) + 8 * sum(sizes)
+    check_memory(nbytes, f"pad's result (pad={describe(pad)})")
 
 
 def _check_value(value: object) -> None:

@@ -130,6 +130,9 @@ def conv_matrix(
     c_in, size = _sample_shape(input_shape, ndim)
     # The array checks read only the input's shape: a broadcast zero has it
     # without the memory (they copy it, one sample, far less than M itself).
+    check_memory(
+        w.dtype.itemsize * c_in * math.prod(size), f"conv_matrix's input_shape={describe(input_shape)}"
+    )
     stub = np.broadcast_to(np.zeros((), dtype=w.dtype), (1, c_in, *size))
     args = conv_args(stub, w, None, stride, padding, dilation, groups, "zeros", ndim)
     return _build(args.w, args.windows, args.out_shape, args.groups)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._args import ConvlabError, as_int, per_dim
+from .._args import ConvlabError, as_int, describe, per_dim
 from .._limits import check_memory
 from ..functional._conv import conv_nd
 from ..functional._conv_transpose import conv_transpose_nd
@@ -165,9 +165,9 @@ class _ConvTranspose(_ConvNd):
         rng: RngArg = None,
         dtype: DTypeLike = np.float32,
     ):
-        if padding_mode != "zeros":
+        if not isinstance(padding_mode, str) or padding_mode != "zeros":
             raise ConvlabError(
-                f"padding_mode must be 'zeros' for {type(self).__name__}, got {padding_mode!r}"
+                f"padding_mode must be 'zeros' for {type(self).__name__}, got {describe(padding_mode)}"
             )
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, rng, dtype

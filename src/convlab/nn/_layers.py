@@ -151,6 +151,19 @@ class ReLU(Module):
         return tuple(input_shape)
 
 
+def _non_negative(value: object, name: str) -> float:
+    """A finite float >= 0, as torch's BatchNorm would use it (ints and NumPy floats welcome)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__} {describe(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not (math.isfinite(number) and number >= 0):
+        raise ConvlabError(f"{name} must be a finite non-negative float, got {name}={describe(value)}")
+    return number
+
+
 class _BatchNorm(Module):
     _ranks: tuple[int, ...] = (4,)
 
@@ -171,7 +184,9 @@ class _BatchNorm(Module):
                 f"normalises with the running statistics, got track_running_stats={track_running_stats!r}"
             )
         self.num_features = as_int(num_features, "num_features", minimum=1)
-        self.eps, self.momentum, self.affine = eps, momentum, affine
+        if not isinstance(affine, bool):
+            raise TypeError(f"affine must be a bool, got {type(affine).__name__} {describe(affine)}")
+        self.eps, self.momentum, self.affine = _non_negative(eps, "eps"), momentum, affine
         dt = float_dtype(dtype)
         check_memory(
             4 * dt.itemsize * self.num_features,

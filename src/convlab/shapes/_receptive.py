@@ -302,6 +302,12 @@ def receptive_field(
     inputs by phase (the largest field is reported). Image borders are
     ignored: positions in the padding count as pixels.
 
+    Bounded by construction: chains of convolutions and pools use the exact
+    recurrence (any kernel size, any depth); through transposed layers each
+    output of a period (the product of their strides) is traced pixel by
+    pixel, and a call that would visit more than ``MAX_TRACE`` (2**22)
+    (pixel, tap) pairs in total is refused with a ``ConvlabError``.
+
     Examples
     --------
     >>> [(r.size, r.jump, r.start) for r in receptive_field(["c3", "c3", "pool2"])]
