@@ -71,24 +71,27 @@ def test_the_fuzz_covers_every_public_function():
     assert all(f"nn.{n}" in TARGETS for n in layers)
 
 
+def _probe(name: str, target: object, calls: collections.Counter, outside: dict) -> None:
+    @settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def probe(data):
+        args, kwargs = data.draw(call(target))
+        calls[name] += 1
+        try:
+            with bounded():
+                run(target, args, kwargs)
+        except Exception as err:  # recorded, not raised: the count is the result
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            outside[name].append(f"{type(err).__name__} at {where.filename}:{where.lineno}: {err}"[:300])
+
+    probe()
+
+
 @pytest.mark.slow
 def test_fuzz_ten_thousand_calls_report_no_hangs_and_no_foreign_exceptions():
     calls, outside = collections.Counter(), collections.defaultdict(list)
     for name, target in TARGETS.items():
-
-        @settings(max_examples=175, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        @given(data=st.data())
-        def probe(data, name=name, target=target):
-            args, kwargs = data.draw(call(target))
-            calls[name] += 1
-            try:
-                with bounded():
-                    run(target, args, kwargs)
-            except Exception as err:  # recorded, not raised: the count is the result
-                where = traceback.extract_tb(err.__traceback__)[-1]
-                outside[name].append(f"{type(err).__name__} at {where.filename}:{where.lineno}: {err}"[:300])
-
-        probe()
+        _probe(name, target, calls, outside)
     ours = {k: v for k, v in outside.items() if k not in ELSEWHERE}
     hangs = sum("Hang" in x for v in outside.values() for x in v)
     mine, total = sum(map(len, ours.values())), sum(map(len, outside.values()))

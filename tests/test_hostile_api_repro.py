@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import convlab
@@ -76,7 +76,7 @@ def naive_field(layers):
 @st.composite
 def chains(draw):
     layers = []
-    for _ in range(draw(st.integers(1, 7))):
+    for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["conv", "pool", "convtranspose"]))
         k, s = draw(st.integers(1, 5)), draw(st.integers(1, 3))
         d = draw(st.integers(1, 3)) if kind != "pool" else 1
@@ -87,7 +87,13 @@ def chains(draw):
 @settings(max_examples=60, deadline=None)
 @given(chains())
 def test_receptive_field_equals_the_naive_set_trace_after_every_layer(layers):
-    fields = shapes.receptive_field(layers)
+    try:
+        fields = shapes.receptive_field(layers)
+    except ConvlabError as err:
+        # Only the stated work bound may refuse a well-formed chain, and only a long upsampling one.
+        assert "bound of 4194304" in str(err)
+        assert math.prod(x.stride for x in layers if x.kind == "convtranspose") >= 8
+        assume(False)
     for i, field in enumerate(fields):
         assert (field.size, field.start) == naive_field(layers[: i + 1])
 

@@ -137,7 +137,10 @@ def transpose_args(
         )
     op = per_dim(output_padding, "output_padding", ndim, minimum=0)
     out_shape = conv_transpose_output_size(x.shape[2:], kernel, s, pairs, op, d)
-    asked = f"stride={describe(stride)}, output_padding={describe(output_padding)}"
+    asked = ", ".join(
+        f"{name}={describe(value)}"
+        for name, value in (("stride", stride), ("dilation", dilation), ("output_padding", output_padding))
+    )
     _check_budget(f"conv_transpose{ndim}d", x, w.shape[1] * g, pairs, out_shape, policy, asked)
     windows = Window.per_dim(x.shape[2:], kernel, s, d, pairs, op)
     return ConvArgs(x, w, b, unbatched, g, windows, tuple(out_shape), policy, transposed=True)
