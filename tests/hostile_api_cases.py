@@ -11,6 +11,7 @@ allows only results, ``ConvlabError`` and ``TypeError``, each in bounded time.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import signal
 from contextlib import contextmanager
@@ -215,7 +216,15 @@ def bounded(seconds: float = SECONDS, memory: int = MEMORY):
 
 
 def run(target: object, args: list, kwargs: dict) -> object:
-    """Call ``target`` (and a layer's forward on a small input); return the result or the allowed error."""
+    """Call ``target`` (and a layer's forward on a small input); return the result or the allowed error.
+
+    In a copy of the current context: ``set_workspace_limit(1)`` drawn by the
+    fuzz would otherwise shrink every later convolution's chunks in the session.
+    """
+    return contextvars.copy_context().run(_run, target, args, kwargs)
+
+
+def _run(target: object, args: list, kwargs: dict) -> object:
     try:
         result = target(*args, **kwargs)
         if isinstance(target, type) and issubclass(target, nn.Module):
