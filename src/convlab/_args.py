@@ -98,10 +98,20 @@ def infer_ndim(**values: object) -> int | None:
     return None if found is None else found[1]
 
 
-def per_dim(value: object, name: str, ndim: int, *, minimum: int | None = None) -> tuple[int, ...]:
-    """An int or a length-``ndim`` sequence of ints, as a tuple of ``ndim`` ints."""
+def per_dim(
+    value: object, name: str, ndim: int, *, minimum: int | None = None, single: bool = True
+) -> tuple[int, ...]:
+    """An int or a length-``ndim`` sequence of ints, as a tuple of ``ndim`` ints.
+
+    A one-element sequence stands for every dimension (``single=True``), as
+    ATen's ``expand_param_if_needed`` does for conv and pooling parameters:
+    ``torch.nn.functional.conv2d(x, w, stride=(2,))`` is ``stride=(2, 2)``.
+    ``single=False`` keeps torch's refusal where it has one (unfold, fold).
+    """
     if is_sequence(value):
         items = tuple(value)  # type: ignore[arg-type]
+        if single and len(items) == 1 and ndim > 1:
+            items = items * ndim
         if len(items) != ndim:
             raise ConvlabError(
                 f"{name} must be an int or {ndim} ints (one per spatial dimension), "
@@ -120,7 +130,7 @@ def per_dim(value: object, name: str, ndim: int, *, minimum: int | None = None) 
     return numbers
 
 
-def padding_pairs(padding: object, ndim: int, name: str = "padding") -> Pairs | str:
+def padding_pairs(padding: object, ndim: int, name: str = "padding", *, single: bool = True) -> Pairs | str:
     """Padding as ``((lo, hi), ...)``, one pair per spatial dimension.
 
     Accepts an int (same on both sides of every dimension), one int per
@@ -128,6 +138,8 @@ def padding_pairs(padding: object, ndim: int, name: str = "padding") -> Pairs | 
     and pairs may be mixed), or the strings ``'valid'`` (no padding) and
     ``'same'``. ``'same'`` depends on the sizes, so it is returned as the
     string for the caller to resolve with :func:`convlab.shapes.same_padding`.
+    A one-element sequence of an int stands for every dimension when
+    ``single`` (torch's rule for conv and pooling; see :func:`per_dim`).
     """
     if isinstance(padding, str):
         if padding == "valid":
@@ -139,6 +151,8 @@ def padding_pairs(padding: object, ndim: int, name: str = "padding") -> Pairs | 
         p = _padding_int(padding, name, padding)
         return ((p, p),) * ndim
     items = tuple(padding)  # type: ignore[arg-type]
+    if single and len(items) == 1 and ndim > 1 and not is_sequence(items[0]):
+        items = items * ndim
     if len(items) != ndim:
         raise ConvlabError(
             f"{name} must be an int, {ndim} ints or {ndim} (lo, hi) pairs "

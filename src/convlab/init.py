@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._args import as_int
+from ._args import as_int, describe
+from ._limits import check_memory
 
 __all__ = ["bilinear_kernel"]
 
@@ -57,10 +58,18 @@ def bilinear_kernel(
     cin = as_int(in_channels, "in_channels", minimum=1)
     cout = as_int(out_channels, "out_channels", minimum=1)
     k = as_int(kernel_size, "kernel_size", minimum=1)
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        kind = None
+    if kind is None or kind.kind != "f":
+        # The tent's values are fractions: an integer dtype would truncate them to 0.
+        raise TypeError(f"dtype must be a NumPy float dtype, got dtype={describe(dtype)}")
+    check_memory(kind.itemsize * cin * cout * k * k, f"bilinear_kernel({cin}, {cout}, kernel_size={k})")
     factor = (k + 1) // 2
     center = factor - 1 if k % 2 == 1 else factor - 0.5
     tent = 1 - np.abs(np.arange(k) - center) / factor
-    weight = np.zeros((cin, cout, k, k), dtype=dtype)
+    weight = np.zeros((cin, cout, k, k), dtype=kind)
     diagonal = np.arange(min(cin, cout))
     weight[diagonal, diagonal] = np.outer(tent, tent)
     return weight

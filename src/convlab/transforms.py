@@ -51,7 +51,12 @@ def center_crop(img: np.ndarray, output_size: int | Sequence[int]) -> np.ndarray
            [0, 1, 1, 0],
            [0, 0, 0, 0]], dtype=uint8)
     """
-    array = np.asarray(img)
+    try:
+        array = np.asarray(img)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"img must be a numeric array, got {type(img).__name__}: {err}") from None
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"img must be a numeric array, got dtype {array.dtype}")
     if is_sequence(output_size):
         crop = tuple(as_int(v, "output_size", minimum=1) for v in output_size)  # type: ignore[union-attr]
         if not 1 <= len(crop) <= 3:

@@ -92,7 +92,8 @@ def conv1d(
     per kernel tap on shifted views of the (zero-padded) image, accumulated in
     a chunk of outputs; otherwise im2col in chunks of output positions, each one
     GEMM. Chunks and the padded copy are bounded by
-    :func:`convlab.functional.set_workspace_limit`.
+    :func:`convlab.functional.set_workspace_limit`; the padded input and the
+    output are checked first against :func:`convlab.memory_limit`.
 
     Examples
     --------
@@ -152,7 +153,8 @@ def conv2d(
     per kernel tap on shifted views of the (zero-padded) image, accumulated in
     a chunk of outputs; otherwise im2col in chunks of output positions, each one
     GEMM. Chunks and the padded copy are bounded by
-    :func:`convlab.functional.set_workspace_limit`.
+    :func:`convlab.functional.set_workspace_limit`; the padded input and the
+    output are checked first against :func:`convlab.memory_limit`.
 
     Examples
     --------
@@ -214,7 +216,8 @@ def conv3d(
     per kernel tap on shifted views of the (zero-padded) image, accumulated in
     a chunk of outputs; otherwise im2col in chunks of output positions, each one
     GEMM. Chunks and the padded copy are bounded by
-    :func:`convlab.functional.set_workspace_limit`.
+    :func:`convlab.functional.set_workspace_limit`; the padded input and the
+    output are checked first against :func:`convlab.memory_limit`.
 
     Examples
     --------

@@ -21,6 +21,7 @@ import numpy as np
 from .._args import ConvlabError, Pairs, as_int, describe, is_sequence, padding_pairs, per_dim
 from ..shapes import Window, conv_output_size, conv_transpose_output_size, output_padding_for, same_padding
 from ._arrays import batched
+from ._budget import check_arrays
 from ._pad import pad
 from ._policy import NumericPolicy, float_policy, real_array
 
@@ -111,9 +112,10 @@ def conv_args(
     d = per_dim(dilation, "dilation", ndim, minimum=1)
     mode = check_padding_mode(padding_mode)
     pairs = conv_padding(padding, x.shape[2:], kernel, s, d)
+    out_shape = conv_output_size(x.shape[2:], kernel, s, pairs, d)
+    _check_budget(f"conv{ndim}d", x, w.shape[0], pairs, out_shape, policy, f"padding={describe(padding)}")
     if mode != "zeros" and any(p for pair in pairs for p in pair):
         x, pairs = pad_by_mode(x, pairs, mode), ((0, 0),) * ndim
-    out_shape = conv_output_size(x.shape[2:], kernel, s, pairs, d)
     windows = Window.per_dim(x.shape[2:], kernel, s, d, pairs)
     return ConvArgs(x, w, b, unbatched, g, windows, tuple(out_shape), policy)
 
@@ -133,10 +135,29 @@ def transpose_args(
         output_padding = _output_padding(
             output_size, output_padding, x.shape[2:], kernel, s, pairs, d, unbatched
         )
-    out_shape = conv_transpose_output_size(x.shape[2:], kernel, s, pairs, output_padding, d)
     op = per_dim(output_padding, "output_padding", ndim, minimum=0)
+    out_shape = conv_transpose_output_size(x.shape[2:], kernel, s, pairs, op, d)
+    asked = ", ".join(
+        f"{name}={describe(value)}"
+        for name, value in (("stride", stride), ("dilation", dilation), ("output_padding", output_padding))
+    )
+    _check_budget(f"conv_transpose{ndim}d", x, w.shape[1] * g, pairs, out_shape, policy, asked)
     windows = Window.per_dim(x.shape[2:], kernel, s, d, pairs, op)
     return ConvArgs(x, w, b, unbatched, g, windows, tuple(out_shape), policy, transposed=True)
+
+
+def _check_budget(op: str, x, c_out: int, pairs, out_shape, policy, asked: str) -> None:
+    """Refuse before allocating: the padded input (or output box) and the output, in accumulate precision.
+
+    The per-tap chunks and im2col buffers are bounded separately by the
+    workspace limit; these two arrays are not, since they grow with the
+    user's padding, stride and output_padding.
+    """
+    n, c_in = x.shape[:2]
+    padded = (n, c_in, *(size + lo + hi for size, (lo, hi) in zip(x.shape[2:], pairs)))
+    check_arrays(
+        f"{op}'s padded input and output ({asked})", policy.accumulate, padded, (n, c_out, *out_shape)
+    )
 
 
 def _output_padding(output_size, output_padding, size, kernel, stride, pairs, dilation, unbatched):

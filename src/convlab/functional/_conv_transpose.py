@@ -116,6 +116,7 @@ def conv_transpose1d(
     (:func:`convlab.shapes.conv_transpose_output_size`). Computed as one GEMM
     per chunk of input positions followed by a strided scatter-add per kernel
     tap (col2im): the adjoint of ``conv1d`` with the same arguments.
+    The output is checked first against :func:`convlab.memory_limit`.
 
     Examples
     --------
@@ -167,6 +168,7 @@ def conv_transpose2d(
     (:func:`convlab.shapes.conv_transpose_output_size`). Computed as one GEMM
     per chunk of input positions followed by a strided scatter-add per kernel
     tap (col2im): the adjoint of ``conv2d`` with the same arguments.
+    The output is checked first against :func:`convlab.memory_limit`.
 
     Examples
     --------
@@ -222,6 +224,7 @@ def conv_transpose3d(
     (:func:`convlab.shapes.conv_transpose_output_size`). Computed as one GEMM
     per chunk of input positions followed by a strided scatter-add per kernel
     tap (col2im): the adjoint of ``conv3d`` with the same arguments.
+    The output is checked first against :func:`convlab.memory_limit`.
 
     Examples
     --------

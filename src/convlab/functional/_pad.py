@@ -7,11 +7,13 @@ modes differ only in how an index outside ``0..n-1`` is folded back.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from .._args import ConvlabError, as_int, describe, is_sequence
+from .._limits import check_memory
 
 __all__ = ["pad"]
 
@@ -68,7 +70,10 @@ def pad(
     array = _as_array(input)
     pairs = _pad_pairs(pad, array.ndim)
     if not isinstance(mode, str) or mode not in _MODES:
-        raise ConvlabError(f"mode must be one of {', '.join(map(repr, _MODES))}, got mode={mode!r}")
+        raise ConvlabError(f"mode must be one of {', '.join(map(repr, _MODES))}, got mode={describe(mode)}")
+    _check_size(array, pairs, pad)
+    if value is not None:
+        _check_value(value)
     if mode == "constant":
         return _pad_constant(array, pairs, 0 if value is None else value)
     if value is not None and value != 0:
@@ -105,9 +110,22 @@ def _pad_pairs(pad: object, ndim: int) -> list[tuple[int, int]]:
     return [(values[i], values[i + 1]) for i in range(len(values) - 2, -1, -2)]
 
 
-def _pad_constant(array: np.ndarray, pairs: list[tuple[int, int]], value: object) -> np.ndarray:
+def _check_size(array: np.ndarray, pairs: list[tuple[int, int]], pad: object) -> None:
+    """Refuse a result (plus its index maps) larger than the memory limit, before building either."""
+    first = array.ndim - len(pairs)
+    sizes = [max(array.shape[first + i] + lo + hi, 0) for i, (lo, hi) in enumerate(pairs)]
+    result = (*array.shape[:first], *sizes)
+    # The non-constant modes also build one int64 index map per padded dimension.
+    nbytes = array.dtype.itemsize * math.prod(result) + 8 * sum(sizes)
+    check_memory(nbytes, f"pad's result (pad={describe(pad)})")
+
+
+def _check_value(value: object) -> None:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"value must be a real number, got {type(value).__name__} {describe(value)}")
+
+
+def _pad_constant(array: np.ndarray, pairs: list[tuple[int, int]], value: object) -> np.ndarray:
     first = array.ndim - len(pairs)
     shape, src, dst = list(array.shape), [slice(None)] * array.ndim, [slice(None)] * array.ndim
     for i, (lo, hi) in enumerate(pairs):

@@ -140,8 +140,9 @@ def float_dtype(dtype: DTypeLike) -> np.dtype:
     """
     try:
         found = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         found = None
-    if found not in FLOAT_DTYPES:
+    # ``np.dtype("float64") == None`` is True (None means float64 to NumPy): test identity first.
+    if found is None or found not in FLOAT_DTYPES:
         raise ConvlabError(f"dtype must be float32 or float64, got dtype={describe(dtype)}")
     return found

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._args import ConvlabError, infer_ndim, per_dim
+from .._args import ConvlabError, describe, infer_ndim, per_dim
 from ..shapes import Window, conv_output_size
 from ._arrays import batched
+from ._budget import check_arrays
 from ._conv import IntArg, PaddingArg
 from ._conv_args import conv_padding
 from ._policy import NumericPolicy, float_policy, real_array
@@ -134,6 +135,11 @@ def _unfold_args(input, kernel_size, dilation, padding, stride) -> UnfoldArgs:
         ndim = {2: 1, 3: 2, 4: 2, 5: 3}.get(array.ndim, 2)
     x, unbatched = batched(policy.cast(array), ndim)
     windows, counts = _windows(x.shape[2:], kernel_size, dilation, padding, stride)
+    check_arrays(
+        f"unfold's result (kernel_size={describe(kernel_size)}, padding={describe(padding)})",
+        policy.accumulate,
+        (*x.shape[:2], taps(windows), *counts),
+    )
     return UnfoldArgs(x, unbatched, windows, counts, policy)
 
 
@@ -149,7 +155,10 @@ def _fold_args(input, output_size, kernel_size, dilation, padding, stride) -> Un
             f"got input of shape {array.shape}"
         )
     cols = policy.cast(array if array.ndim == 3 else array[None])
-    size = per_dim(output_size, "output_size", ndim or 2, minimum=1)
+    size = per_dim(output_size, "output_size", ndim or 2, minimum=1, single=False)
+    check_arrays(
+        f"fold's result (output_size={describe(output_size)})", policy.accumulate, (*cols.shape[:2], *size)
+    )
     windows, counts = _windows(size, kernel_size, dilation, padding, stride)
     rows, length = cols.shape[1:]
     if rows % taps(windows):

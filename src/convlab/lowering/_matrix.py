@@ -18,6 +18,7 @@ import scipy.sparse
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError, as_int, describe, is_sequence
+from .._limits import check_memory
 from ..functional._conv import IntArg, PaddingArg
 from ..functional._conv_args import conv_args
 from ..shapes import Window
@@ -36,6 +37,9 @@ def _tap_columns(windows: tuple[Window, ...], counts: tuple[int, ...]) -> tuple[
     flat = np.zeros((1,) * 2 * ndim, dtype=np.int64)
     inside = np.ones((1,) * 2 * ndim, dtype=bool)
     for i, (win, m) in enumerate(zip(windows, counts)):
+        if m == 1:
+            # One window: its stride is never multiplied, and may exceed int64.
+            win = Window(win.size, win.kernel, 1, win.dilation, win.padding)
         shape = [1] * 2 * ndim
         shape[i], shape[ndim + i] = m, win.kernel
         pos = win.index(np.arange(m)[:, None], np.arange(win.kernel)[None, :]).reshape(shape)
@@ -56,6 +60,13 @@ def _build(w, windows: tuple[Window, ...], counts: tuple[int, ...], groups: int)
     """
     c_out, cin_g = w.shape[:2]
     p_in, p_out, taps = math.prod(win.size for win in windows), math.prod(counts), math.prod(w.shape[2:])
+    # Per possible entry: its value, its column index, the mask and the gathered
+    # columns (int64 while built), before the zeros of the padding drop out.
+    entries = c_out * p_out * cin_g * taps
+    check_memory(
+        (w.dtype.itemsize + 17) * entries + 9 * p_out * taps,
+        f"the conv matrix ({c_out * p_out} x {cin_g * groups * p_in}, up to {entries} entries)",
+    )
     cols, inside = _tap_columns(windows, counts)
     first_channel = (np.arange(c_out) // (c_out // groups)) * cin_g
     offset = (first_channel[:, None] + np.arange(cin_g)[None, :]) * p_in
@@ -119,6 +130,9 @@ def conv_matrix(
     c_in, size = _sample_shape(input_shape, ndim)
     # The array checks read only the input's shape: a broadcast zero has it
     # without the memory (they copy it, one sample, far less than M itself).
+    check_memory(
+        w.dtype.itemsize * c_in * math.prod(size), f"conv_matrix's input_shape={describe(input_shape)}"
+    )
     stub = np.broadcast_to(np.zeros((), dtype=w.dtype), (1, c_in, *size))
     args = conv_args(stub, w, None, stride, padding, dilation, groups, "zeros", ndim)
     return _build(args.w, args.windows, args.out_shape, args.groups)
@@ -137,7 +151,7 @@ def _sample_shape(input_shape: object, ndim: int) -> tuple[int, tuple[int, ...]]
 
 def _apply(m: scipy.sparse.spmatrix, x: np.ndarray, channels: int, spatial: tuple[int, ...]) -> np.ndarray:
     """``m`` applied to every sample of ``x``, reshaped to ``(N, channels, *spatial)``."""
-    flat = x.reshape(x.shape[0], -1)
+    flat = x.reshape(x.shape[0], math.prod(x.shape[1:]))
     return np.asarray(m @ flat.T).T.reshape(x.shape[0], channels, *spatial)
 
 

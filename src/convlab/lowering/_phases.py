@@ -19,16 +19,21 @@ output: each output pixel belongs to exactly one.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._args import Pairs
+from .._args import ConvlabError, Pairs, describe
 from ..functional._conv import IntArg
 from ._setup import CONV, ConvArgs, finish, swap_groups, transpose_setup, window
 
-__all__ = ["Phase", "conv_transpose_by_phases"]
+__all__ = ["MAX_PHASES", "Phase", "conv_transpose_by_phases"]
+
+# Each phase is a Python-level convolution call: 65536 of them already take
+# seconds, and a stride of 10**7 would never finish.
+MAX_PHASES = 1 << 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +125,9 @@ def conv_transpose_by_phases(
 
     Notes
     -----
+    One stride-1 convolution per phase: ``prod(stride)`` is bounded by
+    ``MAX_PHASES`` (65536), beyond which the call is refused.
+
     No multiplication touches an inserted zero: the phases together use
     each kernel tap once per input pixel, ``1/prod(stride)`` of the work of
     :func:`conv_transpose_by_zero_insertion`. A kernel of size ``k`` splits
@@ -137,6 +145,13 @@ def conv_transpose_by_phases(
     [((0,), ((2, 0),), [100.0, 1.0]), ((1,), ((1,),), [10.0])]
     """
     setup = transpose_setup(input, weight, bias, stride, padding, output_padding, groups, dilation)
+    count = math.prod(setup.stride)
+    if count > MAX_PHASES:
+        raise ConvlabError(
+            f"conv_transpose_by_phases splits into prod(stride) = {count} phases, more than its bound "
+            f"of {MAX_PHASES}; got stride={describe(stride)} (conv_transpose_by_matrix or "
+            "convlab.functional.conv_transpose*d compute the same without one convolution per phase)"
+        )
     x = setup.x
     out = np.zeros((x.shape[0], setup.w.shape[1] * setup.groups, *setup.out_shape), dtype=x.dtype)
     phases = _phases(setup)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._args import ConvlabError, as_int, per_dim
+from .._args import ConvlabError, as_int, describe, per_dim
+from .._limits import check_memory
 from ..functional._conv import conv_nd
 from ..functional._conv_transpose import conv_transpose_nd
 from ..shapes import conv_output_size, conv_transpose_output_size
@@ -51,7 +52,8 @@ class _ConvNd(Module):
                     f"{name} must be divisible by groups, "
                     f"got {name}={getattr(self, name)} and groups={groups}"
                 )
-        self.kernel_size = per_dim(kernel_size, "kernel_size", n, minimum=1)
+        # torch's _pair((2,)) keeps (2,) and the layer then fails: no broadcast here.
+        self.kernel_size = per_dim(kernel_size, "kernel_size", n, minimum=1, single=False)
         self.stride = per_dim(stride, "stride", n, minimum=1)
         self.dilation = per_dim(dilation, "dilation", n, minimum=1)
         self.padding = padding if isinstance(padding, str) else per_dim(padding, "padding", n, minimum=0)
@@ -67,6 +69,12 @@ class _ConvNd(Module):
         shape = (lead[0], lead[1] // self.groups, *self.kernel_size)
         fan_in = shape[1] * math.prod(self.kernel_size)
         generator, dtype = make_rng(rng), float_dtype(dtype)
+        # rng.uniform draws float64, then the cast copies: both exist at once.
+        check_memory(
+            (8 + dtype.itemsize) * math.prod(shape),
+            f"{type(self).__name__}'s weight of shape {shape} (in_channels={self.in_channels}, "
+            f"out_channels={self.out_channels}, kernel_size={self.kernel_size})",
+        )
         self.weight = Parameter(_uniform(generator, shape, fan_in, dtype))
         self.bias = Parameter(_uniform(generator, (self.out_channels,), fan_in, dtype)) if bias else None
 
@@ -157,9 +165,9 @@ class _ConvTranspose(_ConvNd):
         rng: RngArg = None,
         dtype: DTypeLike = np.float32,
     ):
-        if padding_mode != "zeros":
+        if not isinstance(padding_mode, str) or padding_mode != "zeros":
             raise ConvlabError(
-                f"padding_mode must be 'zeros' for {type(self).__name__}, got {padding_mode!r}"
+                f"padding_mode must be 'zeros' for {type(self).__name__}, got {describe(padding_mode)}"
             )
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, rng, dtype

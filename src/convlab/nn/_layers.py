@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .._args import ConvlabError, as_int, describe
+from .._limits import check_memory
 from ..functional._interpolate import _output_size, interpolate
 from ..functional._norm import batch_norm, relu
 from ..functional._pool import _avg_pool_nd, _max_pool_nd
@@ -150,6 +151,19 @@ class ReLU(Module):
         return tuple(input_shape)
 
 
+def _non_negative(value: object, name: str) -> float:
+    """A finite float >= 0, as torch's BatchNorm would use it (ints and NumPy floats welcome)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__} {describe(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not (math.isfinite(number) and number >= 0):
+        raise ConvlabError(f"{name} must be a finite non-negative float, got {name}={describe(value)}")
+    return number
+
+
 class _BatchNorm(Module):
     _ranks: tuple[int, ...] = (4,)
 
@@ -170,8 +184,14 @@ class _BatchNorm(Module):
                 f"normalises with the running statistics, got track_running_stats={track_running_stats!r}"
             )
         self.num_features = as_int(num_features, "num_features", minimum=1)
-        self.eps, self.momentum, self.affine = eps, momentum, affine
+        if not isinstance(affine, bool):
+            raise TypeError(f"affine must be a bool, got {type(affine).__name__} {describe(affine)}")
+        self.eps, self.momentum, self.affine = _non_negative(eps, "eps"), momentum, affine
         dt = float_dtype(dtype)
+        check_memory(
+            4 * dt.itemsize * self.num_features,
+            f"{type(self).__name__}'s parameters (num_features={self.num_features})",
+        )
         if affine:
             self.weight = Parameter(np.ones(self.num_features, dt))
             self.bias = Parameter(np.zeros(self.num_features, dt))

@@ -29,6 +29,9 @@ KINDS = {
     "t": "convtranspose",
     "up": "convtranspose",
 }
+# Work bound of the pixel-by-pixel trace through transposed layers (see _trace_cost).
+MAX_TRACE = 1 << 22
+_MAX_SPEC = 1000
 _SPEC = re.compile(r"^([a-z]+?)(\d+)((?:[spd]\d+)*)$")
 
 
@@ -65,6 +68,9 @@ class Layer:
                 f"layer spec must look like c3, c3s2p1, pool2 or t2s2 (kind {{conv, pool, convT}} "
                 f"or {{c, p, t}}, kernel size, then s/p/d values), got {describe(spec)}"
             )
+        if len(spec) > _MAX_SPEC:
+            # int() refuses numbers over 4300 digits with its own ValueError.
+            raise ConvlabError(f"layer spec must be at most {_MAX_SPEC} characters, got {describe(spec)}")
         kind, kernel, rest = KINDS[match.group(1)], int(match.group(2)), match.group(3)
         options = {key: int(value) for key, value in re.findall(r"([spd])(\d+)", rest)}
         return cls(kind, kernel, options.get("s"), options.get("p", 0), options.get("d", 1))
@@ -129,8 +135,10 @@ def _as_layer(spec: LayerArg, index: int) -> Layer:
             raise TypeError(f"layers[{index}] has an unknown key: {err}") from None
     else:
         raise TypeError(f"layers[{index}] must be a Layer, a spec string or a dict, got {describe(spec)}")
-    if layer.kind not in ("conv", "pool", "convtranspose"):
-        raise ConvlabError(f"layers[{index}].kind must be conv, pool or convtranspose, got {layer.kind!r}")
+    if not isinstance(layer.kind, str) or layer.kind not in ("conv", "pool", "convtranspose"):
+        raise ConvlabError(
+            f"layers[{index}].kind must be conv, pool or convtranspose, got {describe(layer.kind)}"
+        )
     return layer
 
 
@@ -178,17 +186,47 @@ def _reads(layer: _Dim, o: int) -> list[int]:
 
 def _through(layers: Sequence[_Dim], o: int) -> tuple[int, int] | None:
     """First and last input pixel that output ``o`` of the chain depends on."""
-    # Sets, not intervals: dilation and transposed strides leave gaps, and an
-    # interval hull would count pixels reached only through those gaps.
+    # Sets, not intervals, while a transposed layer remains below: dilation and
+    # transposed strides leave gaps, and an interval hull would count pixels
+    # reached only through those gaps. Below the last one (toward the input) a
+    # conv or pool layer maps the hull [a, b] to [a*s - lo, b*s - lo + d*(k-1)]
+    # whatever lies between, so intervals are exact there.
+    first = _first_transposed(layers)
     current = {o}
-    for layer in reversed(layers):
+    for layer in reversed(layers[first:]):
         current = {i for q in current for i in _reads(layer, q)}
         if not current:
             return None
-    return min(current), max(current)
+    a, b = min(current), max(current)
+    for layer in reversed(layers[:first]):
+        a, b = layer.window.index(a, 0), layer.window.index(b, layer.k - 1)
+    return a, b
 
 
-def _field_1d(layers: Sequence[_Dim]) -> tuple[int, Fraction, int]:
+def _first_transposed(layers: Sequence[_Dim]) -> int:
+    return next((i for i, x in enumerate(layers) if x.kind == "convtranspose"), len(layers))
+
+
+def _trace_cost(layers: Sequence[_Dim], period: int) -> int:
+    """An upper bound on the (pixel, tap) pairs :func:`_through` visits for ``period`` outputs.
+
+    The set at each step is no larger than its hull, whose width follows from
+    the previous one: ``(w - 1)*s + d*(k-1) + 1`` back through a conv or pool,
+    at most ``(w - 1 + d*(k-1)) // s + 2`` back through a transposed conv.
+    """
+    width, cost = 1, 0
+    for layer in reversed(layers[_first_transposed(layers) :]):
+        cost += width * layer.k
+        reach = layer.d * (layer.k - 1)
+        if layer.kind == "convtranspose":
+            width = (width - 1 + reach) // layer.s + 2
+        else:
+            width = (width - 1) * layer.s + reach + 1
+    return period * (cost + len(layers))
+
+
+def _field_1d(layers: Sequence[_Dim], spent: int) -> tuple[int, Fraction, int, int]:
+    """``(size, jump, start)`` of the whole chain and the trace work spent so far."""
     jump = Fraction(1)
     for layer in layers:
         jump = jump / layer.s if layer.kind == "convtranspose" else jump * layer.s
@@ -196,10 +234,18 @@ def _field_1d(layers: Sequence[_Dim]) -> tuple[int, Fraction, int]:
     # every intermediate interval by a whole number of pixels, so the field's
     # size is periodic with that period.
     period = math.prod(x.s for x in layers if x.kind == "convtranspose")
+    spent += period if period > MAX_TRACE else _trace_cost(layers, period)
+    if spent > MAX_TRACE:
+        raise ConvlabError(
+            f"receptive_field would trace more than its bound of {MAX_TRACE} (pixel, tap) pairs through "
+            f"layers[0..{len(layers) - 1}] (the last a {layers[-1].kind} with kernel {layers[-1].k}): "
+            f"transposed strides multiply to a period of {period} outputs, and each output's field "
+            "is traced pixel by pixel through them (conv/pool chains alone have a closed form and no bound)"
+        )
     spans = [_through(layers, o) for o in range(period)]
     size = max((b - a + 1 for a, b in filter(None, spans)), default=0)
     start = spans[0][0] if spans[0] else 0
-    return size, jump, start
+    return size, jump, start, spent
 
 
 def _canonical_layer(layer: Layer, index: int, ndim: int, size: int | None, dim: int) -> _Dim:
@@ -264,6 +310,12 @@ def receptive_field(
     inputs by phase (the largest field is reported). Image borders are
     ignored: positions in the padding count as pixels.
 
+    Bounded by construction: chains of convolutions and pools use the exact
+    recurrence (any kernel size, any depth); through transposed layers each
+    output of a period (the product of their strides) is traced pixel by
+    pixel, and a call that would visit more than ``MAX_TRACE`` (2**22)
+    (pixel, tap) pairs in total is refused with a ``ConvlabError``.
+
     Examples
     --------
     >>> [(r.size, r.jump, r.start) for r in receptive_field(["c3", "c3", "pool2"])]
@@ -271,6 +323,12 @@ def receptive_field(
     >>> receptive_field(["c3s2p1", "t3s2p1"])[-1].size
     5
     """
+    if isinstance(layers, (str, bytes, Mapping, Layer)) or not isinstance(layers, Iterable):
+        raise TypeError(
+            f"layers must be a list of layers (Layer, spec string or dict), got {type(layers).__name__} "
+            f"{describe(layers)}"
+            + ("" if layers is None else f"; wrap one layer in a list: [{describe(layers)}]")
+        )
     parsed = [_as_layer(spec, i) for i, spec in enumerate(layers)]
     if not parsed:
         raise ConvlabError("layers must hold at least one layer, got none")
@@ -288,17 +346,33 @@ def receptive_field(
     per_dim_results = []
     for dim in range(ndim):
         n = None if sizes is None else sizes[dim]
-        chain, rows = [], []
+        chain, rows, spent, upsampled = [], [], 0, False
         for i, layer in enumerate(parsed):
             x = _canonical_layer(layer, i, ndim, n, dim)
             chain.append(x)
             n = None if n is None else _next_size(x, n, i)
-            rows.append((*_field_1d(chain), n))
+            upsampled = upsampled or x.kind == "convtranspose"
+            if not upsampled:
+                rows.append((*_step(rows[-1] if rows else None, x), n))
+            else:
+                size, jump, start, spent = _field_1d(chain, spent)
+                rows.append((size, jump, start, n))
         per_dim_results.append(rows)
     return [
         ReceptiveField(layer, *(_pick([r[i][j] for r in per_dim_results], scalar) for j in range(4)))
         for i, layer in enumerate(parsed)
     ]
+
+
+def _step(previous: tuple | None, x: _Dim) -> tuple[int, Fraction, int]:
+    """The field after one more conv or pool layer of a chain without transposed layers.
+
+    Pixel ``q`` of the layer's input covers ``[start + q*jump, start + q*jump
+    + size - 1]`` of the chain's input; output 0 reads ``q = -lo`` to ``-lo +
+    d*(k-1)``: the recurrence is exact here because every jump is an integer.
+    """
+    size, jump, start = (1, Fraction(1), 0) if previous is None else previous[:3]
+    return x.d * (x.k - 1) * int(jump) + size, jump * x.s, start - x.lo * int(jump)
 
 
 def _pick(values: list, scalar: bool):

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._args import as_int, infer_ndim, per_dim
+from .._args import ConvlabError, as_int, infer_ndim, per_dim
 from ._formulas import SizeArg, _conv_transpose_1d, _effective
+
+# Bounds by construction: each (kernel, stride, dilation) costs one closed form
+# for the paddings, and every solution is a Python object.
+MAX_COMBINATIONS = 1 << 20
+MAX_SOLUTIONS = 1 << 20
 
 
 @dataclass(frozen=True, order=True)
@@ -68,37 +73,61 @@ def _bounds(name: str, pinned: object, upper: object) -> range:
     return range(low, as_int(upper, f"max_{name}", minimum=low) + 1)
 
 
+def _padding_range(twice_lo: int, twice_hi: int, ps: range, limit: int | None) -> range:
+    """The paddings ``p`` of ``ps`` (and ``<= limit``) with ``twice_lo <= 2*p <= twice_hi``."""
+    low = max(ps.start, -(-twice_lo // 2))
+    high = min(ps.stop - 1, twice_hi // 2, ps.stop - 1 if limit is None else limit)
+    return range(low, max(high + 1, low))
+
+
 def _conv_solutions(n: int, out: int, ks, ss, ps, ds, max_padding_given: bool) -> list[Solution]:
     found = []
-    for d in ds:
-        for k in ks:
-            eff = _effective(k, d)
-            for p in ps:
-                # A window lying wholly in the padding sees only zeros; unless
-                # the user asked for such paddings, they are not solutions.
-                if not max_padding_given and p > eff - 1:
-                    break
-                span = n + 2 * p - eff
-                if span < 0:
-                    continue
-                for s in ss:
-                    if span // s + 1 == out:
-                        found.append(Solution(k, s, p, d, 0, span % s))
+    for d, k, s in _combinations(ks, ss, ds):
+        eff = _effective(k, d)
+        # floor((n + 2p - eff) / s) = out - 1 solved for p: a closed form, so
+        # even max_padding=2**40 costs one range per (kernel, stride, dilation).
+        # A window lying wholly in the padding sees only zeros; unless the user
+        # asked for such paddings (max_padding), they are not solutions.
+        first = (out - 1) * s + eff - n
+        paddings = _padding_range(first, first + s - 1, ps, None if max_padding_given else eff - 1)
+        _count(found, paddings)
+        found += [Solution(k, s, p, d, 0, (n + 2 * p - eff) % s) for p in paddings]
     return sorted(found, key=_order(False))
 
 
 def _transposed_solutions(n: int, out: int, ks, ss, ps, ds, max_padding_given: bool) -> list[Solution]:
     found = []
-    for d in ds:
-        for k in ks:
-            for p in ps:
-                if not max_padding_given and p > _effective(k, d) - 1:
-                    break
-                for s in ss:
-                    op = out - _conv_transpose_1d(n, k, s, p, p, 0, d)
-                    if 0 <= op < max(s, d):
-                        found.append(Solution(k, s, p, d, op, 0))
+    for d, k, s in _combinations(ks, ss, ds):
+        # output_padding = out - ((n-1)s - 2p + d(k-1) + 1) must lie in 0..max(s, d)-1.
+        base = _conv_transpose_1d(n, k, s, 0, 0, 0, d)
+        limit = None if max_padding_given else _effective(k, d) - 1
+        paddings = _padding_range(base - out, base - out + max(s, d) - 1, ps, limit)
+        _count(found, paddings)
+        found += [Solution(k, s, p, d, out - base + 2 * p, 0) for p in paddings]
     return sorted(found, key=_order(True))
+
+
+def _combinations(ks: range, ss: range, ds: range):
+    count = len(ks) * len(ss) * len(ds)
+    if count > MAX_COMBINATIONS:
+        raise ConvlabError(
+            f"solve would search {count} (kernel_size, stride, dilation) combinations, more than its bound "
+            f"of {MAX_COMBINATIONS}: kernel sizes {_span(ks)}, strides {_span(ss)}, dilations {_span(ds)}; "
+            "pin one of kernel_size/stride/dilation or lower max_kernel_size/max_stride/max_dilation"
+        )
+    return ((d, k, s) for d in ds for k in ks for s in ss)
+
+
+def _count(found: list, more: range) -> None:
+    if len(found) + len(more) > MAX_SOLUTIONS:
+        raise ConvlabError(
+            f"solve found more than its bound of {MAX_SOLUTIONS} solutions; pin padding or lower "
+            "max_padding (each stride admits up to stride/2 paddings)"
+        )
+
+
+def _span(values: range) -> str:
+    return f"{values.start}..{values.stop - 1}"
 
 
 def solve(
@@ -123,6 +152,11 @@ def solve(
     in the padding); any of ``kernel_size``, ``stride``, ``padding`` and
     ``dilation`` may be pinned instead. With ``transposed=True`` it searches
     transposed convolutions, each with the ``output_padding`` it needs.
+
+    Bounded by construction: the paddings of each (kernel, stride, dilation)
+    come from a closed form, at most ``MAX_COMBINATIONS`` (2**20) such
+    triples are searched and at most ``MAX_SOLUTIONS`` (2**20) solutions
+    returned; beyond either the call is refused with a ``ConvlabError``.
 
     For tuples of sizes, the solutions are those whose (scalar) parameters fit
     every dimension, as a square kernel does; solve each dimension on its own

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._args import ConvlabError, per_dim
+from .._args import ConvlabError, describe, per_dim
 from ._formulas import (
     PaddingArg,
     SizeArg,
@@ -38,6 +38,10 @@ def size_working(
     >>> print(size_working("conv", 24, 3, stride=2, padding=1)[0])
     floor((24 + 1 + 1 - 1*(3-1) - 1) / 2) + 1 = floor(23 / 2) + 1 = 11 + 1 = 12
     """
+    if not isinstance(op, str):
+        raise TypeError(
+            f"op must be 'conv', 'convtranspose' or 'pool', got {type(op).__name__} {describe(op)}"
+        )
     if stride is None:
         stride = kernel_size if op == "pool" else 1
     if op == "conv":
