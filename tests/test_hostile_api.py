@@ -24,13 +24,6 @@ from hostile_api_cases import TARGETS, Hang, bounded, call, run
 ELSEWHERE = {
     "shapes.unet_sizes": "h2: shapes/_unet.py compares array arguments with == (h9-for-others.md item 8)",
     "shapes.unet_valid_sizes": "h2: shapes/_unet.py has no bound on stop - start (h9-for-others.md item 7)",
-    **{
-        name: "h7: functional/_pool.py multiplies an int64 arange by the stride (h9-for-others.md item 1)"
-        for name in [
-            *(f"functional.avg_pool{n}d" for n in (1, 2, 3)),
-            *(f"nn.AvgPool{n}d" for n in (1, 2, 3)),
-        ]
-    },
 }
 QUICK = settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
