@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .. import nn
+from .._limits import check_memory
 from ..nn import Module
 from ..nn._conv import make_rng
 from ..nn._module import float_dtype
@@ -126,6 +127,11 @@ class UNet(UNetBase):
         config = dataclasses.replace(config or UNetConfig(), **overrides)
         self.config, self.in_channels, self.ndim = config, config.in_channels, config.ndim
         rng, dtype, n, ch = make_rng(seed), float_dtype(dtype), config.ndim, config.channels
+        check_memory(
+            (config.parameter_count() + config.buffer_count()) * np.dtype(dtype).itemsize,
+            f"the U-Net's parameters (width={config.width}, depth={config.depth}, "
+            f"classes={config.classes}, convs_per_level={config.convs_per_level})",
+        )
         for i in range(config.depth):
             pool = _POOL[config.pooling][n](2)
             setattr(
@@ -194,7 +200,7 @@ def _config_contract(config: UNetConfig) -> SizeContract:
 def _from_state(state, options: dict) -> UNet:
     depth = count_keys(state, "down{}.conv1.weight")
     bottom = need_key(state, "bottom.conv1.weight", "convlab")
-    first = state["down0.conv1.weight"] if depth else bottom
+    first = need_key(state, "down0.conv1.weight", "convlab") if depth else bottom
     inferred = {
         "in_channels": first.shape[1],
         "classes": need_key(state, "head.weight", "convlab").shape[0],
