@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from .._args import ConvlabError
 from ._parse import bounded_int, padding_arg, size_arg
@@ -75,7 +76,8 @@ def _one_d(args: argparse.Namespace) -> None:
 
 # A worked example prints every input, weight and matrix entry: values above
 # this make pages nobody reads and matrices of (out x in) entries that hang.
-_WORKED_MAX = 16
+_WORKED_MAX = 64
+_WORKED_PIXELS = 4096
 # overlap draws one count per output pixel.
 _OVERLAP_PIXELS = 1 << 22
 
@@ -89,6 +91,13 @@ def _ints(value) -> list[int]:
 
 
 def _check_worked(args: argparse.Namespace) -> None:
+    big = _transposed_pixels(args)
+    if big > _WORKED_PIXELS:
+        raise ConvlabError(
+            f"a worked example prints every number, so its input and output have at most "
+            f"{_WORKED_PIXELS} pixels, but size={args.size} with kernel_size={args.kernel_size} reaches "
+            f"{big}; use `convlab shape` for large sizes"
+        )
     for key in ("size", "kernel_size", "stride", "padding", "dilation", "output_padding", "crop"):
         big = [n for n in _ints(getattr(args, key, None)) if n > _WORKED_MAX]
         if big:
@@ -98,8 +107,12 @@ def _check_worked(args: argparse.Namespace) -> None:
             )
 
 
-def _check_overlap(args: argparse.Namespace) -> None:
-    sizes, kernels = _ints(args.size), _ints(args.kernel_size)
+def _transposed_pixels(args: argparse.Namespace) -> int:
+    """Pixels of the larger of input and transposed output: bounds every operator's."""
+    # ints alone mean 2-D
+    two_d = isinstance(args.size, int) and args.ndim != 1
+    sizes = [args.size] * 2 if two_d else _ints(args.size)
+    kernels = _ints(args.kernel_size)
     strides, dilations = _ints(args.stride), _ints(args.dilation)
     if len(strides) == 1:
         strides = strides * len(sizes)
@@ -110,6 +123,11 @@ def _check_overlap(args: argparse.Namespace) -> None:
     pixels = 1
     for n, k, st, d in zip(sizes, kernels, strides, dilations):
         pixels *= max(n - 1, 0) * st + d * (k - 1) + 1
+    return max(pixels, math.prod(sizes))
+
+
+def _check_overlap(args: argparse.Namespace) -> None:
+    pixels = _transposed_pixels(args)
     if pixels > _OVERLAP_PIXELS:
         raise ConvlabError(
             f"overlap draws one count per output pixel and at most {_OVERLAP_PIXELS}, but --size "
