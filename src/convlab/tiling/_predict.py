@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._args import ConvlabError
+from ..io import removed_on_signals
 from ._contracts import size_contract_of
 from ._plan import TilePlan, plan_tiles
 from ._progress import make_progress
@@ -153,6 +154,11 @@ def predict_tiled(
     image's border, tiles see mirrored pixels, whole-image inference zeros.
     A contract that is not ``exact`` (``align_corners=True`` interpolation)
     makes the result an approximation.
+    A file output reserves its full size on disk (``posix_fallocate``)
+    before the first tile for ``labels``, after the first tile for logits
+    (whose channels the first tile tells): a full disk is a
+    :class:`~convlab.ConvlabError` with the partial file removed. SIGTERM
+    and SIGINT during the run remove the temporary file too.
     An image smaller than a tile is mirror-padded to the window. Memory:
     about one window, its feature maps and one output core, whatever the
     image's size.
@@ -166,20 +172,21 @@ def predict_tiled(
     if dtype is None:
         dtype = np.float64 if source.dtype == np.float64 else np.float32
     dtype = _window_dtype(dtype)
-    sink = DeferredSink(out, plan.image, plan.stride, dtype, labels)
-    bar = make_progress(progress, plan.total)
-    try:
-        if scheduler is None:
-            _run_local(model, source, sink, plan, bar, labels, dtype, stats)
-        else:
-            from ._dask import run_distributed
+    with removed_on_signals():
+        sink = DeferredSink(out, plan.image, plan.stride, dtype, labels)
+        bar = make_progress(progress, plan.total)
+        try:
+            if scheduler is None:
+                _run_local(model, source, sink, plan, bar, labels, dtype, stats)
+            else:
+                from ._dask import run_distributed
 
-            run_distributed(model, source, sink, plan, bar, labels, dtype, stats, scheduler)
-        result = sink.commit()
-    except BaseException:
-        sink.abort()
-        raise
-    finally:
-        bar.close()
+                run_distributed(model, source, sink, plan, bar, labels, dtype, stats, scheduler)
+            result = sink.commit()
+        except BaseException:
+            sink.abort()
+            raise
+        finally:
+            bar.close()
     stats.total = time.perf_counter() - start
     return result
