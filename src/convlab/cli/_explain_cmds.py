@@ -95,8 +95,8 @@ def _check_worked(args: argparse.Namespace) -> None:
     if big > _WORKED_PIXELS:
         raise ConvlabError(
             f"a worked example prints every number, so its input and output have at most "
-            f"{_WORKED_PIXELS} pixels, but size={args.size} with kernel_size={args.kernel_size} reaches "
-            f"{big}; use `convlab shape` for large sizes"
+            f"{_WORKED_PIXELS} pixels, but size={args.size}, kernel_size={args.kernel_size}, "
+            f"stride={args.stride}, dilation={args.dilation} reach {big}; use `convlab shape` for large sizes"
         )
     for key in ("size", "kernel_size", "stride", "padding", "dilation", "output_padding", "crop"):
         big = [n for n in _ints(getattr(args, key, None)) if n > _WORKED_MAX]
