@@ -10,12 +10,14 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .. import nn
+from .._args import ConvlabError
 from .._limits import check_memory
 from ..nn import Module
 from ..nn._conv import make_rng
 from ..nn._module import float_dtype
 from ..shapes import SizeContract
 from ._config import UNetConfig
+from ._contract import MAX_TOTAL_STRIDE
 from ._encoder_decoder import Merge, Plan, UNetBase
 from ._layout import Layout, LayoutOption, count_keys, need_key
 
@@ -193,6 +195,12 @@ class UNet(UNetBase):
 
 @functools.lru_cache(maxsize=256)
 def _config_contract(config: UNetConfig) -> SizeContract:
+    if 2**config.depth > MAX_TOTAL_STRIDE:
+        # Refused before drawing even the one-channel twin's weights (2**depth channels at the bottom).
+        raise ConvlabError(
+            f"the encoder's total stride is {2**config.depth} (depth={config.depth}); size contracts "
+            f"(tiling) are derived for total strides up to {MAX_TOTAL_STRIDE} (a U-Net of depth <= 10)"
+        )
     # Channels change no size: a one-channel network of the same shape has the same contract.
     return UNet(dataclasses.replace(config, in_channels=1, classes=1, width=1)).size_contract
 
