@@ -108,7 +108,7 @@ def _check_worked(args: argparse.Namespace) -> None:
 
 
 def _transposed_pixels(args: argparse.Namespace) -> int:
-    """Pixels of the larger of input and transposed output: bounds every operator's."""
+    """Pixels of the largest of input, kernel and transposed output: bounds every operator's."""
     # ints alone mean 2-D
     two_d = isinstance(args.size, int) and args.ndim != 1
     sizes = [args.size] * 2 if two_d else _ints(args.size)
@@ -123,7 +123,8 @@ def _transposed_pixels(args: argparse.Namespace) -> int:
     pixels = 1
     for n, k, st, d in zip(sizes, kernels, strides, dilations):
         pixels *= max(n - 1, 0) * st + d * (k - 1) + 1
-    return max(pixels, math.prod(sizes))
+    # The kernel is drawn too (and a dilation of 0, refused later, must not hide it).
+    return max(pixels, math.prod(sizes), math.prod(kernels))
 
 
 def _check_overlap(args: argparse.Namespace) -> None:

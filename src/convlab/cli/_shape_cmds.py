@@ -47,8 +47,14 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("in_size", type=size_arg)
     p.add_argument("out_size", type=size_arg)
     p.add_argument("--transposed", action="store_true", help="search transposed convolutions")
-    for name in ("kernel-size", "stride", "padding", "dilation"):
-        p.add_argument(f"--{name}", type=int, default=None, help=f"pin the {name.replace('-', ' ')}")
+    pins = {"kernel-size": (1, 4096), "stride": (1, 4096), "padding": (0, 4096), "dilation": (1, 256)}
+    for name, (low, high) in pins.items():
+        p.add_argument(
+            f"--{name}",
+            type=bounded_int(low, high),
+            default=None,
+            help=f"pin the {name.replace('-', ' ')} ({low} to {high})",
+        )
     # The search enumerates kernels x strides x dilations x paddings: these
     # caps keep one run to seconds.
     p.add_argument("--max-kernel-size", type=bounded_int(1, 64), default=16, help="default 16, at most 64")
