@@ -238,3 +238,22 @@ def test_cli_fuzz_slow(capsys):
     tally = fuzz_cli(capsys, 2000, seed=1010)
     print({k: (v if isinstance(v, int) else len(v)) for k, v in tally.items()})
     _check(tally)
+
+
+def test_an_image_too_large_for_one_pass_suggests_tile(capsys, tmp_path):
+    import numpy as np
+
+    from convlab.io import save_weights, write_image
+    from convlab.models import UNet, UNetConfig
+
+    weights, image = tmp_path / "w.safetensors", tmp_path / "cells.png"
+    save_weights(UNet(UNetConfig(depth=2, width=8)).state_dict(), weights)
+    write_image(np.zeros((600, 600), np.uint8), image)
+    argv = ["segment", str(image), "-w", str(weights), "-o", str(tmp_path / "mask.png")]
+    # 600x600 decodes in 360 KB but its feature maps take ~67 MiB: refused before computing.
+    with convlab.memory_limit(50 << 20):
+        status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert len(err.splitlines()) == 1
+    assert "--tile" in err and "forward pass of" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.png", "w.safetensors"]
