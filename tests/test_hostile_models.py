@@ -169,3 +169,48 @@ def test_predict_tiled_refuses_bad_stats_and_integer_dtypes():
     assert stats.plan is not None
     # A floating dtype is accepted and the logits cover the image.
     assert got.shape[1:] == image.shape
+
+
+@pytest.mark.parametrize(
+    ("shape", "layout"),
+    [
+        ((300, 257), {"rowsperstrip": 16}),
+        ((300, 257), {"tile": (32, 48)}),
+        ((130, 70, 3), {"rowsperstrip": 7}),
+        ((130, 70, 3), {"tile": (16, 16)}),
+    ],
+)
+def test_tiff_boxes_decode_only_their_segments_equal_numpy_slicing(tmp_path, shape, layout):
+    tifffile = pytest.importorskip("tifffile")
+    from convlab.tiling._tiff_segments import read_page_box
+
+    a = (np.random.default_rng(1).random(shape) * 60000).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "t.tif", a, compression="zlib", **layout)
+    for y0, y1, x0, x1 in [
+        (0, shape[0], 0, shape[1]),
+        (5, 37, 3, 60),
+        (shape[0] - 3, shape[0], 0, 1),
+        (4, 4, 0, 5),
+    ]:
+        box = (slice(y0, y1), slice(x0, x1), *(slice(None),) * (len(shape) - 2))
+        assert np.array_equal(read_page_box(str(tmp_path / "t.tif"), box), a[box])
+
+
+def test_deflate_tiff_larger_than_the_memory_limit_is_tiled_without_zarr(tmp_path, monkeypatch):
+    tifffile = pytest.importorskip("tifffile")
+    rng = np.random.default_rng(2)
+    image = (rng.random((1200, 1000)) * 255).astype(np.uint8)
+    image[:, 500:] = 0  # compressible, still 1.2 MB decoded
+    tifffile.imwrite(tmp_path / "big.tif", image, compression="zlib", rowsperstrip=8)
+    model = UNet(UNetConfig(depth=1, width=1), seed=4)
+    expected = predict_tiled(model, image.astype(np.float32), 188, labels=True)
+    monkeypatch.setitem(__import__("sys").modules, "zarr", None)  # as if zarr were not installed
+
+    def whole_image(*args, **kwargs):
+        raise AssertionError("the whole image was decoded")
+
+    monkeypatch.setattr(tifffile, "imread", whole_image)
+    # Decoding the whole image once (the old fallback) would take 1.2 MB: refused at 1 MB.
+    with convlab.memory_limit(1 << 20):
+        got = predict_tiled(model, str(tmp_path / "big.tif"), 188, labels=True, out=tmp_path / "m.npy")
+    assert np.array_equal(np.load(got), expected)
