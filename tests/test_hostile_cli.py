@@ -257,3 +257,25 @@ def test_an_image_too_large_for_one_pass_suggests_tile(capsys, tmp_path):
     assert len(err.splitlines()) == 1
     assert "--tile" in err and "forward pass of" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.png", "w.safetensors"]
+
+
+def test_an_unreachable_scheduler_is_one_line_within_dasks_connect_timeout(capsys, tmp_path):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    import numpy as np
+
+    from convlab.io import save_weights, write_image
+    from convlab.models import UNet, UNetConfig
+
+    weights, image = tmp_path / "w.safetensors", tmp_path / "cells.tif"
+    save_weights(UNet(UNetConfig(depth=1, width=1)).state_dict(), weights)
+    write_image(np.zeros((100, 100), np.uint8), image)
+    argv = ["segment", str(image), "-w", str(weights), "--tile", "188", "-o", str(tmp_path / "m.tif")]
+    start = time.perf_counter()
+    # The stated timeout is Dask's own connect timeout (30 s by default), here set to 2 s.
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        status, _, err = run(capsys, *argv, "--scheduler", "tcp://127.0.0.1:1")
+    assert status == 2
+    assert len(err.splitlines()) == 1 and "cannot be reached" in err
+    assert time.perf_counter() - start < 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.tif", "w.safetensors"]
