@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convlab import ConvlabError
+from convlab.functional._exact_fma import fma as _fma
 from convlab.functional._interpolate import interpolate
-from convlab.functional._norm import _fma, batch_norm, relu
+from convlab.functional._norm import batch_norm, relu
 
 # ---------------------------------------------------------------- relu
 
@@ -292,3 +293,18 @@ _value = st.one_of(
 def test_interpolate_fuzz_only_value_or_type_errors(size, scale, mode, align, recompute):
     with contextlib.suppress(ValueError, TypeError):
         interpolate(np.zeros((1, 2, 3, 3)), size, scale, mode, align, recompute)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_relu_large_blocked_equals_torch(torch, inplace):
+    x = np.random.default_rng(8).normal(size=(3, 5, 300, 301)).astype(np.float32)
+    x.ravel()[::977] = np.nan
+    x.ravel()[1::1013] = -0.0
+    expected = torch.relu(torch.from_numpy(x)).numpy()
+    got = relu(x, inplace=inplace)
+    assert (got is x) == inplace
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    np.testing.assert_array_equal(
+        relu(x[:, :, ::2]), torch.relu(torch.from_numpy(x[:, :, ::2].copy())).numpy()
+    )

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from convlab import ConvlabError, shapes
 from convlab.functional import _pool as P
+from convlab.functional import max_pool2d, max_pool3d
 
 # ---------------------------------------------------------------- naive reference
 
@@ -314,3 +315,31 @@ def test_pool_fuzz_only_value_or_type_errors(nd, kernel, stride, padding, dilati
     with contextlib.suppress(ValueError, TypeError):
         extra = (divisor,) if nd > 1 else ()
         getattr(P, f"avg_pool{nd}d")(x, kernel, stride, padding, flag, flag, *extra)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "dilation", "ceil_mode"),
+    [(2, 2, 0, 1, False), (3, 2, 1, 1, True), ((2, 3), (1, 2), (1, 0), (2, 1), False)],
+)
+def test_max_pool_signed_zeros_and_nan_equal_torch(
+    torch, dtype, kernel, stride, padding, dilation, ceil_mode
+):
+    # The separable fast path must keep ATen's first-wins rule between -0.0
+    # and +0.0, which value comparison alone (assert_array_equal) cannot see.
+    rng = np.random.default_rng(4)
+    x = rng.choice(np.array([-0.0, 0.0, -1.0, np.nan, -0.0], dtype=dtype), size=(2, 3, 9, 10))
+    x[0, 0] = rng.choice(np.array([-0.0, 0.0], dtype=dtype), size=(9, 10))
+    got = max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)
+    expected = torch.nn.functional.max_pool2d(
+        torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode
+    )
+    np.testing.assert_array_equal(got, expected.numpy())
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected.numpy()))
+
+
+def test_max_pool_many_channels_use_every_block(torch):
+    x = np.random.default_rng(5).normal(size=(3, 37, 66, 64)).astype(np.float32)
+    got = max_pool2d(x, 2)
+    np.testing.assert_array_equal(got, torch.nn.functional.max_pool2d(torch.from_numpy(x), 2).numpy())
+    np.testing.assert_array_equal(max_pool3d(x[None], (1, 2, 2)), got[None])

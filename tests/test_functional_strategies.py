@@ -67,7 +67,7 @@ def test_table_rows_are_complete_and_named_once():
     names = [row.name for row in STRATEGIES]
     assert len(names) == len(set(names))
     assert STRATEGIES[-1].name == "im2col"
-    assert _strategies.algorithms() == ("gemm",)
+    assert _strategies.algorithms() == ("winograd", "gemm")
 
 
 @st.composite
@@ -97,7 +97,8 @@ def test_every_applicable_strategy_equals_the_reference_exactly(case, seed):
     # Lift the junk threshold so that the wide strategy applies at every stride-1 case.
     with mock.patch.object(_wide, "_MAX_JUNK", 1.0):
         for row in STRATEGIES:
-            if row.applies(args):
+            # Winograd trades rounding for speed: tests/test_winograd.py holds it to its bound.
+            if row.algorithm == "gemm" and row.applies(args):
                 out = row.run(args)
                 assert out.dtype == args.policy.accumulate
                 np.testing.assert_array_equal(out, expected, err_msg=row.name)
@@ -110,7 +111,9 @@ def test_strategies_equal_torch_on_one_case(torch):
     x = np.pad(args.x, ((0, 0), (0, 0), (1, 0), (2, 1)))
     expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(args.w), groups=2).numpy()
     with mock.patch.object(_wide, "_MAX_JUNK", 1.0):
-        outputs = {row.name: row.run(args) for row in STRATEGIES if row.applies(args)}
+        outputs = {
+            row.name: row.run(args) for row in STRATEGIES if row.algorithm == "gemm" and row.applies(args)
+        }
     assert set(outputs) == {"wide", "im2col"}
     for name, out in outputs.items():
         np.testing.assert_array_equal(out, expected, err_msg=name)
@@ -131,14 +134,14 @@ def test_algorithm_context_and_keyword():
     )
 
 
-@pytest.mark.parametrize("name", ["winograd", "GEMM", 3, ""])
+@pytest.mark.parametrize("name", ["winograd4", "GEMM", 3, ""])
 def test_unknown_algorithm_lists_the_registered_ones(name):
     with (
-        pytest.raises(ConvlabError, match=r"algorithm must be one of 'gemm', got algorithm="),
+        pytest.raises(ConvlabError, match=r"algorithm must be one of 'winograd', 'gemm', got algorithm="),
         cf.algorithm(name),
     ):
         pass
-    with pytest.raises(ConvlabError, match=r"algorithm must be one of 'gemm'"):
+    with pytest.raises(ConvlabError, match=r"algorithm must be one of 'winograd', 'gemm'"):
         cf.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), algorithm=name)
 
 

@@ -43,7 +43,7 @@ _FUNCTIONAL = (
     "relu",
     "unfold",
 )
-_SUBMODULES = ("functional", "init", "io", "lowering", "models", "nn", "transforms")
+_SUBMODULES = ("functional", "init", "io", "lowering", "models", "nn", "quant", "transforms")
 
 __all__ = [
     "ConvlabError",

@@ -9,7 +9,16 @@ import traceback
 from collections.abc import Sequence
 
 from .._args import ConvlabError
-from . import _demo, _explain_cmds, _segment, _shape_cmds, _unet_cmds
+from . import (
+    _demo,
+    _explain_cmds,
+    _fixed_cmds,
+    _onnx_cmds,
+    _segment,
+    _shape_cmds,
+    _unet_cmds,
+    _vectors_cmds,
+)
 
 __all__ = ["main"]
 
@@ -34,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     _explain_cmds.add_commands(sub, common)
     _unet_cmds.add_commands(sub, common)
     _segment.add_command(sub, common)
+    _fixed_cmds.add_command(sub, common)
+    _vectors_cmds.add_commands(sub, common)
+    _onnx_cmds.add_commands(sub, common)
     return parser
 
 
@@ -64,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `convlab ... | head` closed the pipe: not an error of ours. Point
         # stdout at devnull so the interpreter's final flush stays quiet.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-    return 0
+    return getattr(text, "exit_status", 0)  # `convlab diff` exits 1 when the values differ
 
 
 def _report(command: str, err: Exception) -> int:

@@ -6,10 +6,12 @@ import argparse
 import math
 
 from .._args import ConvlabError
+from . import _winograd_cmd
+from ._address_text import crop_address_line, crop_addresses
 from ._parse import bounded_int, padding_arg, size_arg
 from ._table import dumps
 
-_EXPLAIN_OPS = ("conv", "convtranspose", "unfold", "crop")
+_EXPLAIN_OPS = ("conv", "convtranspose", "unfold", "crop", "winograd")
 
 
 def _layer(p: argparse.ArgumentParser, *, kernel_required: bool = True) -> None:
@@ -33,6 +35,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("size", type=size_arg, help="input size: 4, or 4x4 for 2-D (ints alone mean 2-D)")
     _layer(p, kernel_required=False)
     p.add_argument("--crop", type=size_arg, default=None, help="crop only: the crop size")
+    p.add_argument("--addresses", nargs="?", const="NCHW", metavar="LAYOUT", help="crop only: word addresses")
     p.add_argument("-c", "--channels", type=int, default=1, help="input and output channels (default 1)")
     p.add_argument(
         "--seed",
@@ -41,19 +44,26 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         help="random integers -4..4 instead of 0, 1, 2, ...",
     )
     p.add_argument("--symbolic", action="store_true", help="names (x00, w01) instead of numbers")
+    _winograd_cmd.add_arguments(p)
     p.set_defaults(run=run_explain)
 
     p = sub.add_parser(
         "animate", parents=[common], help="conv_arithmetic-style animation: .gif, .png or .svg"
     )
-    p.add_argument("op", choices=("conv", "convtranspose"), help="the layer")
+    p.add_argument("op", choices=("conv", "convtranspose", "pool"), help="the layer (pool: .html only)")
     p.add_argument("size", type=size_arg, help="input size: 5, or 5x7 (ints alone mean 2-D)")
     _layer(p)
+    _page_options(p)
     views = ("both", "scatter", "zero-insertion")
     p.add_argument(
         "--view", choices=views, default="both", help="convtranspose: scatter, zero-insertion or both"
     )
-    p.add_argument("-o", "--output", required=True, help="FILE.gif (animation), .png or .svg (all frames)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="FILE.gif (animation), .png or .svg (all frames), .html (interactive page)",
+    )
     p.set_defaults(run=run_animate)
 
     p = sub.add_parser(
@@ -63,6 +73,30 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--size", type=size_arg, default=5, help="input size (default %(default)s)")
     p.add_argument("-o", "--output", default=None, help="also draw a heat map: FILE.png or .svg")
     p.set_defaults(run=run_overlap)
+
+
+def _page_options(p: argparse.ArgumentParser) -> None:
+    """Options only the interactive page draws; pooling's stride defaults to its kernel."""
+    stride = p._option_string_actions["-s"]
+    stride.default, stride.help = None, "default 1 (pool: the kernel size)"
+    p.add_argument("--ceil-mode", action="store_true", help="pool only (.html)")
+    p.add_argument("-c", "--channels", type=int, default=1, help="input channels (.html only; default 1)")
+    p.add_argument("--out-channels", type=int, default=None, help="conv/convtranspose (.html only)")
+    p.add_argument("--groups", type=int, default=1, help="conv/convtranspose (.html only; default 1)")
+
+
+def _page_only(args: argparse.Namespace) -> None:
+    """A picture draws one channel of a conv: the page's options are refused, not ignored."""
+    given = [
+        ("op pool", args.op == "pool"),
+        ("--ceil-mode", args.ceil_mode),
+        (f"--channels {args.channels}", args.channels != 1),
+        (f"--out-channels {args.out_channels}", args.out_channels is not None),
+        (f"--groups {args.groups}", args.groups != 1),
+    ]
+    for flag, used in given:
+        if used:
+            raise ConvlabError(f"{flag} is drawn by the interactive page only: write -o FILE.html")
 
 
 def _one_d(args: argparse.Namespace) -> None:
@@ -160,17 +194,21 @@ def _worked(args: argparse.Namespace):
 def run_explain(args: argparse.Namespace) -> str:
     from ..viz import _explain, _explain_transpose_crop
 
+    if args.op == "winograd":
+        return _winograd_cmd.run(args)
     _check_channels(args.channels)
     _check_worked(args)
     _one_d(args)
     if args.symbolic and args.channels != 1:
         raise ConvlabError(f"--symbolic names one channel only, got channels={args.channels}")
     worked = _worked(args)
+    span = crop_addresses(args) if args.addresses else None
     if args.json:
-        return dumps(_explain_json(worked, args))
+        return dumps(_explain_json(worked, args) | ({"addresses": span} if args.addresses else {}))
     params = {"stride": args.stride, "padding": args.padding, "dilation": args.dilation}
     if args.op == "crop":
-        return _explain_transpose_crop.crop_text(worked, args.symbolic)
+        more = [crop_address_line(span, args.addresses)] if args.addresses else []
+        return "\n".join([_explain_transpose_crop.crop_text(worked, args.symbolic), *more])
     if args.op == "convtranspose":
         return _explain_transpose_crop.transpose_text(
             worked, {**params, "output_padding": args.output_padding}, args.symbolic
@@ -211,13 +249,16 @@ def _explain_json(worked, args: argparse.Namespace) -> dict:
 def run_animate(args: argparse.Namespace) -> str:
     from ..viz import animate
 
+    if str(args.output).lower().endswith((".html", ".htm")):
+        return _run_page(args)
+    _page_only(args)
     _one_d(args)
     frames = animate(
         args.op,
         args.size,
         args.kernel_size,
         args.output,
-        stride=args.stride,
+        stride=1 if args.stride is None else args.stride,
         padding=args.padding,
         dilation=args.dilation,
         output_padding=args.output_padding,
@@ -226,6 +267,26 @@ def run_animate(args: argparse.Namespace) -> str:
     if args.json:
         return dumps({"output": args.output, "frames": frames})
     return f"wrote {args.output}: {frames} frames"
+
+
+def _run_page(args: argparse.Namespace) -> str:
+    from ..viz import write_page
+
+    if args.ndim == 1:
+        raise ConvlabError(
+            "the interactive page draws 2-D layers, got --ndim 1 (write a .gif or .svg for 1-D)"
+        )
+    view = "zero-insertion" if args.view == "zero-insertion" else "scatter"
+    layer = (args.size, args.kernel_size, args.stride, args.padding, args.dilation, args.output_padding)
+    if args.ceil_mode and args.op != "pool":
+        raise ConvlabError(f"--ceil-mode applies to pool only, got op={args.op}")
+    if args.op == "pool" and (args.groups != 1 or args.out_channels is not None):
+        raise ConvlabError("--groups and --out-channels apply to conv and convtranspose, got op=pool")
+    page = {"channels": args.channels, "out_channels": args.out_channels, "groups": args.groups}
+    write_page(args.output, args.op, *layer, view=view, ceil_mode=args.ceil_mode, **page)
+    if args.json:
+        return dumps({"output": args.output})
+    return f"wrote {args.output}: open it in a browser (no network needed)"
 
 
 def run_overlap(args: argparse.Namespace) -> str:

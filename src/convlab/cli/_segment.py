@@ -71,7 +71,9 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "segment", parents=[common], help="segment a PNG/TIFF image with U-Net weights; write the mask"
     )
     p.add_argument("image", help="input image: .png, .tif or .tiff")
-    p.add_argument("--weights", "-w", required=True, help=".safetensors, .npz, .pt or .pth state_dict")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", "-w", help=".safetensors, .npz, .pt or .pth state_dict")
+    source.add_argument("--model", help="an ONNX model instead of weights (the onnx extra): model.onnx")
     p.add_argument("-o", "--output", required=True, help="mask file (.png, .tif, .tiff): argmax class, uint8")
     p.add_argument(
         "--layout",
@@ -101,9 +103,11 @@ def run(args: argparse.Namespace) -> str:
     side = out.with_name(f"{out.stem}_side_by_side.png")
     model, notes = _model(args)
     image = read_image(args.image)
-    x, more = fit_channels(normalise(image, args.normalize), model.in_channels, what=args.image)
-    notes += more
-    if x.ndim - 1 != model.ndim:
+    x = normalise(image, args.normalize)
+    if model.in_channels is not None:  # None: an ONNX graph with a symbolic channel count
+        x, more = fit_channels(x, model.in_channels, what=args.image)
+        notes += more
+    if model.ndim is not None and x.ndim - 1 != model.ndim:
         raise ConvlabError(
             f"the model is {model.ndim}-D but image {args.image!r} has {x.ndim - 1} spatial dimensions "
             f"(shape {fmt(image.shape)})"
@@ -120,7 +124,11 @@ def run(args: argparse.Namespace) -> str:
 
 
 def _model(args: argparse.Namespace):
-    """The U-Net with the weights loaded, and the notes of loading them."""
+    """The U-Net with the weights loaded (or the ONNX model), and the notes of loading them."""
+    if args.model is not None:
+        from ..onnx import load
+
+        return load(args.model), []
     from ..models import detect_layout, load_unet
 
     with warnings.catch_warnings(record=True) as caught:

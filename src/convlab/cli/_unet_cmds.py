@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import shapes
 from .._args import ConvlabError, describe, per_dim
+from ._address_text import skip_address_lines, skip_addresses
 from ._parse import size_arg
 from ._table import dumps, fmt, table
 
@@ -37,6 +38,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         help="shape-only trace of a U-Net: layer shapes, skip crops, parameters, FLOPs, memory",
     )
     p.add_argument("--input", type=size_arg, required=True, help="input size: 572 or 572x572")
+    p.add_argument("--addresses", nargs="?", const="NCHW", metavar="LAYOUT", help="skip crops as addresses")
     config_options(p, defaults_from="the paper's U-Net: 1 channel in, 2 classes, depth 4, width 64")
     p.set_defaults(run=run_unet)
 
@@ -97,8 +99,10 @@ def run_unet(args: argparse.Namespace) -> str:
     model = UNet(config)
     rows = model.trace((1, config.in_channels, *size))
     field, approximate = _receptive_field(model, rows)
+    windows = skip_addresses(config, size, args.addresses) if args.addresses else None
     if args.json:
-        return dumps(_trace_json(config, size, rows, field, approximate))
+        more = {"addresses": windows} if windows is not None else {}
+        return dumps(_trace_json(config, size, rows, field, approximate) | more)
     body = table(
         ["layer", "type", "output shape", "params", "MFLOP", "MiB", "skip"],
         [
@@ -114,7 +118,10 @@ def run_unet(args: argparse.Namespace) -> str:
             for r in rows
         ],
     )
-    return "\n".join([_headline(config, size, rows), body, *_totals(rows, field, approximate, model.dtype)])
+    more = skip_address_lines(windows, args.addresses) if windows is not None else []
+    return "\n".join(
+        [_headline(config, size, rows), body, *_totals(rows, field, approximate, model.dtype), *more]
+    )
 
 
 def _headline(config, size: tuple[int, ...], rows: list) -> str:

@@ -52,8 +52,11 @@ def algorithm(name: str) -> Iterator[str]:
     Parameters
     ----------
     name : str
-        A registered algorithm: ``"gemm"`` (exact, the default). An unknown
-        name raises ``ConvlabError`` listing the registered ones.
+        A registered algorithm: ``"gemm"`` (exact, the default) or
+        ``"winograd"`` (F(4, 3) for 3-tap, stride-1, dilation-1 float
+        convolutions, within 1e-4 of the largest output; others by
+        ``"gemm"``). An unknown name raises ``ConvlabError`` listing the
+        registered ones.
 
     Examples
     --------

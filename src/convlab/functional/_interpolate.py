@@ -38,7 +38,7 @@ import numpy as np
 
 from .._args import ConvlabError, as_int, describe, is_sequence
 from ._arrays import as_float_array
-from ._norm import _fma
+from ._exact_fma import fma
 
 __all__ = ["interpolate"]
 
@@ -225,7 +225,7 @@ def _blend(x: np.ndarray, axis: int, out: int, scale: float | None, align: bool)
             src = ratio * j.astype(x.dtype)
         else:
             ratio = t(1.0 / scale) if scale is not None else t(n) / t(out)
-            src = _fma(np.full(out, ratio), j.astype(x.dtype) + t(0.5), np.full(out, t(-0.5)))
+            src = fma(np.full(out, ratio), j.astype(x.dtype) + t(0.5), np.full(out, t(-0.5)))
             src = np.maximum(src, t(0))
         lo = np.minimum(np.floor(src).astype(np.int64), n - 1)
         w_hi = np.clip(src - lo.astype(x.dtype), t(0), t(1))
@@ -234,4 +234,4 @@ def _blend(x: np.ndarray, axis: int, out: int, scale: float | None, align: bool)
     shape = [1] * x.ndim
     shape[axis] = out
     a, b = np.take(x, lo, axis=axis), np.take(x, hi, axis=axis)
-    return _fma(a, w_lo.reshape(shape), b * w_hi.reshape(shape))
+    return fma(a, w_lo.reshape(shape), b * w_hi.reshape(shape))

@@ -1,186 +1,51 @@
 """Max and average pooling, 1 to 3 spatial dimensions, equal to ``torch.nn.functional``.
 
-One primitive serves both: the input is padded once (``-inf`` for max, zero
-for average) and cropped or extended at the end to exactly the extent the
-windows cover; then each kernel tap is one strided slice of that array with
-the output's shape, and the reduction runs tap by tap into the output. Memory
-is the padded copy plus the output, whatever the kernel size, and the taps
-are visited in PyTorch's row-major order, which makes the float32 running sum
-of average pooling bit-identical to ATen's.
+The public functions and their documentation; the work happens in
+:mod:`._pool_kernels`, one machinery for every dimension and both reductions.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 
-from .._args import ConvlabError, as_int, is_sequence, padding_pairs, per_dim
-from ..shapes import pool_output_size
-from ._arrays import as_float_array, batched
-from ._pad import pad
+from ._pool_kernels import _avg_pool_nd, _max_pool_nd
 
 __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d"]
 
 IntOrTuple = int | Sequence[int]
 
 
-@dataclass(frozen=True)
-class _Pooling:
-    """Canonical per-dimension arguments of one pooling; ``out`` from :mod:`convlab.shapes`."""
-
-    size: tuple[int, ...]
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    padding: tuple[tuple[int, int], ...]
-    dilation: tuple[int, ...]
-    out: tuple[int, ...]
-
-    def starts(self, dim: int) -> np.ndarray:
-        """First input coordinate of every window along ``dim`` (negative in the padding)."""
-        return np.arange(self.out[dim]) * self.stride[dim] - self.padding[dim][0]
-
-
-def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
-    x, unbatched = batched(as_float_array(input, "input"), ndim)
-    if 0 in x.shape[2:]:
-        raise ConvlabError(f"input must have non-empty spatial dimensions, got input of shape {x.shape}")
-    kernel = per_dim(kernel_size, "kernel_size", ndim, minimum=1)
-    if stride is None or (is_sequence(stride) and len(stride) == 0):
-        stride = kernel
-    steps = per_dim(stride, "stride", ndim, minimum=1)
-    dil = per_dim(dilation, "dilation", ndim, minimum=1)
-    pairs = padding_pairs(padding, ndim)
-    if isinstance(pairs, str):
-        raise ConvlabError(f"padding must be integers for pooling, got padding={padding!r}")
-    size = x.shape[2:]
-    out = pool_output_size(size, kernel, steps, pairs, dil, ceil_mode)
-    return x, unbatched, _Pooling(size, kernel, steps, pairs, dil, out)  # type: ignore[arg-type]
-
-
-def _taps(x: np.ndarray, g: _Pooling, fill: float) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
-    """``(tap, view)`` per kernel tap in row-major order; ``view`` has the output's shape."""
-    pads = []
-    for n, k, s, (lo, _), d, o in zip(g.size, g.kernel, g.stride, g.padding, g.dilation, g.out):
-        # The last window ends at (o-1)*s + (k-1)*d: beyond the padding when
-        # ceil_mode lets it overhang, before it when flooring drops a remainder.
-        pads.append((lo, (o - 1) * s + (k - 1) * d + 1 - n - lo))
-    if all(lo == 0 and hi <= 0 for lo, hi in pads):
-        padded = x[(Ellipsis, *(slice(0, n + hi) for n, (_, hi) in zip(g.size, pads)))]
-    else:
-        padded = pad(x, [p for pair in reversed(pads) for p in pair], value=fill)
-    for tap in itertools.product(*(range(k) for k in g.kernel)):
-        view = tuple(
-            slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s in zip(tap, g.dilation, g.out, g.stride)
-        )
-        yield tap, padded[(Ellipsis, *view)]
-
-
-def _flat_index(coords: list[np.ndarray], size: tuple[int, ...]) -> np.ndarray:
-    """Row-major flat index of per-dimension coordinate vectors, broadcast to the output grid."""
-    flat = np.zeros((1,) * len(size), dtype=np.int64)
-    for dim, c in enumerate(coords):
-        shape = [1] * len(size)
-        shape[dim] = c.size
-        flat = flat * size[dim] + c.reshape(shape)
-    return flat
-
-
-def _max_pool(x: np.ndarray, g: _Pooling, return_indices: bool):
-    shape = x.shape[:2] + g.out
-    if not return_indices:
-        out = None
-        for _, view in _taps(x, g, -np.inf):
-            # np.maximum propagates NaN, as ATen's `val > max || isnan(val)` does.
-            out = view.copy() if out is None else np.maximum(out, view, out=out)
-        return out
-    # ATen starts each window at its first tap inside the input, value -inf,
-    # then takes a tap when it is strictly greater or NaN: the first maximum
-    # wins a tie, the last NaN wins among NaNs.
-    first = []
-    for dim, d in enumerate(g.dilation):
-        start = g.starts(dim)
-        first.append(np.where(start < 0, start - (start // d) * d, start))
-    out = np.full(shape, -np.inf, dtype=x.dtype)
-    indices = np.empty(shape, dtype=np.int64)
-    indices[...] = _flat_index(first, g.size)
-    for tap, view in _taps(x, g, -np.inf):
-        take = (view > out) | np.isnan(view)
-        np.copyto(out, view, where=take)
-        coords = [g.starts(i) + t * g.dilation[i] for i, t in enumerate(tap)]
-        np.copyto(indices, _flat_index(coords, g.size), where=take)
-    return out, indices
-
-
-def _avg_pool(x: np.ndarray, g: _Pooling, count_include_pad: bool, divisor_override: int | None):
-    # ATen's float32 kernel adds the taps one by one into a float32 sum that
-    # starts at +0.0 (so an all -0.0 window averages to +0.0), then divides.
-    out = np.zeros(x.shape[:2] + g.out, dtype=x.dtype)
-    for _, view in _taps(x, g, 0.0):
-        out += view
-    if divisor_override is not None:
-        return np.divide(out, x.dtype.type(divisor_override), out=out)
-    counts = []
-    for dim, (n, k, (_, hi)) in enumerate(zip(g.size, g.kernel, g.padding)):
-        start = g.starts(dim)
-        # ATen AvgPoolKernel: the window end is clipped to the padded input
-        # first (a ceil_mode overhang does not count), to the input second.
-        end = np.minimum(start + k, n + hi)
-        counts.append(end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0))
-    divisor = np.ones((1,) * len(counts), dtype=np.int64)
-    for dim, c in enumerate(counts):
-        divisor = divisor * c.reshape([-1 if i == dim else 1 for i in range(len(counts))])
-    return np.divide(out, divisor.astype(x.dtype), out=out)
-
-
-def _flag(value: object, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
-    return bool(value)
-
-
-def _max_pool_nd(ndim, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    return_indices = _flag(return_indices, "return_indices")
-    x, unbatched, g = _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode)
-    result = _max_pool(x, g, return_indices)
-    if unbatched:
-        return (result[0][0], result[1][0]) if return_indices else result[0]
-    return result
-
-
-def _avg_pool_nd(ndim, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
-    count_include_pad = _flag(count_include_pad, "count_include_pad")
-    if divisor_override is not None:
-        divisor_override = as_int(divisor_override, "divisor_override")
-        if divisor_override == 0:
-            raise ConvlabError("divisor_override must be a non-zero integer, got divisor_override=0")
-    x, unbatched, g = _canonical(input, ndim, kernel_size, stride, padding, 1, ceil_mode)
-    out = _avg_pool(x, g, count_include_pad, divisor_override)
-    return out[0] if unbatched else out
-
-
-_MAX_DOC = """{n}-d max pooling over ``{spatial}``, as ``torch.nn.functional.max_pool{n}d``.
+def max_pool1d(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """1-d max pooling over ``W``, as ``torch.nn.functional.max_pool1d``.
 
     Parameters
     ----------
-    input : array_like, shape ``(N, C, {spatial})`` or ``(C, {spatial})``
+    input : array_like, shape ``(N, C, W)`` or ``(C, W)``
         float32 stays float32, float64 stays float64, integers become float64.
-    kernel_size, stride, dilation : int or tuple of {n} ints
+    kernel_size, stride, dilation : int or tuple of 1 ints
         ``stride`` defaults to ``kernel_size``.
-    padding : int, tuple of {n} ints or of {n} ``(lo, hi)`` pairs
+    padding : int, tuple of 1 ints or of 1 ``(lo, hi)`` pairs
         Implicit ``-inf`` on both sides; at most ``kernel_size // 2``.
         PyTorch takes symmetric padding only; ``(lo, hi)`` pairs generalise it.
     ceil_mode : bool
         Round the output size up: a last window may overhang the end.
     return_indices : bool
         Also return, per output, where its maximum is: an int64 index into the
-        flattened ``{spatial}`` plane of the same ``(n, c)``, as PyTorch.
+        flattened ``W`` plane of the same ``(n, c)``, as PyTorch.
 
     Returns
     -------
-    numpy.ndarray, shape ``(N, C, {out})`` (or ``(C, {out})``), and the int64
+    numpy.ndarray, shape ``(N, C, W_out)`` (or ``(C, W_out)``), and the int64
     indices of the same shape when ``return_indices``.
 
     Notes
@@ -189,32 +54,147 @@ _MAX_DOC = """{n}-d max pooling over ``{spatial}``, as ``torch.nn.functional.max
     ``floor_or_ceil((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``.
     NaN propagates: a window holding a NaN yields NaN and the index of its
     last NaN; among equal maxima the first in row-major order wins (ATen's
-    ``val > max || isnan(val)``). Cost: one padded copy of ``input`` plus the
-    output; one pass per kernel tap.
+    ``val > max || isnan(val)``). Cost: without indices, a 1-d max per axis
+    on blocks of channels spread over the cores (a 2x2 pool is two passes);
+    with indices, one pass per kernel tap over a padded copy of ``input``.
 
     Examples
     --------
-    {example}
+    >>> max_pool1d(np.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2, return_indices=True)
+    (array([[[3., 5.]]]), array([[[1, 3]]]))
     """
+    return _max_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
-_AVG_DOC = """{n}-d average pooling over ``{spatial}``, as ``torch.nn.functional.avg_pool{n}d``.
+
+def max_pool2d(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """2-d max pooling over ``H, W``, as ``torch.nn.functional.max_pool2d``.
 
     Parameters
     ----------
-    input : array_like, shape ``(N, C, {spatial})`` or ``(C, {spatial})``
+    input : array_like, shape ``(N, C, H, W)`` or ``(C, H, W)``
         float32 stays float32, float64 stays float64, integers become float64.
-    kernel_size, stride : int or tuple of {n} ints
+    kernel_size, stride, dilation : int or tuple of 2 ints
         ``stride`` defaults to ``kernel_size``.
-    padding : int, tuple of {n} ints or of {n} ``(lo, hi)`` pairs
+    padding : int, tuple of 2 ints or of 2 ``(lo, hi)`` pairs
+        Implicit ``-inf`` on both sides; at most ``kernel_size // 2``.
+        PyTorch takes symmetric padding only; ``(lo, hi)`` pairs generalise it.
+    ceil_mode : bool
+        Round the output size up: a last window may overhang the end.
+    return_indices : bool
+        Also return, per output, where its maximum is: an int64 index into the
+        flattened ``H, W`` plane of the same ``(n, c)``, as PyTorch.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(N, C, H_out, W_out)`` (or ``(C, H_out, W_out)``), and the int64
+    indices of the same shape when ``return_indices``.
+
+    Notes
+    -----
+    Output size from :func:`convlab.shapes.pool_output_size`:
+    ``floor_or_ceil((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``.
+    NaN propagates: a window holding a NaN yields NaN and the index of its
+    last NaN; among equal maxima the first in row-major order wins (ATen's
+    ``val > max || isnan(val)``). Cost: without indices, a 1-d max per axis
+    on blocks of channels spread over the cores (a 2x2 pool is two passes);
+    with indices, one pass per kernel tap over a padded copy of ``input``.
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> max_pool2d(x, 2)
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    >>> max_pool2d(x, 3, stride=2, ceil_mode=True)[0, 0]
+    array([[10., 11.],
+           [14., 15.]])
+    """
+    return _max_pool_nd(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """3-d max pooling over ``D, H, W``, as ``torch.nn.functional.max_pool3d``.
+
+    Parameters
+    ----------
+    input : array_like, shape ``(N, C, D, H, W)`` or ``(C, D, H, W)``
+        float32 stays float32, float64 stays float64, integers become float64.
+    kernel_size, stride, dilation : int or tuple of 3 ints
+        ``stride`` defaults to ``kernel_size``.
+    padding : int, tuple of 3 ints or of 3 ``(lo, hi)`` pairs
+        Implicit ``-inf`` on both sides; at most ``kernel_size // 2``.
+        PyTorch takes symmetric padding only; ``(lo, hi)`` pairs generalise it.
+    ceil_mode : bool
+        Round the output size up: a last window may overhang the end.
+    return_indices : bool
+        Also return, per output, where its maximum is: an int64 index into the
+        flattened ``D, H, W`` plane of the same ``(n, c)``, as PyTorch.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(N, C, D_out, H_out, W_out)`` (or ``(C, D_out, H_out, W_out)``), and the int64
+    indices of the same shape when ``return_indices``.
+
+    Notes
+    -----
+    Output size from :func:`convlab.shapes.pool_output_size`:
+    ``floor_or_ceil((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``.
+    NaN propagates: a window holding a NaN yields NaN and the index of its
+    last NaN; among equal maxima the first in row-major order wins (ATen's
+    ``val > max || isnan(val)``). Cost: without indices, a 1-d max per axis
+    on blocks of channels spread over the cores (a 2x2 pool is two passes);
+    with indices, one pass per kernel tap over a padded copy of ``input``.
+
+    Examples
+    --------
+    >>> max_pool3d(np.arange(8.0).reshape(1, 1, 2, 2, 2), 2, return_indices=True)[1]
+    array([[[[[7]]]]])
+    """
+    return _max_pool_nd(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def avg_pool1d(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> np.ndarray:
+    """1-d average pooling over ``W``, as ``torch.nn.functional.avg_pool1d``.
+
+    Parameters
+    ----------
+    input : array_like, shape ``(N, C, W)`` or ``(C, W)``
+        float32 stays float32, float64 stays float64, integers become float64.
+    kernel_size, stride : int or tuple of 1 ints
+        ``stride`` defaults to ``kernel_size``.
+    padding : int, tuple of 1 ints or of 1 ``(lo, hi)`` pairs
         Implicit zeros; at most half the kernel. Pairs generalise PyTorch.
     ceil_mode : bool
         Round the output size up: a last window may overhang the end.
     count_include_pad : bool
-        Whether the divisor counts the zero padding.{divisor_param}
+        Whether the divisor counts the zero padding.
 
     Returns
     -------
-    numpy.ndarray, shape ``(N, C, {out})`` (or ``(C, {out})``)
+    numpy.ndarray, shape ``(N, C, W_out)`` (or ``(C, W_out)``)
 
     Notes
     -----
@@ -228,58 +208,9 @@ _AVG_DOC = """{n}-d average pooling over ``{spatial}``, as ``torch.nn.functional
 
     Examples
     --------
-    {example}
+    >>> avg_pool1d(np.array([[[1.0, 2.0, 3.0, 4.0, 5.0]]]), 2, padding=1)
+    array([[[0.5, 2.5, 4.5]]])
     """
-
-_DIVISOR_PARAM = """
-    divisor_override : int, optional
-        Divide by this instead of the window count."""
-
-
-def max_pool1d(
-    input: np.ndarray,
-    kernel_size: IntOrTuple,
-    stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,
-    dilation: IntOrTuple = 1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    return _max_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
-
-
-def max_pool2d(
-    input: np.ndarray,
-    kernel_size: IntOrTuple,
-    stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,
-    dilation: IntOrTuple = 1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    return _max_pool_nd(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
-
-
-def max_pool3d(
-    input: np.ndarray,
-    kernel_size: IntOrTuple,
-    stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,
-    dilation: IntOrTuple = 1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    return _max_pool_nd(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
-
-
-def avg_pool1d(
-    input: np.ndarray,
-    kernel_size: IntOrTuple,
-    stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-) -> np.ndarray:
     return _avg_pool_nd(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
@@ -292,6 +223,47 @@ def avg_pool2d(
     count_include_pad: bool = True,
     divisor_override: int | None = None,
 ) -> np.ndarray:
+    """2-d average pooling over ``H, W``, as ``torch.nn.functional.avg_pool2d``.
+
+    Parameters
+    ----------
+    input : array_like, shape ``(N, C, H, W)`` or ``(C, H, W)``
+        float32 stays float32, float64 stays float64, integers become float64.
+    kernel_size, stride : int or tuple of 2 ints
+        ``stride`` defaults to ``kernel_size``.
+    padding : int, tuple of 2 ints or of 2 ``(lo, hi)`` pairs
+        Implicit zeros; at most half the kernel. Pairs generalise PyTorch.
+    ceil_mode : bool
+        Round the output size up: a last window may overhang the end.
+    count_include_pad : bool
+        Whether the divisor counts the zero padding.
+    divisor_override : int, optional
+        Divide by this instead of the window count.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(N, C, H_out, W_out)`` (or ``(C, H_out, W_out)``)
+
+    Notes
+    -----
+    Output size from :func:`convlab.shapes.pool_output_size` (dilation 1).
+    The divisor follows ATen's kernel: per dimension the window
+    ``[start, start + kernel_size)`` is clipped to ``size + padding`` and
+    measured (``count_include_pad``), then clipped to the input and measured
+    again (otherwise); the divisor is the product. So a ``ceil_mode`` window
+    overhanging beyond the padding does not count the overhang. The sum runs
+    over the taps in row-major order in the input's precision, as ATen's.
+
+    Examples
+    --------
+    >>> x = np.ones((1, 1, 3, 3))
+    >>> avg_pool2d(x, 2, padding=1)[0, 0]
+    array([[0.25, 0.5 ],
+           [0.5 , 1.  ]])
+    >>> avg_pool2d(x, 2, padding=1, count_include_pad=False)[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    """
     return _avg_pool_nd(
         2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
     )
@@ -306,42 +278,42 @@ def avg_pool3d(
     count_include_pad: bool = True,
     divisor_override: int | None = None,
 ) -> np.ndarray:
+    """3-d average pooling over ``D, H, W``, as ``torch.nn.functional.avg_pool3d``.
+
+    Parameters
+    ----------
+    input : array_like, shape ``(N, C, D, H, W)`` or ``(C, D, H, W)``
+        float32 stays float32, float64 stays float64, integers become float64.
+    kernel_size, stride : int or tuple of 3 ints
+        ``stride`` defaults to ``kernel_size``.
+    padding : int, tuple of 3 ints or of 3 ``(lo, hi)`` pairs
+        Implicit zeros; at most half the kernel. Pairs generalise PyTorch.
+    ceil_mode : bool
+        Round the output size up: a last window may overhang the end.
+    count_include_pad : bool
+        Whether the divisor counts the zero padding.
+    divisor_override : int, optional
+        Divide by this instead of the window count.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(N, C, D_out, H_out, W_out)`` (or ``(C, D_out, H_out, W_out)``)
+
+    Notes
+    -----
+    Output size from :func:`convlab.shapes.pool_output_size` (dilation 1).
+    The divisor follows ATen's kernel: per dimension the window
+    ``[start, start + kernel_size)`` is clipped to ``size + padding`` and
+    measured (``count_include_pad``), then clipped to the input and measured
+    again (otherwise); the divisor is the product. So a ``ceil_mode`` window
+    overhanging beyond the padding does not count the overhang. The sum runs
+    over the taps in row-major order in the input's precision, as ATen's.
+
+    Examples
+    --------
+    >>> avg_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), 2, divisor_override=2)
+    array([[[[14.]]]])
+    """
     return _avg_pool_nd(
         3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
-    )
-
-
-_EXAMPLES = {
-    "max_pool1d": """>>> max_pool1d(np.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2, return_indices=True)
-    (array([[[3., 5.]]]), array([[[1, 3]]]))""",
-    "max_pool2d": """>>> x = np.arange(16.0).reshape(1, 1, 4, 4)
-    >>> max_pool2d(x, 2)
-    array([[[[ 5.,  7.],
-             [13., 15.]]]])
-    >>> max_pool2d(x, 3, stride=2, ceil_mode=True)[0, 0]
-    array([[10., 11.],
-           [14., 15.]])""",
-    "max_pool3d": """>>> max_pool3d(np.arange(8.0).reshape(1, 1, 2, 2, 2), 2, return_indices=True)[1]
-    array([[[[[7]]]]])""",
-    "avg_pool1d": """>>> avg_pool1d(np.array([[[1.0, 2.0, 3.0, 4.0, 5.0]]]), 2, padding=1)
-    array([[[0.5, 2.5, 4.5]]])""",
-    "avg_pool2d": """>>> x = np.ones((1, 1, 3, 3))
-    >>> avg_pool2d(x, 2, padding=1)[0, 0]
-    array([[0.25, 0.5 ],
-           [0.5 , 1.  ]])
-    >>> avg_pool2d(x, 2, padding=1, count_include_pad=False)[0, 0]
-    array([[1., 1.],
-           [1., 1.]])""",
-    "avg_pool3d": """>>> avg_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), 2, divisor_override=2)
-    array([[[[14.]]]])""",
-}
-
-for _fn in (max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d):
-    _n = int(_fn.__name__[-2])
-    _fn.__doc__ = (_MAX_DOC if _fn.__name__.startswith("max") else _AVG_DOC).format(
-        n=_n,
-        spatial=", ".join(("D", "H", "W")[3 - _n :]),
-        out=", ".join(("D_out", "H_out", "W_out")[3 - _n :]),
-        divisor_param=_DIVISOR_PARAM if _n > 1 and _fn.__name__.startswith("avg") else "",
-        example=_EXAMPLES[_fn.__name__],
     )

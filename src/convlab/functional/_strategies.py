@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _direct, _im2col, _wide
+from . import _direct, _im2col, _wide, _winograd
 from ._conv_args import ConvArgs
 from ._workspace import get_workspace_limit
 
@@ -48,6 +48,7 @@ class Strategy:
 
 
 STRATEGIES: tuple[Strategy, ...] = (
+    Strategy("winograd", "winograd", _winograd.applies, _winograd.workspace, _winograd.run),
     Strategy("direct", "gemm", _direct.applies, _direct.workspace, _direct.run),
     Strategy("wide", "gemm", _wide.applies, _wide.workspace, _wide.run),
     Strategy("im2col", "gemm", _im2col.applies, _im2col.workspace, _im2col.run),

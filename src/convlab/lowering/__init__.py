@@ -13,6 +13,9 @@ Convolution, ``weight`` ``(C_out, C_in/groups, *k)``::
         -> scipy.sparse.csr_matrix M, conv(x)[n].ravel() == M @ x[n].ravel()
     conv_by_matrix(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
     conv_by_unfold(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
+    conv_by_winograd(..., *, tile=2, return_transforms=False)
+        -> out, or (out, per-axis WinogradTransform(m, r, points, A_T, G, B_T))
+    winograd_transform(m, r=3)             F(m, r)'s matrices in exact rationals
 
 Transposed convolution, ``weight`` ``(C_in, C_out/groups, *k)``, arguments
 ``(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -38,17 +41,21 @@ from ._matrix import conv_by_matrix, conv_matrix, conv_transpose_by_matrix
 from ._phases import Phase, conv_transpose_by_phases
 from ._scatter import conv_transpose_by_scatter
 from ._unfold_matmul import conv_by_unfold
+from ._winograd import WinogradTransform, conv_by_winograd, winograd_transform
 from ._zero_insertion import ZeroInsertionParts, conv_transpose_by_zero_insertion, zero_insertion_parts
 
 __all__ = [
     "Phase",
+    "WinogradTransform",
     "ZeroInsertionParts",
     "conv_by_matrix",
     "conv_by_unfold",
+    "conv_by_winograd",
     "conv_matrix",
     "conv_transpose_by_matrix",
     "conv_transpose_by_phases",
     "conv_transpose_by_scatter",
     "conv_transpose_by_zero_insertion",
+    "winograd_transform",
     "zero_insertion_parts",
 ]

@@ -17,6 +17,8 @@ for float64) stored under torch's names, so ``load_state_dict`` takes a torch
   ``AvgPool1d/2d/3d``, ``ReLU``, ``BatchNorm1d/2d/3d``, ``Upsample``,
   ``Dropout``, ``Dropout1d/2d/3d``, ``Identity``; containers ``Sequential``,
   ``ModuleList``.
+- :func:`fold_batch_norm`: an opt-in copy with ``Conv -> BatchNorm`` folded
+  into the convolution, as onnxruntime does (faster, not bit-equal).
 
 Examples
 --------
@@ -31,6 +33,7 @@ Examples
 
 from ._containers import ModuleList, Sequential
 from ._conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from ._fold import fold_batch_norm
 from ._layers import (
     AvgPool1d,
     AvgPool2d,
@@ -50,7 +53,7 @@ from ._layers import (
     Upsample,
 )
 from ._module import Buffer, IncompatibleKeys, Module, Parameter, StateDictError
-from ._trace import TraceRow
+from ._trace import Trace, TraceRow
 
 __all__ = [
     "AvgPool1d",
@@ -81,6 +84,8 @@ __all__ = [
     "ReLU",
     "Sequential",
     "StateDictError",
+    "Trace",
     "TraceRow",
     "Upsample",
+    "fold_batch_norm",
 ]

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from .._args import ConvlabError
 from ..functional._policy import float_dtype
-from ._trace import TraceRow, check_shape, trace_into
+from ._trace import Trace, check_shape, trace_into
 
 __all__ = ["Buffer", "IncompatibleKeys", "Module", "Parameter", "StateDictError", "as_numpy"]
 
@@ -258,7 +258,7 @@ class Module:
                 for name in store:
                     yield (f"{path}.{name}" if path else name), (path, module, store, name)
 
-    def trace(self, input_shape: tuple[int, ...]) -> list[TraceRow]:
+    def trace(self, input_shape: tuple[int, ...]) -> Trace:
         """Per layer: name, output shape, parameters, FLOPs, activation bytes; no arrays computed.
 
         Sizes come from :mod:`convlab.shapes`; activation bytes use :attr:`dtype`.
@@ -268,7 +268,7 @@ class Module:
         >>> row.output_shape, row.parameters, row.flops, row.activation_bytes
         ((2, 8, 570, 570), 80, 93571200, 41587200)
         """
-        rows: list[TraceRow] = []
+        rows = Trace()
         trace_into(self, "", check_shape(input_shape), rows, self.dtype.itemsize)
         return rows
 

@@ -9,7 +9,7 @@ from typing import Any
 from .._args import ConvlabError, as_int
 from ..shapes import CropBox
 
-__all__ = ["TraceRow", "trace_into"]
+__all__ = ["Trace", "TraceRow", "trace_into"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,35 @@ class TraceRow:
     activation_bytes: int
     crop: CropBox | None = None
     pad: tuple[tuple[int, int], ...] | None = None
+
+
+def _merge(row: TraceRow) -> str:
+    """How a skip merge matched sizes: the crop window start:stop, or the (lo, hi) padding."""
+    if row.crop is not None:
+        return " x ".join(f"{a}:{b}" for a, b in zip(row.crop.start, row.crop.stop))
+    return "" if row.pad is None else "pad " + " x ".join(f"{lo}:{hi}" for lo, hi in row.pad)
+
+
+class Trace(list):
+    """The rows :meth:`Module.trace` returns: a plain list that Jupyter shows as a table."""
+
+    def _repr_html_(self) -> str:
+        from .._html import table
+
+        header = ["name", "layer", "output shape", "parameters", "FLOPs", "activation bytes", "crop / pad"]
+        rows = [
+            [
+                r.name,
+                r.layer,
+                r.output_shape,
+                r.parameters,
+                r.flops,
+                r.activation_bytes,
+                _merge(r),
+            ]
+            for r in self
+        ]
+        return table(f"{len(self)} layers", header, rows)
 
 
 def check_shape(input_shape: Any) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from ._formulas import (
 )
 from ._receptive import Layer, ReceptiveField, receptive_field
 from ._roundtrip import Roundtrip, roundtrip
-from ._solve import Solution, solve
+from ._solve import Solution, Solutions, solve
 from ._unet import UNetLevel, UNetSizeError, UNetSizes, unet_sizes, unet_valid_sizes
 from ._window import Phase1d, TapSlice, Window
 from ._working import size_working
@@ -30,6 +30,7 @@ __all__ = [
     "Roundtrip",
     "SizeContract",
     "Solution",
+    "Solutions",
     "TapSlice",
     "UNetLevel",
     "UNetSizeError",

@@ -32,6 +32,17 @@ class CropBox:
     start: tuple[int, ...]
     stop: tuple[int, ...]
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the crop window in a small table."""
+        from .._html import record
+
+        fields = [
+            ("image size", self.size),
+            ("crop size", self.output_size),
+            ("zero padding (lo:hi)", self.pad),
+        ]
+        return record("center crop", [*fields, ("start", self.start), ("stop", self.stop)])
+
     @property
     def slices(self) -> tuple[slice, ...]:
         """``start:stop`` slices, to index the padded image with."""

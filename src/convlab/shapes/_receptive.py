@@ -105,6 +105,14 @@ class ReceptiveField:
     start: int | tuple[int, ...]
     output_size: int | tuple[int, ...] | None = None
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view (added by h8 for issue 15 item 5)."""
+        from .._html import record
+
+        fields = [("layer", self.layer), ("receptive field", self.size), ("jump", self.jump)]
+        fields += [("start", self.start), ("output size", self.output_size)]
+        return record("receptive field", fields)
+
 
 LayerArg = Layer | str | Mapping[str, object]
 

@@ -44,6 +44,22 @@ class Roundtrip:
     same_conv_size: range | tuple[range, ...]
     padding: tuple[tuple[int, int], ...]
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the sizes of the round trip in a small table."""
+        from .._html import record
+
+        return record(
+            "conv then transposed conv",
+            [
+                ("input size", self.size),
+                ("after the conv", self.conv_size),
+                ("back, output_padding=0", self.back_size),
+                ("output_padding that restores it", self.output_padding),
+                ("inputs the conv maps alike", self.same_conv_size),
+                ("padding (lo:hi)", self.padding),
+            ],
+        )
+
 
 def roundtrip(
     size: SizeArg,

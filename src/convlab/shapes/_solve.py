@@ -41,6 +41,24 @@ class Solution:
             "unused": self.unused,
         }
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the parameters in a one-row table."""
+        from .._html import table
+
+        return table("solution", list(self.as_dict()), [list(self.as_dict().values())])
+
+
+class Solutions(list):
+    """The list :func:`solve` returns; a plain list that Jupyter shows as a table."""
+
+    def _repr_html_(self) -> str:
+        from .._html import table
+
+        header = list(Solution(1, 1, 0, 1).as_dict())
+        return table(
+            f"{len(self)} solutions, simplest first", header, [list(s.as_dict().values()) for s in self]
+        )
+
 
 def _bounds(name: str, pinned: object, upper: object) -> range:
     """The values a parameter may take: the pinned one, or 0/1 up to its bound."""
@@ -96,7 +114,7 @@ def solve(
     max_stride: int = 16,
     max_padding: int | None = None,
     max_dilation: int = 1,
-) -> list[Solution]:
+) -> Solutions:
     """Every layer that maps ``in_size`` to ``out_size`` within the bounds, simplest first.
 
     Searches kernel sizes ``1..max_kernel_size``, strides ``1..max_stride``,
@@ -137,13 +155,13 @@ def solve(
     explicit = padding is not None or max_padding is not None
     per_dimension = [search(n, o, ks, ss, ps, ds, explicit) for n, o in zip(ins, outs)]
     if ndim == 1:
-        return per_dimension[0]
+        return Solutions(per_dimension[0])
     unused = [{_params(x): x.unused for x in sols} for sols in per_dimension]
     common = [x for x in per_dimension[0] if all(_params(x) in u for u in unused)]
     # The same parameters may leave different pixels unused per dimension:
     # report the worst, and keep exact tilings in every dimension first.
     merged = [Solution(*_params(x), max(u[_params(x)] for u in unused)) for x in common]
-    return sorted(merged, key=_order(transposed))
+    return Solutions(sorted(merged, key=_order(transposed)))
 
 
 def _order(transposed: bool):

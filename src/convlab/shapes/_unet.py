@@ -67,6 +67,29 @@ class UNetSizes:
     valid_below: tuple[int | None, ...]
     valid_above: tuple[int, ...]
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: one row per level (added by h8 for issue 15 item 5)."""
+        from .. import _html
+
+        rows = [
+            [
+                lv.level,
+                " -> ".join(map(_html.text, lv.encoder)),
+                lv.pooled,
+                lv.up,
+                lv.skip_crop and lv.skip_crop.start,
+                lv.skip_pad,
+                " -> ".join(map(_html.text, lv.decoder)),
+            ]
+            for lv in self.levels
+        ]
+        caption = (
+            f"U-Net {_html.text(self.input_size)} -> {_html.text(self.output_size)} (padding {self.padding})"
+        )
+        return _html.table(
+            caption, ["level", "encoder", "pooled", "up", "crop start", "skip pad", "decoder"], rows
+        )
+
 
 def _convs(n: int, k: int, count: int, padding: str, where: str) -> list[int]:
     sizes = [n]

@@ -7,6 +7,7 @@ import os
 from .._args import ConvlabError
 from ._files import picture_format, save
 from ._layout import Problem, conv_frames, problem, scatter_frames, stuffed_pads, zero_insertion_frames
+from ._notebook import Animation
 from ._scene import Scene, check_grid, frame_scene
 
 VIEWS = ("both", "scatter", "zero-insertion")
@@ -81,7 +82,7 @@ def animate(
     dilation=1,
     output_padding=0,
     view: str = "both",
-) -> int:
+) -> Animation:
     """Draw the animation of a conv or transposed conv into ``output`` (.gif, .png or .svg).
 
     Parameters
@@ -98,8 +99,9 @@ def animate(
 
     Returns
     -------
-    int
-        The number of frames drawn.
+    Animation
+        The number of frames drawn, an ``int`` that also displays the
+        picture inline in Jupyter (``.path`` is the file).
     """
     if op not in ("conv", "convtranspose"):
         raise ConvlabError(f"op must be 'conv' or 'convtranspose', got op={op!r}")
@@ -110,4 +112,4 @@ def animate(
     check_grid(*p.out, "output")
     scenes = frames_for(p, view)
     save(scenes, output)
-    return len(scenes)
+    return Animation(len(scenes), output)
