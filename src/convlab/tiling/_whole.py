@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -86,17 +87,24 @@ def overlap_tile_border(spatial: Sequence[int], model: object, *, what: str = "t
     return tuple(pads)
 
 
+def _row_bytes(row) -> int:
+    """A trace row's activation bytes: convlab's rows say it, ONNX rows give shapes (float32 assumed)."""
+    if hasattr(row, "activation_bytes"):
+        return row.activation_bytes
+    return 4 * sum(math.prod(shape) for shape in getattr(row, "output_shapes", ()))
+
+
 def _check_forward(model, shape: tuple[int, ...], what: str) -> None:
     """Refuse a whole-image pass whose feature maps exceed the memory limit, before computing.
 
     The estimate, from the model's shape-only trace (models without one are
     not checked): three times the largest feature map, for the largest
-    layer's input, output and GEMM workspace.
+    layer's input, output and GEMM workspace (ONNX rows: float32 assumed).
     """
     trace = getattr(model, "trace", None)
     if trace is None:
         return
-    largest = max((row.activation_bytes for row in trace(shape)), default=0)
+    largest = max((_row_bytes(row) for row in trace(shape)), default=0)
     check_memory(
         3 * largest,
         f"the whole-image forward pass of {what} (network input {'x'.join(map(str, shape[2:]))}; "
