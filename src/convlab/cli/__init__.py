@@ -14,6 +14,7 @@ from . import (
     _explain_cmds,
     _fixed_cmds,
     _onnx_cmds,
+    _quant_cmds,
     _segment,
     _shape_cmds,
     _unet_cmds,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _fixed_cmds.add_command(sub, common)
     _vectors_cmds.add_commands(sub, common)
     _onnx_cmds.add_commands(sub, common)
+    _quant_cmds.add_command(sub, common)
     return parser
 
 

@@ -40,6 +40,11 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--byteorder", choices=("little", "big"), default="little", help="of .bin words")
     p.add_argument("--layers", nargs="+", metavar="GLOB", help="only these layers, e.g. 'down0.*' head")
     p.add_argument("--memory-map", metavar="FILE.json", help='{"layer:tensor": word address, ...}')
+    p.add_argument(
+        "--quant",
+        choices=("int8",),
+        help="int8 U-Net (convlab quantize's scheme, calibrated on the input): integer codes of every layer",
+    )
     p.set_defaults(run=run_vectors)
     d = sub.add_parser("diff", parents=[common], help="a simulation's dumps against golden vectors")
     d.add_argument("golden", help="directory written by convlab vectors")
@@ -99,8 +104,15 @@ def run_vectors(args: argparse.Namespace) -> str:
         memory_map = _load_map(args.memory_map)
     meta = {"convlab": __version__, "model": source, "input_shape": list(x.shape), **provenance}
     start = time.perf_counter()
-    entries = write_vectors(
-        model, x.astype(model.dtype), args.out, fmt=_FORMATS[args.format], layout=args.layout,
+    write, x = write_vectors, x.astype(model.dtype)
+    if args.quant:
+        from ..quant import quantize_unet
+        from ..vectors import write_quant_vectors
+
+        model = quantize_unet(model, [x])
+        write = write_quant_vectors
+    entries = write(
+        model, x, args.out, fmt=_FORMATS[args.format], layout=args.layout,
         word_bits=args.word_bits, lanes=args.lanes, high_first=args.high_first, byteorder=args.byteorder,
         layers=args.layers, memory_map=memory_map, meta=meta,
     )  # fmt: skip

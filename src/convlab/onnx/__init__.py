@@ -9,7 +9,16 @@ operator table (:data:`OPS`, :func:`register`) takes one entry per operator.
 Requires the ``onnx`` extra (``pip install convlab[onnx]``).
 """
 
-from . import _conv_ops, _layout_ops, _math_ops, _pad_ops, _pool_ops, _quant_ops, _resize_ops  # noqa: F401  (register ops)
+from . import (  # noqa: F401  (register ops)
+    _conv_ops,
+    _depth_ops,
+    _layout_ops,
+    _math_ops,
+    _pad_ops,
+    _pool_ops,
+    _quant_ops,
+    _resize_ops,
+)
 from ._compare import NodeDifference, compare_onnxruntime, dump_tensors
 from ._contract import graph_contract
 from ._model import OnnxModel, load

@@ -20,6 +20,10 @@ from ._linear import dequantize_linear, quantize_linear
 from ._matmul import matmul_integer, qlinear_matmul
 from ._onnx_nodes import ONNX_NODES, run_onnx_node
 from ._pool import max_pool, qlinear_average_pool
+from ._ptq import QLayer, QuantizedUNet, quantize_unet  # h11: post-training quantisation
+from ._ptq_calibrate import RangeObserver, activation_qparams, weight_qparams  # h11
+from ._ptq_report import LayerError, layer_errors  # h11
+from ._qdq import export_onnx, onnx_model  # h11
 from ._requant import quantize_multiplier, requantize, requantize_float
 from ._resize import resize_nearest
 from ._torch import torch_quantized_conv
@@ -29,16 +33,22 @@ __all__ = [
     "FixedLayer",
     "FixedPoint",
     "FormatTable",
+    "LayerError",
     "LayerFormats",
+    "QLayer",
+    "QuantizedUNet",
+    "RangeObserver",
     "Route",
     "SweepRow",
     "accumulation_route",
+    "activation_qparams",
     "bit_width_sweep",
     "calibrate_formats",
     "conv_integer",
     "conv_route",
     "conv_transpose_integer",
     "dequantize_linear",
+    "export_onnx",
     "fixed_add",
     "fixed_center_crop",
     "fixed_concat",
@@ -47,8 +57,10 @@ __all__ = [
     "fixed_max_pool",
     "fixed_relu",
     "fixed_unet",
+    "layer_errors",
     "matmul_integer",
     "max_pool",
+    "onnx_model",
     "qlinear_add",
     "qlinear_average_pool",
     "qlinear_concat",
@@ -57,10 +69,12 @@ __all__ = [
     "qlinear_matmul",
     "quantize_linear",
     "quantize_multiplier",
+    "quantize_unet",
     "requantize",
     "requantize_float",
     "resize_nearest",
     "run_onnx_node",
     "torch_quantized_conv",
     "unet_layer_names",
+    "weight_qparams",
 ]

@@ -29,6 +29,7 @@ from ._golden import Encoded, estimate_bytes, float_encoder, write_vectors
 from ._manifest import MANIFEST, Entry, load_manifest, read_entry
 from ._memory import FORMATS, MAX_VALUES, format_of, read_memory, read_words, write_memory
 from ._order import Layout, from_layout, to_layout
+from ._quant_golden import write_quant_vectors
 from ._words import WordSpec, pack, unpack
 
 __all__ = [
@@ -61,5 +62,6 @@ __all__ = [
     "to_layout",
     "unpack",
     "write_memory",
+    "write_quant_vectors",
     "write_vectors",
 ]
