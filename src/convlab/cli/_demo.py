@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from .._limits import check_memory
 from ._shape_cmds import run_roundtrip, run_solve, run_unet_sizes
 from ._table import dumps
 
@@ -76,6 +77,9 @@ def run_demo(args: argparse.Namespace) -> str:
         return run_tour(args)
     if args.size < 1:
         raise ConvlabError(f"--size must be a positive number of pixels, got {args.size}")
+    # The synthetic image, its mask and the side-by-side RGB picture are
+    # whole arrays: about 16 bytes a pixel, checked before drawing them.
+    check_memory(16 * args.size**2, f"demo --size {args.size} (the image, mask and picture)")
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise ConvlabError(f"--output must end in .png, got {args.output!r}")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from .._args import ConvlabError
 from . import _winograd_cmd
 from ._address_text import crop_address_line, crop_addresses
-from ._parse import padding_arg, size_arg
+from ._parse import bounded_int, padding_arg, size_arg
 from ._table import dumps
 
 _EXPLAIN_OPS = ("conv", "convtranspose", "unfold", "crop", "winograd")
@@ -36,7 +37,12 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--crop", type=size_arg, default=None, help="crop only: the crop size")
     p.add_argument("--addresses", nargs="?", const="NCHW", metavar="LAYOUT", help="crop only: word addresses")
     p.add_argument("-c", "--channels", type=int, default=1, help="input and output channels (default 1)")
-    p.add_argument("--seed", type=int, default=None, help="random integers -4..4 instead of 0, 1, 2, ...")
+    p.add_argument(
+        "--seed",
+        type=bounded_int(0, 2**32 - 1),
+        default=None,
+        help="random integers -4..4 instead of 0, 1, 2, ...",
+    )
     p.add_argument("--symbolic", action="store_true", help="names (x00, w01) instead of numbers")
     _winograd_cmd.add_arguments(p)
     p.set_defaults(run=run_explain)
@@ -102,6 +108,68 @@ def _one_d(args: argparse.Namespace) -> None:
                 setattr(args, key, (value,))
 
 
+# A worked example prints every input, weight and matrix entry: values above
+# this make pages nobody reads and matrices of (out x in) entries that hang.
+_WORKED_MAX = 64
+_WORKED_PIXELS = 4096
+# overlap draws one count per output pixel.
+_OVERLAP_PIXELS = 1 << 22
+
+
+def _ints(value) -> list[int]:
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [n for v in value for n in _ints(v)]
+    return []
+
+
+def _check_worked(args: argparse.Namespace) -> None:
+    big = _transposed_pixels(args)
+    if big > _WORKED_PIXELS:
+        raise ConvlabError(
+            f"a worked example prints every number, so its input and output have at most "
+            f"{_WORKED_PIXELS} pixels, but size={args.size}, kernel_size={args.kernel_size}, "
+            f"stride={args.stride}, dilation={args.dilation} reach {big}; use `convlab shape` for large sizes"
+        )
+    for key in ("size", "kernel_size", "stride", "padding", "dilation", "output_padding", "crop"):
+        big = [n for n in _ints(getattr(args, key, None)) if n > _WORKED_MAX]
+        if big:
+            raise ConvlabError(
+                f"a worked example prints every number, so {key} is at most {_WORKED_MAX} here, "
+                f"got {key}={getattr(args, key)}; use `convlab shape` for large sizes"
+            )
+
+
+def _transposed_pixels(args: argparse.Namespace) -> int:
+    """Pixels of the largest of input, kernel and transposed output: bounds every operator's."""
+    # ints alone mean 2-D
+    two_d = isinstance(args.size, int) and args.ndim != 1
+    sizes = [args.size] * 2 if two_d else _ints(args.size)
+    kernels = _ints(args.kernel_size)
+    strides, dilations = _ints(args.stride), _ints(args.dilation)
+    if len(strides) == 1:
+        strides = strides * len(sizes)
+    if len(dilations) == 1:
+        dilations = dilations * len(sizes)
+    if len(kernels) == 1:
+        kernels = kernels * len(sizes)
+    pixels = 1
+    for n, k, st, d in zip(sizes, kernels, strides, dilations):
+        pixels *= max(n - 1, 0) * st + d * (k - 1) + 1
+    # The kernel is drawn too (and a dilation of 0, refused later, must not hide it).
+    return max(pixels, math.prod(sizes), math.prod(kernels))
+
+
+def _check_overlap(args: argparse.Namespace) -> None:
+    pixels = _transposed_pixels(args)
+    if pixels > _OVERLAP_PIXELS:
+        raise ConvlabError(
+            f"overlap draws one count per output pixel and at most {_OVERLAP_PIXELS}, but --size "
+            f"{args.size} with this kernel and stride gives {pixels}"
+        )
+
+
 def _check_channels(channels: int) -> None:
     if channels < 1 or channels > 8:
         raise ConvlabError(f"channels must be an integer from 1 to 8, got channels={channels}")
@@ -129,6 +197,7 @@ def run_explain(args: argparse.Namespace) -> str:
     if args.op == "winograd":
         return _winograd_cmd.run(args)
     _check_channels(args.channels)
+    _check_worked(args)
     _one_d(args)
     if args.symbolic and args.channels != 1:
         raise ConvlabError(f"--symbolic names one channel only, got channels={args.channels}")
@@ -224,6 +293,7 @@ def run_overlap(args: argparse.Namespace) -> str:
     from ..viz import _overlap
 
     _one_d(args)
+    _check_overlap(args)
     size, kernel = args.size, args.kernel_size
     counts = _overlap.overlap_counts(
         kernel, args.stride, args.dilation, size, args.padding, args.output_padding

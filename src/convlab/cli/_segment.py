@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
-from ..io import IMAGE_SUFFIXES, WeightsNote, load_weights, read_image, write_image
+from ..io import (
+    IMAGE_SUFFIXES,
+    WeightsNote,
+    atomic_group,
+    load_weights,
+    read_image,
+    removed_on_signals,
+    write_image,
+)
 from ..models import LAYOUTS
 from ..models._registry import layout as registered_layout
 from ..models._registry import option_choices
@@ -106,12 +114,10 @@ def run(args: argparse.Namespace) -> str:
         )
     logits, padded = predict(model, x, what=args.image)
     mask = to_mask(logits)
-    write_image(mask, out)
-    try:
+    # Both files or neither; a previous mask survives any failure.
+    with removed_on_signals(), atomic_group():
+        write_image(mask, out)
         write_image(side_by_side(image, mask), side)
-    except BaseException:
-        out.unlink(missing_ok=True)  # both files or neither
-        raise
     for note in notes:
         print(f"convlab segment: note: {note}", file=sys.stderr)
     return _report(args, x, padded, mask, out, side)

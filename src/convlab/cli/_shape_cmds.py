@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import shapes
-from ._parse import padding_arg, size_arg
+from ._parse import bounded_int, layer_arg, padding_arg, size_arg
 from ._table import dumps, fmt, table
 
 _OPS = {"conv": "conv", "convtranspose": "convtranspose", "convt": "convtranspose", "pool": "pool"}
@@ -47,17 +47,32 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("in_size", type=size_arg)
     p.add_argument("out_size", type=size_arg)
     p.add_argument("--transposed", action="store_true", help="search transposed convolutions")
-    for name in ("kernel-size", "stride", "padding", "dilation"):
-        p.add_argument(f"--{name}", type=int, default=None, help=f"pin the {name.replace('-', ' ')}")
-    p.add_argument("--max-kernel-size", type=int, default=16)
-    p.add_argument("--max-stride", type=int, default=16)
-    p.add_argument("--max-padding", type=int, default=None, help="default: dilated kernel - 1")
-    p.add_argument("--max-dilation", type=int, default=1)
+    pins = {"kernel-size": (1, 4096), "stride": (1, 4096), "padding": (0, 4096), "dilation": (1, 256)}
+    for name, (low, high) in pins.items():
+        p.add_argument(
+            f"--{name}",
+            type=bounded_int(low, high),
+            default=None,
+            help=f"pin the {name.replace('-', ' ')} ({low} to {high})",
+        )
+    # The search enumerates kernels x strides x dilations x paddings: these
+    # caps keep one run to seconds.
+    p.add_argument("--max-kernel-size", type=bounded_int(1, 64), default=16, help="default 16, at most 64")
+    p.add_argument("--max-stride", type=bounded_int(1, 64), default=16, help="default 16, at most 64")
+    p.add_argument(
+        "--max-padding",
+        type=bounded_int(0, 256),
+        default=None,
+        help="default: dilated kernel - 1; at most 256",
+    )
+    p.add_argument("--max-dilation", type=bounded_int(1, 8), default=1, help="default 1, at most 8")
     p.add_argument("--limit", type=int, default=20, help="rows to print, 0 for all (default %(default)s)")
     p.set_defaults(run=run_solve)
 
     p = sub.add_parser("rf", parents=[common], help="receptive field, jump and start of a chain of layers")
-    p.add_argument("layers", nargs="+", help="c3, c3s2p1, pool2, t2s2 (conv, pool, convT; s/p/d values)")
+    p.add_argument(
+        "layers", nargs="+", type=layer_arg, help="c3, c3s2p1, pool2, t2s2 (conv, pool, convT; s/p/d values)"
+    )
     p.add_argument(
         "--input", type=size_arg, default=None, help="input size, to show each layer's output size"
     )
@@ -67,9 +82,13 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "unet-sizes", parents=[common], help="U-Net feature sizes, skip crops, valid input sizes"
     )
     p.add_argument("size", type=size_arg, help="input size: 572 or 572x572")
-    p.add_argument("--depth", type=int, default=4, help="number of 2x2 pools (default %(default)s)")
-    p.add_argument("-k", "--kernel-size", type=int, default=3)
-    p.add_argument("--convs", type=int, default=2, help="convolutions per level (default %(default)s)")
+    p.add_argument(
+        "--depth", type=bounded_int(0, 64), default=4, help="number of 2x2 pools (default %(default)s)"
+    )
+    p.add_argument("-k", "--kernel-size", type=bounded_int(1, 1 << 20), default=3)
+    p.add_argument(
+        "--convs", type=bounded_int(1, 1024), default=2, help="convolutions per level (default %(default)s)"
+    )
     p.add_argument("--padding", choices=("valid", "same"), default="valid")
     p.set_defaults(run=run_unet_sizes)
 

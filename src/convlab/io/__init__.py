@@ -7,7 +7,16 @@ only). Images: :func:`read_image` and :func:`write_image` for PNG and TIFF
 writes a temporary file and renames it, so no partial file is ever left.
 """
 
-from ._atomic import atomic_path, discard, reserve_beside, write_bytes_atomic
+from ._atomic import (
+    atomic_group,
+    atomic_path,
+    discard,
+    file_size_limit_as_error,
+    removed_on_signals,
+    reserve_beside,
+    reserve_space,
+    write_bytes_atomic,
+)
 from ._images import IMAGE_SUFFIXES, ImageFileError, read_image, write_image
 from ._weights import WeightsFileError, WeightsNote, load_weights, save_weights, strip_wrapper_prefixes
 
@@ -16,11 +25,15 @@ __all__ = [
     "ImageFileError",
     "WeightsFileError",
     "WeightsNote",
+    "atomic_group",
     "atomic_path",
     "discard",
+    "file_size_limit_as_error",
     "load_weights",
     "read_image",
+    "removed_on_signals",
     "reserve_beside",
+    "reserve_space",
     "save_weights",
     "strip_wrapper_prefixes",
     "write_bytes_atomic",

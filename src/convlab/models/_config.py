@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .._args import ConvlabError, as_int
 from ..shapes import UNetSizes, unet_sizes
+from ..shapes._unet import MAX_CONVS, MAX_DEPTH, capped
 
 __all__ = ["UNetConfig"]
 
@@ -75,9 +76,10 @@ class UNetConfig:
     ndim: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "classes", "width", "convs_per_level", "kernel_size"):
+        for name in ("in_channels", "classes", "width", "kernel_size"):
             as_int(getattr(self, name), name, minimum=1)
-        as_int(self.depth, "depth", minimum=0)
+        capped(self.depth, "depth", 0, MAX_DEPTH)
+        capped(self.convs_per_level, "convs_per_level", 1, MAX_CONVS)
         if as_int(self.ndim, "ndim", minimum=1) > 3:
             raise ConvlabError(f"ndim must be 1, 2 or 3 spatial dimensions, got ndim={self.ndim}")
         for name, options in _CHOICES.items():
@@ -93,6 +95,33 @@ class UNetConfig:
     def channels(self) -> tuple[int, ...]:
         """Channels per level, top first: ``width * 2**level``."""
         return tuple(self.width << level for level in range(self.depth + 1))
+
+    def parameter_count(self) -> int:
+        """The weights and biases of convlab's :class:`UNet` of this configuration (exact).
+
+        Computed from the channel counts alone, so a model can be refused by
+        the memory policy before any array is drawn.
+
+        >>> UNetConfig().parameter_count()
+        31030658
+        """
+        taps, ch, convs = self.kernel_size**self.ndim, self.channels, self.convs_per_level
+        extra = 2 if self.batch_norm else 1  # BN: weight and bias replace the conv bias
+
+        def level(c_in: int, c: int) -> int:
+            return (c_in * c + (convs - 1) * c * c) * taps + convs * c * extra
+
+        total = sum(level(ch[i - 1] if i else self.in_channels, ch[i]) for i in range(self.depth + 1))
+        up_taps = 2**self.ndim if self.up_mode == "transpose" else 1
+        total += sum(ch[i + 1] * ch[i] * up_taps + ch[i] + level(2 * ch[i], ch[i]) for i in range(self.depth))
+        return total + ch[0] * self.classes + self.classes
+
+    def buffer_count(self) -> int:
+        """The BatchNorm running means and variances (0 without ``batch_norm``)."""
+        if not self.batch_norm:
+            return 0
+        ch = self.channels
+        return 2 * self.convs_per_level * (sum(ch) + sum(ch[: self.depth]))
 
     def sizes(self, input_size: int | tuple[int, ...]) -> UNetSizes:
         """:func:`convlab.shapes.unet_sizes` for this configuration (raises ``UNetSizeError``)."""

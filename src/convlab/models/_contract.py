@@ -35,6 +35,10 @@ __all__ = ["NoSizeRule", "plan_contract"]
 
 # Sizes searched for the smallest valid input: far above any U-Net of depth <= 10.
 _SEARCH_LIMIT = 1 << 14
+# The search walks every size below _SEARCH_LIMIT through every layer; a total
+# stride above this (a U-Net deeper than 10 pools) is refused before walking,
+# which bounds a contract's cost (about 10 s for depth 10 on one core).
+MAX_TOTAL_STRIDE = 1 << 10
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
@@ -272,6 +276,12 @@ def _run(plan: _Compiled, n: int, sizes_only: bool = False) -> tuple[_Feature, _
 
 def _dim_contract(plan: _Compiled, d: int) -> tuple[int, int, tuple[int, int], int, int, bool]:
     """``(smallest, step, (lo, hi), alignment, halo, exact)`` of dimension ``d``."""
+    stride = math.prod(op.s for ops in plan.encoder for op in ops if isinstance(op, _Window))
+    if stride > MAX_TOTAL_STRIDE:
+        raise ConvlabError(
+            f"the encoder's total stride is {stride} in dimension {d}; size contracts (tiling) are "
+            f"derived for total strides up to {MAX_TOTAL_STRIDE} (a U-Net of depth <= 10)"
+        )
     n0 = next((n for n in range(1, _SEARCH_LIMIT) if _run(plan, n, True) is not None), None)
     if n0 is None:
         raise ConvlabError(f"no input size below {_SEARCH_LIMIT} goes through this network (dimension {d})")

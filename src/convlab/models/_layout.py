@@ -86,7 +86,18 @@ def count_keys(state: Mapping, pattern: str, start: int = 0) -> int:
 
 
 def need_key(state: Mapping, key: str, layout: str) -> np.ndarray:
-    """``state[key]``, or an error naming the key every ``layout`` U-Net has."""
+    """``state[key]``, a convolution weight, or an error naming the key every ``layout`` U-Net has.
+
+    The architecture is read off these shapes, so a weight that is not
+    ``(C_out, C_in, *kernel)`` with 1 to 3 spatial dimensions and no empty
+    axis is refused here, before it can size a network.
+    """
     if key not in state:
         raise ConvlabError(f"the state_dict has no {key!r}, which every {layout} U-Net has")
-    return state[key]
+    weight = state[key]
+    if not 3 <= weight.ndim <= 5 or 0 in weight.shape:
+        raise ConvlabError(
+            f"state_dict[{key!r}] must be a convolution weight (C_out, C_in, *kernel) with 1 to 3 "
+            f"kernel dimensions and no empty axis, got shape {tuple(weight.shape)}"
+        )
+    return weight

@@ -10,11 +10,14 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .. import nn
+from .._args import ConvlabError
+from .._limits import check_memory
 from ..nn import Module
 from ..nn._conv import make_rng
 from ..nn._module import float_dtype
 from ..shapes import SizeContract
 from ._config import UNetConfig
+from ._contract import MAX_TOTAL_STRIDE
 from ._encoder_decoder import Merge, Plan, UNetBase
 from ._layout import Layout, LayoutOption, count_keys, need_key
 
@@ -126,6 +129,11 @@ class UNet(UNetBase):
         config = dataclasses.replace(config or UNetConfig(), **overrides)
         self.config, self.in_channels, self.ndim = config, config.in_channels, config.ndim
         rng, dtype, n, ch = make_rng(seed), float_dtype(dtype), config.ndim, config.channels
+        check_memory(
+            (config.parameter_count() + config.buffer_count()) * np.dtype(dtype).itemsize,
+            f"the U-Net's parameters (width={config.width}, depth={config.depth}, "
+            f"classes={config.classes}, convs_per_level={config.convs_per_level})",
+        )
         for i in range(config.depth):
             pool = _POOL[config.pooling][n](2)
             setattr(
@@ -187,6 +195,12 @@ class UNet(UNetBase):
 
 @functools.lru_cache(maxsize=256)
 def _config_contract(config: UNetConfig) -> SizeContract:
+    if 2**config.depth > MAX_TOTAL_STRIDE:
+        # Refused before drawing even the one-channel twin's weights (2**depth channels at the bottom).
+        raise ConvlabError(
+            f"the encoder's total stride is {2**config.depth} (depth={config.depth}); size contracts "
+            f"(tiling) are derived for total strides up to {MAX_TOTAL_STRIDE} (a U-Net of depth <= 10)"
+        )
     # Channels change no size: a one-channel network of the same shape has the same contract.
     return UNet(dataclasses.replace(config, in_channels=1, classes=1, width=1)).size_contract
 
@@ -194,7 +208,7 @@ def _config_contract(config: UNetConfig) -> SizeContract:
 def _from_state(state, options: dict) -> UNet:
     depth = count_keys(state, "down{}.conv1.weight")
     bottom = need_key(state, "bottom.conv1.weight", "convlab")
-    first = state["down0.conv1.weight"] if depth else bottom
+    first = need_key(state, "down0.conv1.weight", "convlab") if depth else bottom
     inferred = {
         "in_channels": first.shape[1],
         "classes": need_key(state, "head.weight", "convlab").shape[0],

@@ -10,7 +10,12 @@ from ._crop import CropBox, center_crop_box
 from ._formulas import SizeArg, _conv_1d, _same_1d
 
 _PADDINGS = ("valid", "same")
-_SEARCH_LIMIT = 1 << 20
+# Stated caps (issue 10): a U-Net deeper than 64 pools needs inputs above
+# 2**64 pixels a side; 1024 convs per level keeps a trace's tuples bounded.
+MAX_DEPTH = 64
+MAX_CONVS = 1024
+# unet_valid_sizes lists at most this many sizes.
+_LIST_LIMIT = 1 << 20
 
 
 class UNetSizeError(ConvlabError):
@@ -133,29 +138,70 @@ def _trace_1d(n: int, depth: int, k: int, convs: int, padding: str) -> list[dict
 
 
 def _fits(n: int, config: tuple) -> bool:
-    try:
-        _trace_1d(n, *config)
-    except UNetSizeError:
+    """Whether input size ``n`` goes through: :func:`_trace_1d` in O(depth), no lists.
+
+    A valid conv loses ``k - 1`` per conv and fails once a size drops below
+    1; a 'same' conv keeps the size; the checks are exactly _trace_1d's.
+    """
+    depth, k, convs, padding = config
+    loss = convs * (k - 1) if padding == "valid" else 0
+    for _ in range(depth):
+        n -= loss
+        if n < 2 or (padding == "valid" and n % 2):
+            return False
+        n //= 2
+    n -= loss
+    if n < 1:
         return False
+    for _ in range(depth):
+        n = 2 * n - loss
+        if n < 1:
+            return False
     return True
 
 
-def _neighbours(n: int, config: tuple) -> tuple[int | None, int]:
-    # Valid sizes repeat with period 2**depth above the smallest one (each
-    # pool halves), so one period each way finds the nearest, if any.
-    period = 2 ** config[0] + 1
-    below = next((m for m in range(n - 1, max(n - period, 0), -1) if _fits(m, config)), None)
-    above = next((m for m in range(n + 1, n + period + 1) if _fits(m, config)), None)
-    if above is None:
-        above = max(_smallest(config), n + 1)
-    return below, above
+def _progression(config: tuple) -> tuple[int, int]:
+    """``(period, offset)``: the sizes that survive every pool are ``offset + period*m``.
+
+    Valid padding: each level maps ``n = 2*n' + loss`` one to one, so the
+    input is ``2**depth * n_bottom + loss*(2**depth - 1)``. 'same' pools
+    floor any size, so every integer is a candidate.
+    """
+    depth, k, convs, padding = config
+    if padding == "same":
+        return 1, 0
+    period = 1 << depth
+    return period, (convs * (k - 1) * (period - 1)) % period
 
 
 def _smallest(config: tuple) -> int:
-    found = next((m for m in range(1, _SEARCH_LIMIT) if _fits(m, config)), None)
-    if found is None:
-        raise ConvlabError(f"no input size up to {_SEARCH_LIMIT} fits this U-Net")
-    return found
+    # Fitting is monotone along the progression (every size grows with n),
+    # so a doubling then a bisection finds the first member: O(depth**2).
+    period, offset = _progression(config)
+    lo, hi = 0, 1
+    while not _fits(offset + period * hi, config):
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if _fits(offset + period * mid, config) else (mid, hi)
+    return offset + period * hi
+
+
+def _neighbours(n: int, config: tuple) -> tuple[int | None, int]:
+    """The nearest valid sizes strictly below and above ``n`` (below: None if none)."""
+    period, offset = _progression(config)
+    smallest = _smallest(config)
+    below = offset + period * ((n - 1 - offset) // period)
+    above = offset + period * ((n - offset) // period + 1)
+    return (below if below >= smallest else None), max(above, smallest)
+
+
+def capped(value: object, name: str, minimum: int, maximum: int) -> int:
+    """An integer in ``minimum..maximum``; the message states the cap."""
+    number = as_int(value, name, minimum=minimum)
+    if number > maximum:
+        raise ConvlabError(f"{name} must be at most {maximum}, got {name}={number}")
+    return number
 
 
 def unet_valid_sizes(start: int, stop: int, **config) -> list[int]:
@@ -165,17 +211,25 @@ def unet_valid_sizes(start: int, stop: int, **config) -> list[int]:
     [572, 588]
     """
     cfg = _config(**config)
-    first = as_int(start, "start", minimum=1)
-    return [m for m in range(first, as_int(stop, "stop")) if _fits(m, cfg)]
+    first = max(as_int(start, "start", minimum=1), _smallest(cfg))
+    last = as_int(stop, "stop")
+    period, offset = _progression(cfg)
+    begin = offset + period * -(-(first - offset) // period)
+    if (last - begin) // period > _LIST_LIMIT:
+        raise ConvlabError(
+            f"unet_valid_sizes would list more than {_LIST_LIMIT} sizes from start={start} to "
+            f"stop={stop}; ask for a shorter range"
+        )
+    return list(range(begin, last, period)) if last > begin else []
 
 
 def _config(depth: int = 4, kernel_size: int = 3, convs_per_level: int = 2, padding: str = "valid") -> tuple:
     if padding not in _PADDINGS:
         raise ConvlabError(f"padding must be 'valid' or 'same', got padding={padding!r}")
     return (
-        as_int(depth, "depth", minimum=0),
+        capped(depth, "depth", 0, MAX_DEPTH),
         as_int(kernel_size, "kernel_size", minimum=1),
-        as_int(convs_per_level, "convs_per_level", minimum=1),
+        capped(convs_per_level, "convs_per_level", 1, MAX_CONVS),
         padding,
     )
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._args import ConvlabError
+from ..io import removed_on_signals
 from ._contracts import size_contract_of
 from ._plan import TilePlan, plan_tiles
 from ._progress import make_progress
@@ -59,6 +61,27 @@ def _run_local(model, source, sink, plan, progress, labels, dtype, stats) -> Non
         progress.update()
 
 
+def _stats(stats: object) -> TilingStats:
+    if stats is None:
+        return TilingStats()
+    if not isinstance(stats, TilingStats):
+        raise TypeError(f"stats must be a TilingStats or None, got {type(stats).__name__} {stats!r:.60}")
+    return stats
+
+
+def _window_dtype(dtype: object) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a NumPy floating dtype, got {dtype!r:.60}") from None
+    if dtype.kind != "f":
+        raise ConvlabError(
+            f"dtype must be a floating dtype (float32 or float64): the windows are cast to it and "
+            f"{dtype} would truncate the image; got dtype={dtype}"
+        )
+    return dtype
+
+
 def predict_tiled(
     model,
     image,
@@ -97,8 +120,10 @@ def predict_tiled(
     labels : bool
         Write class indices (``uint8``: argmax, or ``logit > 0`` for one
         class) instead of the ``(classes, *spatial)`` logits.
-    dtype : numpy dtype, optional
-        The windows' dtype for the model: float64 for float64 images, else float32.
+    dtype : numpy floating dtype, optional
+        The windows' dtype for the model: float64 for float64 images, else
+        float32. Integer dtypes are refused: casting the windows to them
+        would truncate the image silently.
     progress : None, bool or callable
         A tqdm bar when stderr is a terminal (None), always (True), never
         (False); a callable gets ``(done, total)`` after each tile.
@@ -129,11 +154,16 @@ def predict_tiled(
     image's border, tiles see mirrored pixels, whole-image inference zeros.
     A contract that is not ``exact`` (``align_corners=True`` interpolation)
     makes the result an approximation.
+    A file output reserves its full size on disk (``posix_fallocate``)
+    before the first tile for ``labels``, after the first tile for logits
+    (whose channels the first tile tells): a full disk is a
+    :class:`~convlab.ConvlabError` with the partial file removed. SIGTERM
+    and SIGINT during the run remove the temporary file too.
     An image smaller than a tile is mirror-padded to the window. Memory:
     about one window, its feature maps and one output core, whatever the
     image's size.
     """
-    stats = TilingStats() if stats is None else stats
+    stats = _stats(stats)
     start = time.perf_counter()
     contract = size_contract_of(model)
     source = open_source(image, _in_channels(model), contract.ndim)
@@ -141,21 +171,22 @@ def predict_tiled(
     stats.plan = plan
     if dtype is None:
         dtype = np.float64 if source.dtype == np.float64 else np.float32
-    dtype = np.dtype(dtype)
-    sink = DeferredSink(out, plan.image, plan.stride, dtype, labels)
-    bar = make_progress(progress, plan.total)
-    try:
-        if scheduler is None:
-            _run_local(model, source, sink, plan, bar, labels, dtype, stats)
-        else:
-            from ._dask import run_distributed
+    dtype = _window_dtype(dtype)
+    with removed_on_signals():
+        sink = DeferredSink(out, plan.image, plan.stride, dtype, labels)
+        bar = make_progress(progress, plan.total)
+        try:
+            if scheduler is None:
+                _run_local(model, source, sink, plan, bar, labels, dtype, stats)
+            else:
+                from ._dask import run_distributed
 
-            run_distributed(model, source, sink, plan, bar, labels, dtype, stats, scheduler)
-        result = sink.commit()
-    except BaseException:
-        sink.abort()
-        raise
-    finally:
-        bar.close()
+                run_distributed(model, source, sink, plan, bar, labels, dtype, stats, scheduler)
+            result = sink.commit()
+        except BaseException:
+            sink.abort()
+            raise
+        finally:
+            bar.close()
     stats.total = time.perf_counter() - start
     return result

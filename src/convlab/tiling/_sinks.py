@@ -10,6 +10,7 @@ behind, under a name that does not look like the output).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError, describe
-from ..io import discard, reserve_beside
+from ..io import discard, file_size_limit_as_error, reserve_beside, reserve_space
 
 __all__ = ["ArraySink", "DeferredSink", "MappedFileSink", "Sink", "ZarrSink", "check_out", "open_sink"]
 
@@ -76,7 +77,17 @@ class MappedFileSink(Sink):
         self.target, self.shape, self.dtype = target, shape, np.dtype(dtype)
         self.tmp = _temporary(target)
         try:
-            self.offset = self._create()
+            with file_size_limit_as_error():
+                self.offset = self._create()
+            # Every block of the file now, so that a full disk is this clean
+            # error and not a SIGBUS through the map in the middle of the run.
+            size = max(os.path.getsize(self.tmp), self.offset + self.dtype.itemsize * math.prod(shape))
+            reserve_space(self.tmp, size, f"out {os.fspath(target)!r}")
+        except OSError as err:
+            self.abort()
+            raise ConvlabError(
+                f"out {os.fspath(target)!r} cannot be written: {err.strerror or err}"
+            ) from None
         except BaseException:
             self.abort()
             raise
@@ -179,8 +190,18 @@ class DeferredSink(Sink):
         check_out(out)
         self.out, self.image, self.core, self.dtype, self.labels = out, image, core, dtype, labels
         self.sink: Sink | None = None
+        self._fresh = True
+        if labels:
+            # Labels are uint8 and image-shaped: the file (and its disk space)
+            # can be had before the first tile is computed.
+            self.sink = open_sink(out, image, np.dtype(np.uint8), core)
 
     def write(self, dest, block):
+        if self.labels and self.sink is not None and block.dtype != np.uint8 and self._fresh:
+            # More than 256 classes: int32 labels; nothing was written yet.
+            self.sink.abort()
+            self.sink = None
+        self._fresh = False
         if self.sink is None:
             if self.labels:
                 spec = (self.image, block.dtype, self.core)

@@ -9,12 +9,15 @@ than the window's size per dimension.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from .._args import ConvlabError
+from .._limits import check_memory
+from ._tiff_segments import read_page_box
 
 __all__ = ["ArraySource", "MappedSource", "Source", "open_source", "reflect_indices"]
 
@@ -111,10 +114,12 @@ class MappedSource(Source):
 
 
 class TiffSource(Source):
-    """A compressed or tiled TIFF, read through tifffile's zarr store: only the strips a window touches.
+    """A compressed or tiled TIFF: only the strips or tiles a window touches are decoded.
 
-    Without zarr installed, the whole series is read once per window (a
-    clear cost, stated in :func:`open_source`'s notes).
+    Through tifffile's zarr store when zarr is installed; without it,
+    through tifffile's segment access (:func:`read_page_box`) for one-page
+    images, and otherwise the whole series per window, refused by the
+    memory limit when it does not fit.
     """
 
     remote = True
@@ -133,6 +138,14 @@ class TiffSource(Source):
         try:
             import zarr
         except ImportError:
+            block = read_page_box(self.path, self._box(box))
+            if block is not None:
+                return self._lift(block)
+            # A layout the segment reader does not cover: the whole series, bounded.
+            check_memory(
+                math.prod(self.shape) * self.dtype.itemsize,
+                f"decoding the whole TIFF {self.path!r} for one window (install zarr to read it by strips)",
+            )
             return self._lift(np.asarray(tifffile.imread(self.path)[self._box(box)]))
         if self._store is None:
             self._store = zarr.open(tifffile.imread(self.path, aszarr=True), mode="r")

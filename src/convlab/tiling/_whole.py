@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .._limits import check_memory
 from ..models import UNetConfig
 from ..shapes import SizeContract, UNetSizeError
 from ._contracts import size_contract_of
@@ -85,6 +87,31 @@ def overlap_tile_border(spatial: Sequence[int], model: object, *, what: str = "t
     return tuple(pads)
 
 
+def _row_bytes(row) -> int:
+    """A trace row's activation bytes: convlab's rows say it, ONNX rows give shapes (float32 assumed)."""
+    if hasattr(row, "activation_bytes"):
+        return row.activation_bytes
+    return 4 * sum(math.prod(shape) for shape in getattr(row, "output_shapes", ()))
+
+
+def _check_forward(model, shape: tuple[int, ...], what: str) -> None:
+    """Refuse a whole-image pass whose feature maps exceed the memory limit, before computing.
+
+    The estimate, from the model's shape-only trace (models without one are
+    not checked): three times the largest feature map, for the largest
+    layer's input, output and GEMM workspace (ONNX rows: float32 assumed).
+    """
+    trace = getattr(model, "trace", None)
+    if trace is None:
+        return
+    largest = max((_row_bytes(row) for row in trace(shape)), default=0)
+    check_memory(
+        3 * largest,
+        f"the whole-image forward pass of {what} (network input {'x'.join(map(str, shape[2:]))}; "
+        f"in tiles it fits: convlab segment --tile 572, or convlab.tiling.predict_tiled)",
+    )
+
+
 def predict(model, x: np.ndarray, *, what: str = "the image") -> tuple[np.ndarray, tuple[int, ...]]:
     """The model's output ``(classes, *spatial)`` over the image ``(C, *spatial)``, in one pass.
 
@@ -98,6 +125,7 @@ def predict(model, x: np.ndarray, *, what: str = "the image") -> tuple[np.ndarra
     ((2, 5, 7), (22, 24))
     """
     pads = overlap_tile_border(x.shape[1:], model, what=what)
+    _check_forward(model, (1, x.shape[0], *(n + lo + hi for n, (lo, hi) in zip(x.shape[1:], pads))), what)
     # NumPy's 'reflect' (no edge repeat, PyTorch's rule) also mirrors more
     # than the image's width, by reflecting repeatedly.
     padded = np.pad(x, ((0, 0), *pads), mode="reflect") if any(lo or hi for lo, hi in pads) else x
