@@ -71,15 +71,13 @@ def test_demo_into_a_missing_directory_is_one_line(capsys, tmp_path):
     assert "No such file or directory" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
-def test_demo_into_a_read_only_directory_is_one_line(capsys, tmp_path):
-    tmp_path.chmod(0o555)
-    try:
-        status, _, err = run(capsys, "demo", "--size", "64", "--tile", "60", "-o", str(tmp_path / "d.png"))
-    finally:
-        tmp_path.chmod(0o755)
+def test_demo_into_a_read_only_directory_is_one_line(capsys):
+    # sysfs refuses new files even to root (CI runs as root, where chmod 555 would not stop it).
+    status, _, err = run(capsys, "demo", "--size", "64", "--tile", "60", "-o", "/sys/convlab-demo.png")
     assert status == 2
-    assert len(err.splitlines()) == 1
+    assert err.splitlines() == [err.strip()]
+    assert "Permission denied" in err
+    assert not os.path.exists("/sys/convlab-demo.png")
 
 
 def test_bounds_leave_ordinary_commands_alone(capsys):
