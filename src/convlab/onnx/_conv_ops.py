@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import functional as F
 from .._args import ConvlabError
-from ..shapes import conv_output_size
+from ..shapes import Window, conv_output_size
 from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, index_map, register, shape_of
 
 __all__ = ["AUTO_PAD", "auto_pads", "onnx_pairs", "to_torch_pad", "window_reads"]
@@ -173,7 +173,9 @@ def _conv_window(node, inputs, outputs):
 
 
 def window_reads(s, lo, d, k):
-    return index_map(lambda o: range(o * s - lo, o * s - lo + d * (k - 1) + 1, d), s)
+    """Output ``o`` reads every tap of window ``o``, padding positions included."""
+    window = Window(None, k, s, d, (lo, 0))
+    return index_map(lambda o: [window.index(o, t) for t in range(k)], s)
 
 
 def _convt_window(node, inputs, outputs):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import functional as F
 from .._args import ConvlabError
-from ..shapes import conv_output_size
+from ..shapes import Window, conv_output_size
 from ._conv_ops import AUTO_PAD, auto_pads, to_torch_pad, window_reads
 from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, index_map, register, shape_of
 
@@ -85,7 +85,7 @@ def _avg_run(node, inputs):
     counts = np.ones((1,) * x.ndim)
     for axis, (n, k, s, (lo, hi), out) in enumerate(zip(x.shape[2:], kernel, strides, pairs, sizes)):
         first, last = (-lo, n + hi) if include else (0, n)
-        start = np.arange(out) * s - lo
+        start = Window(None, k, s, 1, (lo, hi)).index(np.arange(out), 0)
         per_dim = np.minimum(start + k, last) - np.maximum(start, first)
         counts = counts * per_dim.reshape((-1,) + (1,) * (x.ndim - 3 - axis))
     return ((summed * (math.prod(kernel) / counts)).astype(x.dtype, copy=False),)
