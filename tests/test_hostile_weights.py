@@ -210,3 +210,120 @@ def test_images_are_bounded_from_their_header_before_decoding(tmp_path, suffix):
         read_image(path)
     with convlab.memory_limit(300 * 200):
         assert read_image(path).shape == (1, 300, 200)
+
+
+# ---------------------------------------------------------------- mutation fuzz over crafted files
+
+
+class _Marker:
+    """A pickle payload that would create a file if anything ever unpickled it."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _valid_files(tmp_path, torch) -> dict[str, bytes]:
+    from convlab.io import save_weights
+
+    rng = np.random.default_rng(0)
+    state = {
+        "conv.weight": rng.normal(size=(4, 2, 3, 3)).astype(np.float32),
+        "conv.bias": rng.normal(size=4),
+        "bn.num_batches_tracked": np.array(3, np.int64),
+    }
+    files = {}
+    for suffix in (".safetensors", ".npz", ".pt"):
+        path = tmp_path / f"valid{suffix}"
+        save_weights(state, path)
+        files[suffix] = path.read_bytes()
+    compressed = io.BytesIO()
+    np.savez_compressed(compressed, **state)
+    files[".npz-deflate"] = compressed.getvalue()
+    return files
+
+
+def _pickle_bomb(base: bytes, marker) -> bytes:
+    # The torch zip with its data.pkl replaced by a payload that would run code.
+    source, out = zipfile.ZipFile(io.BytesIO(base)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("data.pkl"):
+                data = pickle.dumps({"w": _Marker(marker)}, protocol=2)
+            target.writestr(info, data)
+    return out.getvalue()
+
+
+def _mutate(data: bytes, rng: np.random.Generator) -> bytes:
+    kind = rng.integers(5)
+    buf = bytearray(data)
+    if kind == 0:  # truncated
+        return bytes(buf[: rng.integers(len(buf))])
+    if kind == 1:  # a few bytes flipped anywhere
+        for at in rng.integers(len(buf), size=rng.integers(1, 9)):
+            buf[at] ^= int(rng.integers(1, 256))
+        return bytes(buf)
+    if kind == 2:  # a huge or wrong length field at the start (safetensors' header size, zip magic)
+        buf[:8] = int(rng.integers(0, 2**63)).to_bytes(8, "little")
+        return bytes(buf)
+    if kind == 3:  # random bytes inserted
+        at = int(rng.integers(len(buf)))
+        return bytes(buf[:at]) + rng.bytes(int(rng.integers(1, 64))) + bytes(buf[at:])
+    return bytes(buf[: len(buf) // 2]) + bytes(buf)  # spliced with itself
+
+
+def _crafted(tmp_path, torch, count: int, seed: int):
+    marker = tmp_path / "CODE-RAN"
+    files = _valid_files(tmp_path, torch)
+    rng = np.random.default_rng(seed)
+    yield ".pt", _pickle_bomb(files[".pt"], marker)
+    npz = io.BytesIO()
+    with zipfile.ZipFile(npz, "w") as archive:
+        archive.writestr("w.npy", _npy_bytes((1,), "|O", pickle.dumps(np.array([_Marker(marker)], object))))
+    yield ".npz", npz.getvalue()
+    names = sorted(files)
+    for _ in range(count - 2):
+        key = names[int(rng.integers(len(names)))]
+        yield key.split("-")[0], _mutate(files[key], rng)
+
+
+def _fuzz_files(tmp_path, torch, count: int, seed: int) -> dict[str, int]:
+    outcomes = {"read": 0, "refused": 0}
+    for i, (suffix, data) in enumerate(_crafted(tmp_path, torch, count, seed)):
+        path = tmp_path / f"crafted{i}{suffix}"
+        path.write_bytes(data)
+        start = time.monotonic()
+        try:
+            loaded = load_weights(path)
+        except WeightsFileError as err:
+            assert path.name in str(err)
+            outcomes["refused"] += 1
+        else:
+            assert all(isinstance(v, np.ndarray) and v.dtype != object for v in loaded.values())
+            outcomes["read"] += 1
+        assert time.monotonic() - start < 10, f"file {i} took too long"
+        assert not (tmp_path / "CODE-RAN").exists(), f"file {i} ran code"
+    return outcomes
+
+
+def test_crafted_files_are_read_or_refused_never_run(tmp_path, torch):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcomes = _fuzz_files(tmp_path, torch, 150, seed=1)
+    assert sum(outcomes.values()) == 150 and outcomes["refused"] > 100
+
+
+@pytest.mark.slow
+def test_crafted_files_thousands(tmp_path, torch):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcomes = _fuzz_files(tmp_path, torch, 2000, seed=2)
+    print(f"\ncrafted weight files: {outcomes}")
+    assert sum(outcomes.values()) == 2000

@@ -7,6 +7,7 @@ import os
 import pickle
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -109,6 +110,13 @@ def _read_safetensors(path: Path) -> tuple[dict, list[str]]:
     return tensors, notes
 
 
+# How zipfile, zlib and np.lib.format report a damaged archive or member.
+_NPZ_DAMAGE = (
+    *(zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error),
+    *(EOFError, ValueError, NotImplementedError),
+)
+
+
 def _read_npz(path: Path) -> tuple[dict, list[str]]:
     # Read member by member through zipfile rather than np.load, so that every
     # header is checked against the bytes its member really holds (a header
@@ -125,7 +133,14 @@ def _read_npz(path: Path) -> tuple[dict, list[str]]:
             declared = sum(info.file_size for info in infos)
             check_expansion(declared, path.stat().st_size, f"the {len(infos)} arrays of the archive")
             return {info.filename[:-4]: _npz_member(archive, info) for info in infos}, []
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as err:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as err:
         if isinstance(err, ConvlabError):
             raise
         # ValueError also covers object arrays, which would need pickle.
