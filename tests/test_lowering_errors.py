@@ -118,3 +118,13 @@ _value = st.one_of(
 def test_fuzz_only_value_or_type_errors(route, x_shape, w_shape, kwargs):
     with contextlib.suppress(ValueError, TypeError):
         route(np.ones(x_shape), np.ones(w_shape), **kwargs)
+
+
+def test_return_phases_must_be_a_bool():
+    import numpy as np
+    import pytest
+
+    from convlab.lowering import conv_transpose_by_phases
+
+    with pytest.raises(TypeError, match=r"return_phases must be a bool, got ndarray"):
+        conv_transpose_by_phases(np.ones((1, 1, 3)), np.ones((1, 1, 2)), stride=2, return_phases=np.array([]))

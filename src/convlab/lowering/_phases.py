@@ -145,6 +145,10 @@ def conv_transpose_by_phases(
     [((0,), ((2, 0),), [100.0, 1.0]), ((1,), ((1,),), [10.0])]
     """
     setup = transpose_setup(input, weight, bias, stride, padding, output_padding, groups, dilation)
+    if not isinstance(return_phases, bool):
+        raise TypeError(
+            f"return_phases must be a bool, got {type(return_phases).__name__} {describe(return_phases)}"
+        )
     count = math.prod(setup.stride)
     if count > MAX_PHASES:
         raise ConvlabError(
