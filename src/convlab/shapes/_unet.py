@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .._args import ConvlabError, as_int, infer_ndim, per_dim
+from .._args import ConvlabError, as_int, describe, infer_ndim, per_dim
 from ._crop import CropBox, center_crop_box
 from ._formulas import SizeArg, _conv_1d, _same_1d
 
@@ -224,6 +224,10 @@ def unet_valid_sizes(start: int, stop: int, **config) -> list[int]:
 
 
 def _config(depth: int = 4, kernel_size: int = 3, convs_per_level: int = 2, padding: str = "valid") -> tuple:
+    if not isinstance(padding, str):
+        raise TypeError(
+            f"padding must be 'valid' or 'same', got {type(padding).__name__} {describe(padding)}"
+        )
     if padding not in _PADDINGS:
         raise ConvlabError(f"padding must be 'valid' or 'same', got padding={padding!r}")
     return (
