@@ -44,7 +44,8 @@ def _center_crop(x: torch.Tensor, size) -> torch.Tensor:
     # torchvision's rule: start at int(round((n - t) / 2)), round half to even.
     index = [slice(None), slice(None)]
     for n, t in zip(x.shape[2:], size):
-        start = round((n - t) / 2)
+        # int(): under the ONNX tracer the sizes are tensors; a fixed-size export bakes them in.
+        start = round((int(n) - int(t)) / 2)
         index.append(slice(start, start + t))
     return x[tuple(index)]
 
