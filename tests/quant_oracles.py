@@ -77,6 +77,18 @@ def conv_attrs(kernel, stride, pads, dilation, groups, auto_pad=None):
     return attrs
 
 
+QLINEAR_CONV_INPUTS = (
+    *("x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point"),
+    *("y_scale", "y_zero_point", "bias"),
+)
+
+
+def qlinear_conv_node(c) -> tuple[list, dict, str]:
+    """``(inputs, attributes, output type)`` of the QLinearConv node for one generated configuration ``c``."""
+    attrs = conv_attrs(c["w"].shape[2:], c["stride"], c["pairs"], c["dilation"], c["groups"], c["auto_pad"])
+    return [(n, c[n]) for n in QLINEAR_CONV_INPUTS], attrs, c["x"].dtype.name
+
+
 def naive_conv_integer(x, w, zx, zw, stride, pairs, dilation, groups):
     """``(N, C_out, *out)`` Python-int sums of ``(x - zx)(w - zw)``, padding holding ``zx``."""
     x, w = np.asarray(x, dtype=object), np.asarray(w, dtype=object)

@@ -8,7 +8,14 @@ from hypothesis import given, settings
 
 from convlab.quant import conv_integer, qlinear_conv
 from quant_cases import conv_configs
-from quant_oracles import conv_attrs, naive_conv_integer, naive_requantize, onnx_model, run_ort
+from quant_oracles import (
+    conv_attrs,
+    naive_conv_integer,
+    naive_requantize,
+    onnx_model,
+    qlinear_conv_node,
+    run_ort,
+)
 
 pytest.importorskip("onnxruntime")
 
@@ -26,19 +33,7 @@ def _ours(c):
 
 
 def ort_qlinear_conv(c):
-    names = [
-        "x",
-        "x_scale",
-        "x_zero_point",
-        "w",
-        "w_scale",
-        "w_zero_point",
-        "y_scale",
-        "y_zero_point",
-        "bias",
-    ]
-    attrs = conv_attrs(c["w"].shape[2:], c["stride"], c["pairs"], c["dilation"], c["groups"], c["auto_pad"])
-    model, feeds = onnx_model("QLinearConv", [(n, c[n]) for n in names], attrs, c["x"].dtype.name, opset=10)
+    model, feeds = onnx_model("QLinearConv", *qlinear_conv_node(c), opset=10)
     return run_ort(model, feeds)
 
 
@@ -129,19 +124,7 @@ def test_qlinear_conv_equals_onnx_reference_at_exact_scales(c):
     zy = np.array(int(zy) - int(zy) % 2, zy.dtype)
     c = {**c, "x_scale": np.float32(0.5), "y_scale": np.float32(2.0), "w_zero_point": wz, "y_zero_point": zy}
     c["w_scale"] = (2.0 ** -(np.arange(np.size(ws)) % 4)).astype(np.float32).reshape(np.shape(ws))
-    names = [
-        "x",
-        "x_scale",
-        "x_zero_point",
-        "w",
-        "w_scale",
-        "w_zero_point",
-        "y_scale",
-        "y_zero_point",
-        "bias",
-    ]
-    attrs = conv_attrs(c["w"].shape[2:], c["stride"], c["pairs"], c["dilation"], c["groups"], c["auto_pad"])
-    model, feeds = onnx_model("QLinearConv", [(n, c[n]) for n in names], attrs, c["x"].dtype.name, opset=10)
+    model, feeds = onnx_model("QLinearConv", *qlinear_conv_node(c), opset=10)
     np.testing.assert_array_equal(_ours(c), run_reference(model, feeds))
 
 

@@ -29,21 +29,9 @@ def _both(op, inputs, attrs, out_type, domain="", opset=21):
 @settings(max_examples=50)
 @given(__import__("quant_cases").conv_configs())
 def test_qlinear_conv_node_with_onnx_pads_and_auto_pad(c):
-    from quant_oracles import conv_attrs
+    from quant_oracles import qlinear_conv_node
 
-    names = [
-        "x",
-        "x_scale",
-        "x_zero_point",
-        "w",
-        "w_scale",
-        "w_zero_point",
-        "y_scale",
-        "y_zero_point",
-        "bias",
-    ]
-    attrs = conv_attrs(c["w"].shape[2:], c["stride"], c["pairs"], c["dilation"], c["groups"], c["auto_pad"])
-    _both("QLinearConv", [(n, c[n]) for n in names], attrs, c["x"].dtype.name, opset=10)
+    _both("QLinearConv", *qlinear_conv_node(c), opset=10)
 
 
 @pytest.mark.parametrize(
