@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-# "default" keeps every module fast; "thorough" (HYPOTHESIS_PROFILE=thorough)
+# "default" keeps every module fast and draws the same examples on every run
+# (derandomize), so CI's verdict on a commit is the commit's, not the seed's;
+# "explore" (HYPOTHESIS_PROFILE=explore) draws fresh random examples each run,
+# to hunt for new counterexamples locally; "thorough" (HYPOTHESIS_PROFILE=thorough)
 # multiplies the examples of every property for a long local run.
-settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "default", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
     "thorough", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -193,6 +193,21 @@ def test_conv_transpose_every_attribute(case):
         break
 
 
+def test_conv_transpose_begin_pad_crops_into_output_padding_zeros():
+    """pads=[2, 0] with output_padding=[2] on a 1-wide full result: the begin pad crops
+    the input's only value and keeps a zero that output_padding added (found by CI's
+    hypothesis run; the crop used to run before the extension and was refused)."""
+    x = np.array([0.125, -0.25], np.float32).reshape(2, 1, 1, 1)
+    w = np.full((1, 1, 1, 1), 0.625, np.float32)
+    b = np.array([0.5], np.float32)
+    attrs = dict(strides=[3, 1], pads=[2, 0, 0, 0], output_padding=[2, 0])
+    model = single_node("ConvTranspose", {"x": x, "w": w, "b": b}, **attrs)
+    got = co.load(model)(x)
+    # The full result is [x*w, 0, 0] along H; cropping 2 at the start leaves the last zero.
+    np.testing.assert_array_equal(got, np.full((2, 1, 1, 1), 0.5, np.float32))
+    np.testing.assert_array_equal(got, ort_run(model, {"x": x})[0])
+
+
 def test_conv_transpose_same_lower_with_output_shape_follows_the_spec():
     """The issue's done-when case; onnx.reference agrees with the spec's pads, so does convlab."""
     x = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3)

@@ -156,10 +156,16 @@ def _convt_run(node, inputs):
     x, w, b = ([*list(inputs), None])[:3]
     g, out_pad, _ = _convt_sizes(node, x.shape, w.shape)
     full = _CONVT[x.ndim - 2](x, w, None, stride=g.strides, groups=g.group, dilation=g.dilations)
-    # Crop by the pads; an end pad smaller than output_padding (or negative
-    # pads) extends the output with zeros, which receive only the bias.
-    pairs = tuple((-lo, op - hi) for (lo, hi), op in zip(g.pairs, out_pad))
-    y = F.pad(full, to_torch_pad(pairs))
+    # Extend, then crop: output_padding (and negative pads) add zeros, which
+    # receive only the bias; the pads then crop the extended result. Extending
+    # first matters: a begin pad may crop into zeros that output_padding added
+    # (pads=[2, 0], output_padding=[2] on a 1-wide full result keeps one zero).
+    grow = tuple((max(-lo, 0), max(op - hi, 0)) for (lo, hi), op in zip(g.pairs, out_pad))
+    y = F.pad(full, to_torch_pad(grow))
+    keep = [slice(None), slice(None)]
+    for n, (lo, hi), op in zip(y.shape[2:], g.pairs, out_pad):
+        keep.append(slice(max(lo, 0), n - max(hi - op, 0)))
+    y = np.ascontiguousarray(y[tuple(keep)])
     if b is not None:
         y = y + np.asarray(b, y.dtype).reshape(-1, *(1,) * (x.ndim - 2))
     return (y,)
