@@ -60,7 +60,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         metavar="OP",
         help="conv, convtranspose (or convt), unfold, crop or winograd",
     )
-    p.add_argument("size", type=size_arg, help="input size: 4, or 4x4")
+    p.add_argument("size", type=size_arg, metavar="SIZE", help="input size: 4, or 4x4")
     add_layer_options(p, (*_LAYER, "output_padding"), kernel_required=False, ndims=(1, 2))
     p.add_argument("--crop", type=size_arg, default=None, help="crop only: the crop size")
     p.add_argument("--addresses", nargs="?", const="NCHW", metavar="LAYOUT", help="crop only: word addresses")
@@ -80,7 +80,9 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     )
     ops = ("conv", "convt", "convtranspose", "pool")
     p.add_argument("op", type=choice_arg(ops), metavar="OP", help="conv, convtranspose (or convt) or pool")
-    p.add_argument("size", type=size_arg, help=f"input size: 5, or 5x7 (at most {_ANIMATE_MAX})")
+    p.add_argument(
+        "size", type=size_arg, metavar="SIZE", help=f"input size: 5, or 5x7 (at most {_ANIMATE_MAX})"
+    )
     add_layer_options(p, (*_LAYER, "output_padding", "groups", "ceil_mode"), ndims=(1, 2))
     _page_options(p)
     views = ("both", "scatter", "zero-insertion")
@@ -98,7 +100,9 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p = sub.add_parser(
         "overlap", parents=[common], help="kernel taps landing on each output pixel of a transposed conv"
     )
-    p.add_argument("size", type=size_arg, nargs="?", default=None, help="input size (default 5)")
+    p.add_argument(
+        "size", type=size_arg, metavar="SIZE", nargs="?", default=None, help="input size (default 5)"
+    )
     add_layer_options(p, (*_LAYER, "output_padding"), ndims=(1, 2))
     p.add_argument("--size", dest="size_option", type=size_arg, default=None, help=argparse.SUPPRESS)
     p.add_argument("-o", "--output", default=None, help="also draw a heat map: FILE.png or .svg")

@@ -23,6 +23,7 @@ from .._args import ConvlabError, padding_from_text, sizes_from_text
 __all__ = [
     "DEFAULT_NDIM",
     "DIMENSION_RULE",
+    "NDIM_HELP",
     "Grammar",
     "add_layer_options",
     "bounded_int",
@@ -34,6 +35,7 @@ __all__ = [
     "normalise",
     "padding_arg",
     "size_arg",
+    "written",
 ]
 
 # nn.Conv2d is the layer most questions are about, and a picture is 2-D.
@@ -42,6 +44,8 @@ DIMENSION_RULE = (
     "A bare number means the same value in every dimension; the number of dimensions is --ndim, else that "
     "of any value written per dimension (24x24, -k 3x3x3, -p 0:1x1:0), else 2 (as Conv2d)."
 )
+
+NDIM_HELP = "spatial dimensions; unset: those of any value written per dimension (24x24, -k 3x3), else 2"
 
 
 def size_arg(text: str) -> int | tuple[int, ...]:
@@ -160,13 +164,15 @@ def add_layer_options(
         if dest == "ceil_mode":
             p.add_argument(*names, dest=dest, action="store_true", default=None, help=_HELP[dest])
             continue
-        p.add_argument(*names, dest=dest, type=types.get(dest, size_arg), help=_HELP[dest], **extra)
+        kind = {"type": types.get(dest, size_arg), "metavar": names[0].lstrip("-").upper()}
+        words = _HELP[dest] if dest != "stride" or "ceil_mode" in flags else "default 1"
+        p.add_argument(*names, dest=dest, help=words, **kind, **extra)
     p.add_argument(
         "--ndim",
         type=int,
         choices=ndims,
         default=None,
-        help="spatial dimensions when every value is a bare number (default 2)",
+        help=NDIM_HELP,
     )
 
 
@@ -260,8 +266,8 @@ def _merge_aliases(args: argparse.Namespace, g: Grammar, command: str) -> None:
         given = getattr(args, alias, None)
         if given is not None and getattr(args, dest, None) is not None:
             raise ConvlabError(
-                f"the size is given twice, as {_text(getattr(args, dest))} and as "
-                f"--{alias.removesuffix('_option')} {_text(given)}; write it once, positionally"
+                f"the size is given twice, as {written(getattr(args, dest))} and as "
+                f"--{alias.removesuffix('_option')} {written(given)}; write it once, positionally"
             )
         if given is not None:
             setattr(args, dest, given)
@@ -278,7 +284,7 @@ def _why_ndim(ndim: int | None, values: Mapping[str, object]) -> str:
     if ndim is not None:
         return f"--ndim {ndim}"
     if counted is not None:
-        return f"{_spelling(counted[0])} {_text(values[counted[0]])}"
+        return f"{_spelling(counted[0])} {written(values[counted[0]])}"
     return "the default"
 
 
@@ -307,11 +313,11 @@ def layer_ndim(ndim: int | None, values: Mapping[str, object]) -> int:
     first = (f"--ndim {ndim}", ndim) if ndim is not None else counted
     said = f"--ndim is {ndim}" if ndim is not None else ""
     if counted is not None and ndim is None:
-        said = f"{_spelling(counted[0])} {_text(values[counted[0]])} has {counted[1]}"
+        said = f"{_spelling(counted[0])} {written(values[counted[0]])} has {counted[1]}"
     for name, value in values.items():
         if first is not None and isinstance(value, tuple) and len(value) > 1 and len(value) != first[1]:
             raise ConvlabError(
-                f"{_spelling(name)} {_text(value)} has {len(value)} per-dimension values but {said}: "
+                f"{_spelling(name)} {written(value)} has {len(value)} per-dimension values but {said}: "
                 f"write one value for every dimension, or one per dimension"
             )
     return DEFAULT_NDIM if first is None else first[1]
@@ -342,7 +348,7 @@ def _bound(args: argparse.Namespace, names: list[str], maximum: int, why: str, c
         numbers = re.findall(r"\d+", str(value)) if not isinstance(value, str) else []
         if any(int(n) > maximum for n in numbers):
             raise ConvlabError(
-                f"{_spelling(name)} {_text(value)} is too large for {command}: {why}, so every value "
+                f"{_spelling(name)} {written(value)} is too large for {command}: {why}, so every value "
                 f"is at most {maximum}"
             )
 
@@ -362,7 +368,7 @@ def _spelling(name: str) -> str:
     return FLAGS.get(name, name)
 
 
-def _text(value) -> str:
+def written(value) -> str:
     """A value as the user wrote it: ``24x24``, ``0:1x1:0``."""
     if isinstance(value, tuple):
         return "x".join(f"{v[0]}:{v[1]}" if isinstance(v, tuple) else str(v) for v in value)

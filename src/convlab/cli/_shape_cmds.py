@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import shapes
-from ._parse import Grammar, add_layer_options, bounded_int, choice_arg, layer_arg, size_arg
+from ._parse import NDIM_HELP, Grammar, add_layer_options, bounded_int, choice_arg, layer_arg, size_arg
 from ._table import dumps, fmt, table
 
 _OPS = {"conv": "conv", "convtranspose": "convtranspose", "convt": "convtranspose", "pool": "pool"}
@@ -39,20 +39,20 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument(
         "op", type=choice_arg(tuple(_OPS)), metavar="OP", help="conv, convtranspose (or convt) or pool"
     )
-    p.add_argument("size", type=size_arg, help="input size: 24, 572x572 or 24x25x26")
+    p.add_argument("size", type=size_arg, metavar="SIZE", help="input size: 24, 572x572 or 24x25x26")
     add_layer_options(p, (*_LAYER, "output_padding", "ceil_mode"))
     p.set_defaults(run=run_shape, grammar=_SHAPE)
 
     p = sub.add_parser("roundtrip", parents=[common], help="conv then convtranspose: the size you get back")
-    p.add_argument("size", type=size_arg, help="input size: 24, 572x572 or 24x25x26")
+    p.add_argument("size", type=size_arg, metavar="SIZE", help="input size: 24, 572x572 or 24x25x26")
     add_layer_options(p, _LAYER)
     p.set_defaults(run=run_roundtrip, grammar=Grammar(applies={"": _LAYER}))
 
     p = sub.add_parser(
         "solve", parents=[common], help="every kernel/stride/padding mapping one size to another"
     )
-    p.add_argument("in_size", type=size_arg, help="input size: 768 or 768x512")
-    p.add_argument("out_size", type=size_arg, help="output size: 128 or 128x64")
+    p.add_argument("in_size", type=size_arg, metavar="IN", help="input size: 768 or 768x512")
+    p.add_argument("out_size", type=size_arg, metavar="OUT", help="output size: 128 or 128x64")
     p.add_argument("--transposed", action="store_true", help="search transposed convolutions")
     _solve_pins(p)
     p.add_argument("--limit", type=int, default=20, help="rows to print, 0 for all (default %(default)s)")
@@ -70,7 +70,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p = sub.add_parser(
         "unet-sizes", parents=[common], help="U-Net feature sizes, skip crops, valid input sizes"
     )
-    p.add_argument("size", type=size_arg, help="input size: 572 or 572x572")
+    p.add_argument("size", type=size_arg, metavar="SIZE", help="input size: 572 or 572x572")
     p.add_argument(
         "--depth", type=bounded_int(0, 64), default=4, help="number of 2x2 pools (default %(default)s)"
     )
@@ -79,7 +79,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "--convs", type=bounded_int(1, 1024), default=2, help="convolutions per level (default %(default)s)"
     )
     p.add_argument("-p", "--padding", choices=("valid", "same"), default="valid", help="default valid")
-    p.add_argument("--ndim", type=int, choices=(1, 2, 3), default=None, help="spatial dimensions (default 2)")
+    p.add_argument("--ndim", type=int, choices=(1, 2, 3), default=None, help=NDIM_HELP)
     p.set_defaults(run=run_unet_sizes, grammar=Grammar(applies={"": ()}, expand="sizes"))
 
 
@@ -90,6 +90,7 @@ def _solve_pins(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             f"-{name[0]}",
             f"--{name}",
+            metavar=name[0].upper(),
             type=bounded_int(low, high),
             default=None,
             help=f"pin the {name.replace('-', ' ')}, one value for every dimension ({low} to {high})",
@@ -98,6 +99,7 @@ def _solve_pins(p: argparse.ArgumentParser) -> None:
         "--op",
         "--output-padding",
         dest="output_padding",
+        metavar="OP",
         type=bounded_int(0, 4095),
         default=None,
         help="with --transposed: pin the output_padding",
@@ -113,7 +115,7 @@ def _solve_pins(p: argparse.ArgumentParser) -> None:
         help="default: dilated kernel - 1; at most 256",
     )
     p.add_argument("--max-dilation", type=bounded_int(1, 8), default=1, help="default 1, at most 8")
-    p.add_argument("--ndim", type=int, choices=(1, 2, 3), default=None, help="spatial dimensions (default 2)")
+    p.add_argument("--ndim", type=int, choices=(1, 2, 3), default=None, help=NDIM_HELP)
 
 
 def _params(args: argparse.Namespace) -> dict:

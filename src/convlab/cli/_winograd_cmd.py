@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._args import ConvlabError
+from ._parse import written
 from ._table import dumps
 
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> str:
     padding = pads.pop()
     if pads or not isinstance(padding, int):
         raise ConvlabError(
-            f"explain winograd takes one integer padding for every dimension, got padding={args.padding!r}"
+            f"explain winograd takes one integer padding for every dimension, got -p {written(args.padding)}"
         )
     x, w = ex.winograd_example(size, kernel, args.seed)
     if args.json:
