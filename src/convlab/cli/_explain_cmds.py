@@ -110,9 +110,11 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 
 
 def _page_options(p: argparse.ArgumentParser) -> None:
-    """Options only the interactive page draws."""
-    p.add_argument("-c", "--channels", type=int, default=1, help="input channels (.html only; default 1)")
-    p.add_argument("--out-channels", type=int, default=None, help="conv/convtranspose (.html only)")
+    """The channels a picture or the page draws (h14's pictures draw them too)."""
+    p.add_argument("-c", "--channels", type=int, default=1, help="input channels (default 1)")
+    p.add_argument(
+        "--out-channels", type=int, default=None, help="conv and convtranspose: output channels (default: -c)"
+    )
 
 
 def _page_only(args: argparse.Namespace) -> None:
