@@ -444,3 +444,14 @@ def test_help_has_no_default_none(capsys):
     for command in ("shape", "roundtrip", "solve", "unet-sizes", "explain", "animate", "overlap", "unet"):
         _, out, _ = run(capsys, command, "--help")
         assert "default None" not in out, command
+
+
+def test_a_huge_stride_prints_its_range_instead_of_overflowing(capsys):
+    # The grammar fuzz found it: fmt() took len() of range(129, 10**30), past a C ssize_t.
+    s = 555555555555555555555555555555
+    status, out, err = run(
+        capsys, "roundtrip", "4097", "-k", "3", "-p", "1", "-d", "65", "-s", s, "--ndim", "1"
+    )
+    assert (status, err) == (0, "")
+    # conv: floor((4097 + 2 - 65*2 - 1) / s) + 1 = 1, reached by every n with 0 <= n - 129 < s.
+    assert f"input sizes 129..{s + 128} all give 1" in out
