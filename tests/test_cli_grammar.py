@@ -384,6 +384,12 @@ REFUSALS = [
     ("explain unfld 5 -k 3", "did you mean unfold?"),
     ("shape conv 5 -k 3 --dilaton 2", "unrecognized arguments: --dilaton 2; did you mean --dilation?"),
     ("overlap 5 6 -k 3", "unrecognized arguments: 6"),
+    ("animate convt 5 -k 3 --view scater -o a.svg", "got 'scater'; did you mean scatter?"),
+    (
+        "unet-sizes 64 -p sam",
+        "argument -p/--padding: expected one of valid, same, got 'sam'; did you mean same?",
+    ),
+    ("animate conv 5 -k 3 --view scatter -o a.svg", "--view applies to convtranspose, not conv"),
 ]
 
 
@@ -438,6 +444,14 @@ def test_every_layer_command_states_the_dimension_rule_in_its_help(capsys):
         assert "--ndim" in text, command
         if command != "unet":
             assert "those of any value written per dimension (24x24, -k 3x3), else 2" in text, command
+
+
+def test_convlab_help_states_the_dimension_rule(capsys):
+    status, out, _ = run(capsys, "--help")
+    assert status == 0
+    assert "the number of dimensions is --ndim, else that of any value written per dimension" in " ".join(
+        out.split()
+    )
 
 
 def test_help_has_no_default_none(capsys):

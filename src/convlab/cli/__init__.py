@@ -22,7 +22,7 @@ from . import (
     _unet_cmds,
     _vectors_cmds,
 )
-from ._parse import did_you_mean, normalise
+from ._parse import DIMENSION_RULE, did_you_mean, normalise
 
 __all__ = ["main"]
 
@@ -60,7 +60,9 @@ class _TopParser(_Parser):
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
-    parser = _TopParser(prog="convlab", description="Convolution arithmetic, exact, fast and visible.")
+    parser = _TopParser(
+        prog="convlab", description="Convolution arithmetic, exact, fast and visible.", epilog=DIMENSION_RULE
+    )
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")

@@ -38,6 +38,8 @@ _ANIMATE = Grammar(
         "convtranspose": (*_LAYER, "output_padding", "groups"),
         "pool": (*_LAYER, "ceil_mode"),
     },
+    only={"view": ("--view", ("convtranspose",))},
+    defaults={"view": "both"},
     ndims=(1, 2),
     maximum=_ANIMATE_MAX,
     why="it draws every cell",
@@ -87,7 +89,11 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     _page_options(p)
     views = ("both", "scatter", "zero-insertion")
     p.add_argument(
-        "--view", choices=views, default="both", help="convtranspose: scatter, zero-insertion or both"
+        "--view",
+        type=choice_arg(views),
+        metavar="{" + ",".join(views) + "}",
+        default=None,
+        help="convtranspose: scatter, zero-insertion or both (default both)",
     )
     p.add_argument(
         "-o",

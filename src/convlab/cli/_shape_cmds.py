@@ -78,7 +78,13 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument(
         "--convs", type=bounded_int(1, 1024), default=2, help="convolutions per level (default %(default)s)"
     )
-    p.add_argument("-p", "--padding", choices=("valid", "same"), default="valid", help="default valid")
+    p.add_argument(
+        "-p",
+        "--padding",
+        type=choice_arg(("valid", "same")),
+        default="valid",
+        help="valid or same (default valid)",
+    )
     p.add_argument("--ndim", type=int, choices=(1, 2, 3), default=None, help=NDIM_HELP)
     p.set_defaults(run=run_unet_sizes, grammar=Grammar(applies={"": ()}, expand="sizes"))
 
