@@ -80,6 +80,12 @@ def config_options(
     for field in fields:
         kind = options.get(field, {"type": int, "metavar": "N"})
         short = {"kernel_size": ["-k"], "padding": ["-p"]}.get(field, []) if short_flags else []
+        if short_flags and field == "ndim":
+            kind = {
+                **kind,
+                "help": "spatial dimensions; unset: those of a SIZE written per dimension, "
+                "else --config's, else 2",
+            }
         group.add_argument(*short, _FLAGS[field], dest=field, default=None, **kind)
 
 
