@@ -38,7 +38,8 @@ _ANIMATE = Grammar(
         "convtranspose": (*_LAYER, "output_padding", "groups"),
         "pool": (*_LAYER, "ceil_mode"),
     },
-    only={"view": ("--view", ("convtranspose",))},
+    # --pool (h14's, default None: which pooling a picture draws) applies to pool alone.
+    only={"view": ("--view", ("convtranspose",)), "pool": ("--pool", ("pool",))},
     defaults={"view": "both"},
     ndims=(1, 2),
     maximum=_ANIMATE_MAX,
