@@ -369,7 +369,11 @@ def _spelling(name: str) -> str:
 
 
 def written(value) -> str:
-    """A value as the user wrote it: ``24x24``, ``0:1x1:0``."""
+    """A value as the user writes it on the command line.
+
+    >>> written((24, 24)), written(((0, 1), (1, 0))), written(3)
+    ('24x24', '0:1x1:0', '3')
+    """
     if isinstance(value, tuple):
         return "x".join(f"{v[0]}:{v[1]}" if isinstance(v, tuple) else str(v) for v in value)
     return str(value)
