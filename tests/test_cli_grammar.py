@@ -276,6 +276,7 @@ def test_overlap_size_still_defaults_to_5(capsys):
 
 SHORT_LONG = [
     ("shape", "convt", "12"),
+    ("animate", "convt", "3", "-o", "a.svg"),
     ("roundtrip", "24"),
     ("explain", "convtranspose", "3"),
     ("overlap", "4"),
@@ -283,7 +284,8 @@ SHORT_LONG = [
 
 
 @pytest.mark.parametrize("head", SHORT_LONG, ids=[h[0] for h in SHORT_LONG])
-def test_short_and_long_layer_flags_mean_the_same(capsys, head):
+def test_short_and_long_layer_flags_mean_the_same(capsys, tmp_path, monkeypatch, head):
+    monkeypatch.chdir(tmp_path)
     short = ["-k", "3", "-s", "2", "-p", "1", "-d", "1"]
     long = ["--kernel-size", "3", "--stride", "2", "--padding", "1", "--dilation", "1"]
     if head[0] != "roundtrip":
@@ -358,6 +360,8 @@ REFUSALS = [
     ("shape conv 24x24 -k 3x3x3", "-k/--kernel-size 3x3x3 has 3 per-dimension values but size 24x24 has 2"),
     ("shape conv 24 -k 3x3 --ndim 3", "-k/--kernel-size 3x3 has 2 per-dimension values but --ndim is 3"),
     ("explain conv 4x4x4 -k 3", "explain takes 1-D or 2-D layers, got 3-D (from size 4x4x4)"),
+    ("unet 572x572 --ndim 3", "size 572x572 has 2 per-dimension values but --ndim is 3"),
+    ("explain crop 7x6 --crop 4x4x4", "--crop 4x4x4 has 3 per-dimension values but size 7x6 has 2"),
     (
         "animate conv 5 -k 3x3x3 -o a.svg",
         "animate takes 1-D or 2-D layers, got 3-D (from -k/--kernel-size 3x3x3)",

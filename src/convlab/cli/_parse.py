@@ -364,8 +364,12 @@ def compact(value):
     return value[:1] if isinstance(value[0], tuple) else value[0]
 
 
+# How the user knows the other per-dimension arguments (unet's positional size is stored as `input`).
+_SPELLINGS = {"input": "size", "crop": "--crop"}
+
+
 def _spelling(name: str) -> str:
-    return FLAGS.get(name, name)
+    return FLAGS.get(name) or _SPELLINGS.get(name, name)
 
 
 def written(value) -> str:
