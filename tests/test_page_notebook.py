@@ -252,18 +252,20 @@ def test_cli_page_json(tmp_path, capsys):
         (("conv", "5", "-k", "3", "--fps", "0"), "fps must be from 0.25 to 50"),
         (("conv", "5", "-k", "3", "--fps", "nan"), "fps must be from 0.25 to 50"),
         (("conv", "5", "-k", "3", "--fps", "51"), "fps must be from 0.25 to 50"),
+        (("conv", "5", "-k", "3", "--fps", "2", "-o", "a.png"), "fps applies to .gif animations"),
     ],
 )
 def test_picture_options_are_checked_before_drawing(tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)
-    assert main(["animate", *argv, "-o", "a.gif"]) == 2
+    argv = argv if "-o" in argv else (*argv, "-o", "a.gif")
+    assert main(["animate", *argv]) == 2
     assert words in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
     "argv, flag",
-    [(("--values",), "--values"), (("--fps", "4"), "--fps 4"), (("--pool", "avg"), "--pool avg")],
+    [(("--values",), "--values"), (("--fps", "4"), "--fps 4.0"), (("--pool", "avg"), "--pool avg")],
 )
 def test_picture_only_options_are_refused_for_the_page(tmp_path, capsys, monkeypatch, argv, flag):
     monkeypatch.chdir(tmp_path)

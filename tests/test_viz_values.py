@@ -173,3 +173,15 @@ def test_title_card_and_frame_durations(tmp_path, capsys):
             durations.append(image.info["duration"])
     # 4 scatter frames, the card (held 3x), 25 zero-insertion frames, the last held 3x: 250 ms at 4 fps.
     assert durations == [250] * 4 + [750] + [250] * 24 + [750]
+
+
+@pytest.mark.parametrize(
+    "fps, error", [("2", TypeError), (True, TypeError), (0.2, ValueError), (float("inf"), ValueError)]
+)
+def test_fps_is_a_bounded_number(fps, error):
+    from convlab.viz._output import frame_duration
+
+    with pytest.raises(error, match="fps"):
+        frame_duration(fps)
+    # GIF durations are whole centiseconds, and no shorter than 20 ms.
+    assert [frame_duration(f) for f in (0.25, 1, 1.5, 3, 50)] == [4000, 1000, 670, 330, 20]

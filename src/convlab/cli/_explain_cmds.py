@@ -93,9 +93,7 @@ def _picture_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write numbers (inputs, weights, products, outputs), not x1, w1, y1",
     )
-    p.add_argument(
-        "--fps", type=float, default=1.5, help="GIF frames per second, 0.25 to 50 (default %(default)s)"
-    )
+    p.add_argument("--fps", type=float, default=None, help="GIF frames per second, 0.25 to 50 (default 1.5)")
     p.add_argument("--pool", choices=("max", "avg"), default=None, help="pool only: max (default) or avg")
 
 
@@ -103,7 +101,7 @@ def _picture_only(args: argparse.Namespace) -> None:
     """The page has its own controls: the pictures' options are refused there, not ignored."""
     given = [
         ("--values", args.values),
-        (f"--fps {args.fps:g}", args.fps != 1.5),
+        (f"--fps {args.fps}", args.fps is not None),
         (f"--pool {args.pool}", args.pool),
     ]
     for flag, used in given:

@@ -10,7 +10,7 @@ from ._files import picture_format
 from ._frames import conv_frames, pool_frames, scatter_frames, stacked, zero_insertion_frames
 from ._layout import Problem, problem, stuffed_pads
 from ._notebook import Animation
-from ._output import write_picture
+from ._output import frame_duration, write_picture
 from ._scene import check_grid
 from ._values import compute
 
@@ -59,8 +59,9 @@ def _sentence(p: Problem, view: str, pool_mode: str) -> str:
     if view == "conv":
         return "the window slides over the input; each position makes one output pixel"
     if view == "scatter":
-        extra = "; output_padding adds rows/columns at the end" if any(p.output_padding) else ""
-        return f"each input pixel adds x * kernel at stride steps; padding then crops the border{extra}"
+        crop = "; padding then crops the border" if any(v for pair in p.pads for v in pair) else ""
+        extra = "; output_padding adds outputs at the end" if any(p.output_padding) else ""
+        return f"each input pixel adds x * kernel at stride steps{crop}{extra}"
     return "the same output as a convolution with stride 1 of the flipped kernel"
 
 
@@ -70,7 +71,7 @@ def _card(p: Problem) -> tuple[str, ...]:
         "The same transposed convolution, now as an ordinary convolution:",
         f"insert stride - 1 = {zeros} zero{'' if zeros == '1' else 's'} between input pixels, "
         f"pad by d*(k-1) - padding = {_pair(stuffed_pads(p), p)}"
-        " (+ output_padding at the end),",
+        + (" (+ output_padding at the end)," if any(p.output_padding) else ","),
         "flip the kernel and slide it with stride 1.",
     )
 
@@ -138,7 +139,7 @@ def animate(
     channels: int = 1,
     out_channels: int | None = None,
     groups: int = 1,
-    fps: float = 1.5,
+    fps: float | None = None,
 ) -> Animation:
     """Draw the animation of a conv, transposed conv or pooling into ``output`` (.gif, .png or .svg).
 
@@ -166,9 +167,9 @@ def animate(
         Pooling only.
     channels, out_channels, groups : int
         Conv and transposed conv: channels as stacked planes, coloured by group.
-    fps : float
-        GIF frames per second, from 0.25 to 50; the last frame and the title
-        card stay three times as long.
+    fps : float, optional
+        GIF frames per second, from 0.25 to 50 (default 1.5); the last frame
+        and the title card stay three times as long. GIF only.
 
     Returns
     -------
@@ -187,6 +188,9 @@ def animate(
     if op != "pool" and ceil_mode:
         raise ConvlabError(f"ceil_mode applies to op='pool' only, got op={op!r}")
     suffix = picture_format(output)
+    if fps is not None and suffix != ".gif":
+        raise ConvlabError(f"fps applies to .gif animations, got fps={fps!r} for output={str(output)!r}")
+    frame_duration(1.5 if fps is None else fps)  # checked before any frame is built
     plan = (channels, out_channels, groups)
     p = problem(
         op, size, kernel_size, stride, padding, dilation, output_padding, ceil_mode=ceil_mode, channels=plan
@@ -199,5 +203,5 @@ def animate(
     check_grid(*p.size, "input")
     check_grid(*p.out, "output")
     parts = sections(p, view, values, mode)
-    write_picture(header(p, mode), parts, output, suffix, fps)
+    write_picture(header(p, mode), parts, output, suffix, 1.5 if fps is None else fps)
     return Animation(sum(len(s.frames) for s in parts), output)

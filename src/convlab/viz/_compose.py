@@ -136,7 +136,7 @@ def sheet_scene(head: list[str], sections: list[Section]) -> Scene:
     y = len(items) * LINE + 8
     index = 0
     for s, (caption_rows, title_rows, grid_h) in zip(sections, steps):
-        lines = _header([*s.card, s.sentence] if s.card else [s.sentence], width)
+        lines = _header(list(s.card) or [s.sentence], width)
         items += [Text(0, y + i * LINE, t) for i, t in enumerate(lines)]
         y += len(lines) * LINE + 8
         step_h = caption_rows * LINE + 8 + title_rows * LINE + grid_h + 12

@@ -112,6 +112,8 @@ def zero_insertion_frames(p: Problem, values: Values | None = None) -> list[Fram
 def scatter_frames(p: Problem, values: Values | None = None) -> list[Frame]:
     """Each input pixel pastes a kernel copy onto the uncropped output: one frame per input pixel."""
     canvas = scatter_canvas(p)
+    cropped = any(v for pair in p.pads for v in pair)
+    title = "output before cropping by padding" if cropped else f"output {size_text(p.out, p.ndim)}"
     sums: dict = {}
     counts: dict = {}
     frames = []
@@ -123,7 +125,7 @@ def scatter_frames(p: Problem, values: Values | None = None) -> list[Frame]:
             _input_labels(source.kinds, values, lambda rc: rc) if values is not None else {(r, c): x}
         )
         source.done = {cell: 1 for cell in pixels(p.size) if cell < (r, c)}
-        target = Panel("output before cropping by padding", canvas, done=dict(counts))
+        target = Panel(title, canvas, done=dict(counts))
         if values is not None:
             target.labels = {cell: short(v) for cell, v in sums.items()}
         elif any(n > 1 for n in counts.values()):

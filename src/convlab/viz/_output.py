@@ -35,8 +35,8 @@ def frame_duration(fps) -> int:
 
 def write_picture(head: list[str], parts: list[Section], output: str | os.PathLike, suffix: str, fps) -> None:
     """Encode the sections for ``suffix`` and write them atomically; refuse sheets too large to read."""
-    duration = frame_duration(fps)
     if suffix == ".gif":
+        duration = frame_duration(fps)
         scenes = gif_scenes(head, parts)
         held = [i for i, s in enumerate(_pages(parts)) if s]
         durations = [
