@@ -190,3 +190,19 @@ def test_projection_lines_join_the_window_corners_to_its_output_cell(tmp_path, c
     ox, oy = min(float(r.get("x")) for r in outputs), min(float(r.get("y")) for r in outputs)
     assert (float(out.get("x")) - ox, float(out.get("y")) - oy) == (CELL, CELL)
     assert out.get("fill") == HOT == window[4].get("fill")
+
+
+def test_one_dimensional_links_run_under_the_row(tmp_path, capsys):
+    # conv 1-D, 5 inputs, k3: frame 2 is y2, window over inputs 2..4.
+    step = steps(svg(tmp_path, capsys, "conv", "5", "-k", "3", "--ndim", "1"))[1]
+    edged = [
+        r for r in step.iter(f"{SVG}rect") if r.get("stroke") == HIGHLIGHT and r.get("stroke-width") == "3"
+    ]
+    window = [r for r in edged if r.get("data-kind") == "data"]
+    (out,) = [r for r in edged if r.get("data-kind") == "output"]
+    wl, _, wr, wb = _corners(window)
+    ol, _, orr, ob = _corners([out])
+    lines = [ln for ln in step.iter(f"{SVG}line") if ln.get("stroke") == HIGHLIGHT]
+    points = [tuple(float(ln.get(a)) for a in ("x1", "y1", "x2", "y2")) for ln in lines]
+    down, across, up = (wl + wr) // 2, (ol + orr) // 2, wb + 8
+    assert points == [(down, wb, down, up), (down, up, across, up), (across, up, across, ob)]

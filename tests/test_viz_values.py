@@ -185,3 +185,60 @@ def test_fps_is_a_bounded_number(fps, error):
         frame_duration(fps)
     # GIF durations are whole centiseconds, and no shorter than 20 ms.
     assert [frame_duration(f) for f in (0.25, 1, 1.5, 3, 50)] == [4000, 1000, 670, 330, 20]
+
+
+def _torch_output(op, size, k, s, pads, d, opad, x, mode, ceil):
+    """The oracle: PyTorch, with asymmetric padding by explicit pad / crop around it."""
+    F, nd = torch.nn.functional, len(size)
+    x = torch.tensor(x, dtype=torch.float64).reshape(1, 1, *size)
+    w = torch.tensor(_counting(k)).reshape(1, 1, *k)
+    if op == "conv":
+        xp = F.pad(x, [v for pair in reversed(pads) for v in pair])
+        return (F.conv1d if nd == 1 else F.conv2d)(xp, w, stride=s, dilation=d)[0, 0].numpy()
+    if op == "pool":
+        pool = {"max": (F.max_pool1d, F.max_pool2d), "avg": (F.avg_pool1d, F.avg_pool2d)}[mode][nd - 1]
+        extra = {"dilation": d} if mode == "max" else {}
+        pad = [lo for lo, _ in pads]
+        return pool(x, k, s, pad, ceil_mode=ceil, **extra)[0, 0].numpy()
+    convt = F.conv_transpose1d if nd == 1 else F.conv_transpose2d
+    full = convt(x, w, stride=s, dilation=d)[0, 0].numpy()
+    # Crop `lo` at the start; the end is cropped by `hi`, then extended by output_padding (zeros past the
+    # full output).
+    out = [n + op_ - lo - hi for n, op_, (lo, hi) in zip(full.shape, opad, pads)]
+    grown = np.pad(full, [(0, max(0, o + lo - n)) for o, n, (lo, _) in zip(out, full.shape, pads)])
+    return grown[tuple(slice(lo, lo + o) for o, (lo, _) in zip(out, pads))]
+
+
+def test_random_layers_show_torchs_outputs():
+    """200 layers: 1-D and 2-D, asymmetric padding, dilation, output_padding, ceil_mode, max and avg."""
+    import random
+
+    rng, checked = random.Random(15), 0
+    while checked < 200:
+        op, nd = rng.choice(["conv", "convtranspose", "pool"]), rng.choice([1, 2])
+        size = tuple(rng.randint(1, 6) for _ in range(nd))
+        k = tuple(rng.randint(1, 4) for _ in range(nd))
+        s = tuple(rng.randint(1, 3) for _ in range(nd))
+        mode, ceil = rng.choice(["max", "avg"]), op == "pool" and rng.random() < 0.5
+        d = tuple(rng.randint(1, 2) for _ in range(nd)) if not (op == "pool" and mode == "avg") else (1,) * nd
+        if op == "pool":
+            pads = tuple((p, p) for p in (rng.randint(0, kk // 2) for kk in k))
+        else:
+            pads = tuple((rng.randint(0, 2), rng.randint(0, 2)) for _ in range(nd))
+        opad = (
+            tuple(rng.randint(0, min(a, b) - 1) for a, b in zip(s, d)) if op == "convtranspose" else (0,) * nd
+        )
+        try:
+            p = problem(op, size, k, s, pads, d, opad, ceil_mode=ceil)
+        except ValueError:
+            continue  # padding larger than the layer allows: refused, as PyTorch refuses it
+        frames = [f for sec in sections(p, "zero-insertion", values=True, pool_mode=mode) for f in sec.frames]
+        grid = frames[0].panels[0]
+        data = sorted((rc, float(v)) for rc, v in grid.labels.items() if grid.kinds[rc[0]][rc[1]] == "data")
+        x = [v for _, v in data] if op == "pool" else _counting(size)
+        want = _torch_output(op, size, k, s, pads, d, opad, x, mode, ceil).reshape(p.out)
+        labels = frames[-1].panels[1].labels
+        assert {rc: labels[rc] for rc in np.ndindex(*p.out)} == {
+            rc: short(v) for rc, v in np.ndenumerate(want)
+        }, p
+        checked += 1

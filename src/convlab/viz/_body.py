@@ -121,24 +121,33 @@ def panel_items(
     """A panel's items, and the box of its highlighted cells (for the projection lines)."""
     items: list = [Text(x0, y0 + i * LINE, t) for i, t in enumerate(m.title)]
     top = y0 + title_rows * LINE + m.depth
-    items += _planes(m, x0, top)
-    hot = []
+    marked = m.panel.window | m.panel.current | m.panel.picked
+    hot = sorted((x0 + c * CELL, top + r * CELL) for r, c in marked)
+    box = None
+    if hot:
+        xs, ys = [x for x, _ in hot], [y for _, y in hot]
+        box = (min(xs), min(ys), max(xs) + CELL - 1, max(ys) + CELL - 1)
+    # Back planes, the box on the active ones (the front grid hides all but what peeks out), the grid.
+    items += _planes(m, x0, top) + (_tube(m, box) if box else [])
     for r, row in enumerate(m.panel.kinds):
         for c, kind in enumerate(row):
             fill, edge = _fill(m.panel, (r, c), kind)
-            x, y = x0 + c * CELL, top + r * CELL
-            items += cell(x, y, kind, fill, m.panel.labels.get((r, c), ""), edge)
-            if edge:
-                hot.append((x, y))
+            items += cell(x0 + c * CELL, top + r * CELL, kind, fill, m.panel.labels.get((r, c), ""), edge)
     if len(m.panel.planes) > 1:
         _, edge = GROUPS[m.panel.planes[0] % len(GROUPS)]
         front = HIGHLIGHT if 0 in m.panel.active else edge
         items.append(Rect(x0 - 2, top - 2, m.grid_w + 4, m.panel.shape[0] * CELL + 4, "", front, 2))
-    items += _outpad_notes(m, x0, top)
-    if not hot:
-        return items, None
-    return items, (min(x for x, _ in hot), min(y for _, y in hot), max(x for x, _ in hot) + CELL - 1,
-                   max(y for _, y in hot) + CELL - 1)  # fmt: skip
+    return items + _outpad_notes(m, x0, top), box
+
+
+def _tube(m: Measured, box: tuple[int, int, int, int]) -> list:
+    """The highlighted box again on each active plane behind the front one: the window reaches through."""
+    left, top, right, bottom = box
+    return [
+        Rect(left + k * PLANE, top - k * PLANE, right - left + 1, bottom - top + 1, "", HIGHLIGHT, 1)
+        for k in sorted(m.panel.active)
+        if k > 0
+    ]
 
 
 def _outpad_notes(m: Measured, x0: int, top: int) -> list:
@@ -167,14 +176,30 @@ def _outpad_notes(m: Measured, x0: int, top: int) -> list:
 
 
 def grids_height(m: Measured) -> int:
-    return m.panel.shape[0] * CELL + m.depth + (LINE + 4 if m.op_cols else 0)
+    below = LINE + 4 if m.op_cols else BRACKET + 2 if m.panel.shape[0] == 1 else 0
+    return m.panel.shape[0] * CELL + m.depth + below
+
+
+BRACKET = 8  # depth of the 1-D link under the row
 
 
 def link(left, right) -> list:
-    """Projection lines from the left highlighted box's right corners to the right box's left corners."""
+    """Projection lines from the left highlighted box's right corners to the right box's left corners.
+
+    Boxes on the same rows (1-D pictures) would put those lines on the cells'
+    own edges: they are joined by a bracket under the row instead, from the
+    bottom centre of one box to the bottom centre of the other.
+    """
     if left is None or right is None:
         return []
-    (_, lt, lr, lb), (rl, rt, _, rb) = left, right
+    (ll, lt, lr, lb), (rl, rt, rr, rb) = left, right
+    if (lt, lb) == (rt, rb):
+        a, b, y = (ll + lr) // 2, (rl + rr) // 2, lb + BRACKET
+        return [
+            Line(a, lb, a, y, HIGHLIGHT, 1),
+            Line(a, y, b, y, HIGHLIGHT, 1),
+            Line(b, y, b, rb, HIGHLIGHT, 1),
+        ]
     return [Line(lr, lt, rl, rt, HIGHLIGHT, 1), Line(lr, lb, rl, rb, HIGHLIGHT, 1)]
 
 

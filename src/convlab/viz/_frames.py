@@ -170,7 +170,10 @@ def pool_frames(p: Problem, values: Values, mode: str) -> list[Frame]:
                 panel.labels[cell] = "0"
             divisor += cell[0] < inside[0] and cell[1] < inside[1]
         y, total = p.grid_name("y", (r, c), p.out), values.y[r, c]
-        if mode == "max":
+        if mode == "max" and not read:
+            # A dilated window can fall wholly in the padding: PyTorch's maximum of nothing is -inf.
+            caption = f"{y} = the maximum of no input pixel (only padding under the window) = {short(total)}"
+        elif mode == "max":
             panel.picked = {max(read)[1]}
             caption = f"{y} = max({', '.join(short(v) for v, _ in read)}) = {short(total)}"
             caption += " (padding ignored)" if len(read) < len(panel.window) else ""
