@@ -108,6 +108,19 @@ def problem(
     if op == "pool" and (pads == "same" or any(lo != hi for lo, hi in pads)):
         raise ConvlabError(f"pooling pads both sides alike (as in PyTorch), got padding={padding!r}")
     op_ = per_dim(output_padding, "output_padding", ndim, minimum=0) if op == "convtranspose" else (0,) * ndim
+    out, working = _sizes(op, n, k, s, pads, d, op_, ceil_mode)
+
+    def lift(values, fill):
+        return tuple(values) if ndim == 2 else (fill, *values)
+
+    return Problem(
+        op, lift(n, 1), lift(k, 1), lift(s, 1), lift(pads, (0, 0)), lift(d, 1), lift(op_, 0),
+        lift(out, 1), ndim, working, bool(ceil_mode), _channels(op, channels),
+    )  # fmt: skip
+
+
+def _sizes(op: str, n, k, s, pads, d, op_, ceil_mode) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The output size from :mod:`convlab.shapes` (which validates), and its formula worked out."""
     if op == "conv":
         out = shapes.conv_output_size(n, k, s, pads, d)
     elif op == "pool":
@@ -117,15 +130,7 @@ def problem(
     extra = (
         {"output_padding": op_} if op == "convtranspose" else {"ceil_mode": ceil_mode} if op == "pool" else {}
     )
-    working = shapes.size_working(op, n, k, s, pads, d, **extra)
-
-    def lift(values, fill):
-        return tuple(values) if ndim == 2 else (fill, *values)
-
-    return Problem(
-        op, lift(n, 1), lift(k, 1), lift(s, 1), lift(pads, (0, 0)), lift(d, 1), lift(op_, 0),
-        lift(out, 1), ndim, working, bool(ceil_mode), _channels(op, channels),
-    )  # fmt: skip
+    return out, shapes.size_working(op, n, k, s, pads, d, **extra)
 
 
 def _channels(op: str, channels) -> tuple[int, int, int]:
