@@ -206,3 +206,21 @@ def test_one_dimensional_links_run_under_the_row(tmp_path, capsys):
     points = [tuple(float(ln.get(a)) for a in ("x1", "y1", "x2", "y2")) for ln in lines]
     down, across, up = (wl + wr) // 2, (ol + orr) // 2, wb + 8
     assert points == [(down, wb, down, up), (down, up, across, up), (across, up, across, ob)]
+
+
+@pytest.mark.parametrize(
+    "args, suffix",
+    [(("conv", 40, 3), ".gif"), (("conv", 12, 3), ".png"), (("convtranspose", 8, 3), ".gif")],
+)
+def test_too_large_pictures_are_refused_before_any_frame_is_built(tmp_path, monkeypatch, args, suffix):
+    import convlab.viz._animate as animate_module
+    from convlab.viz import PictureTooLarge, animate
+
+    def never(*_, **__):
+        raise AssertionError("frames were built")
+
+    monkeypatch.setattr(animate_module, "sections", never)
+    stride = 2 if args[0] == "convtranspose" else 1
+    with pytest.raises(PictureTooLarge, match="million pixels"):
+        animate(*args, tmp_path / f"a{suffix}", stride=stride)
+    assert list(tmp_path.iterdir()) == []

@@ -8,9 +8,9 @@ from .._args import ConvlabError
 from ._compose import Section
 from ._files import picture_format
 from ._frames import conv_frames, pool_frames, scatter_frames, stacked, zero_insertion_frames
-from ._layout import Problem, problem, stuffed_pads
+from ._layout import Problem, conv_grid, problem, scatter_canvas, stuffed_grid, stuffed_pads
 from ._notebook import Animation
-from ._output import frame_duration, write_picture
+from ._output import check_budget, frame_duration, write_picture
 from ._scene import check_grid
 from ._values import compute
 
@@ -110,6 +110,22 @@ def frame_count(p: Problem, view: str = "both") -> int:
     return {"scatter": ins, "zero-insertion": outs, "both": ins + outs}[view]
 
 
+def _grids(p: Problem, view: str) -> list[tuple[int, tuple[int, int], tuple[int, int]]]:
+    """(frames, left grid, right grid) per view of ``p``, without building a frame."""
+
+    def shape(grid: list[list[str]]) -> tuple[int, int]:
+        return len(grid), len(grid[0]) if grid else 0
+
+    if p.op != "convtranspose":
+        return [(frame_count(p), shape(conv_grid(p)), p.out)]
+    views = []
+    if view in ("both", "scatter"):
+        views.append((frame_count(p, "scatter"), p.size, shape(scatter_canvas(p))))
+    if view in ("both", "zero-insertion"):
+        views.append((frame_count(p, "zero-insertion"), shape(stuffed_grid(p)), p.out))
+    return views
+
+
 def _check_mode(op: str, pool_mode: str | None, dilation) -> str:
     if pool_mode is None:
         return "max"
@@ -202,6 +218,7 @@ def animate(
     # Check the grids before building thousands of frames for a 500x500 input.
     check_grid(*p.size, "input")
     check_grid(*p.out, "output")
+    check_budget(_grids(p, view), suffix)
     parts = sections(p, view, values, mode)
     write_picture(header(p, mode), parts, output, suffix, 1.5 if fps is None else fps)
     return Animation(sum(len(s.frames) for s in parts), output)

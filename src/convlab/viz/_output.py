@@ -8,8 +8,8 @@ import os
 from .._args import ConvlabError
 from ._compose import Section, gif_scenes, sheet_scene
 from ._files import write_atomic
-from ._raster import MAX_SHEET_PIXELS, gif_bytes, png_bytes
-from ._scene import PictureTooLarge
+from ._raster import MAX_GIF_PIXELS, MAX_SHEET_PIXELS, gif_bytes, png_bytes
+from ._scene import CELL, GAP, PictureTooLarge
 from ._svg import svg_text
 
 FPS_RANGE = (0.25, 50.0)
@@ -31,6 +31,25 @@ def frame_duration(fps) -> int:
         # Browsers show GIF frames shorter than 20 ms at 100 ms: 50 fps is the honest top.
         raise ConvlabError(f"fps must be from {low:g} to {high:g} frames per second, got fps={fps!r}")
     return max(20, round(100 / fps) * 10)
+
+
+def check_budget(views: list[tuple[int, tuple[int, int], tuple[int, int]]], suffix: str) -> None:
+    """Refuse a picture whose grids alone pass the pixel limit, before any frame is built.
+
+    ``views`` holds ``(frames, left grid, right grid)`` per view, grids as
+    (rows, columns). Captions, titles and legends only add to the grids'
+    pixels, so this lower bound never refuses a picture that would fit; it
+    stops a 40x40 GIF (minutes and gigabytes of frames) in microseconds.
+    """
+    pixels = sum(n * ((a[1] + b[1]) * CELL + GAP) * max(a[0], b[0]) * CELL for n, a, b in views)
+    limit, what = (MAX_GIF_PIXELS, "GIF") if suffix == ".gif" else (MAX_SHEET_PIXELS, "sheet")
+    if pixels > limit:
+        frames = sum(n for n, _, _ in views)
+        raise PictureTooLarge(
+            f"the {what} would hold {frames} frames, at least {pixels / 1e6:.0f} million pixels, "
+            "too large to be readable; try smaller sizes (e.g. input 5x5)"
+            + ("" if suffix == ".gif" else " or write a .gif, which shows one frame at a time")
+        )
 
 
 def write_picture(head: list[str], parts: list[Section], output: str | os.PathLike, suffix: str, fps) -> None:
