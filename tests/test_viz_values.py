@@ -242,3 +242,44 @@ def test_random_layers_show_torchs_outputs():
             rc: short(v) for rc, v in np.ndenumerate(want)
         }, p
         checked += 1
+
+
+def test_a_window_on_another_groups_front_plane_is_outlined_not_filled(tmp_path, capsys):
+    import xml.etree.ElementTree as ET
+
+    from convlab.viz._scene import HIGHLIGHT, HOT
+
+    path = tmp_path / "g.svg"
+    assert (
+        main(
+            [
+                "animate",
+                "conv",
+                "4",
+                "-k",
+                "3",
+                "-c",
+                "4",
+                "--out-channels",
+                "2",
+                "--groups",
+                "2",
+                "-o",
+                str(path),
+            ]
+        )
+        == 0
+    )
+    svg = "{http://www.w3.org/2000/svg}"
+    steps = [g for g in ET.parse(path).getroot().iter(f"{svg}g") if g.get("class") == "step"]
+    for index, front_active in ((0, True), (4, False)):  # y1 of output channel 1 (group 1), then of channel 2
+        rects = list(steps[index].iter(f"{svg}rect"))
+        hot = [r for r in rects if r.get("data-kind") == "data" and r.get("fill") == HOT]
+        outline = [
+            r
+            for r in rects
+            if (r.get("fill"), r.get("stroke"), r.get("stroke-width"), r.get("width"))
+            == ("none", HIGHLIGHT, "2", "89")
+        ]
+        # The 3x3 window is 90 pixels wide (an SVG rect's width is w - 1); 1-pixel boxes are back planes'.
+        assert (len(hot), len(outline)) == ((9, 0) if front_active else (0, 1))

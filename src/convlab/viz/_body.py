@@ -89,12 +89,18 @@ def measure(panel: Panel) -> Measured:
 
 
 def _fill(panel: Panel, rc, kind: str) -> tuple[str | None, str | None]:
-    """(fill, edge) of one cell: picked, highlighted, under the window, done, or plain."""
+    """(fill, edge) of one cell: picked, highlighted, under the window, done, or plain.
+
+    When the front plane is not one the frame reads or writes (another
+    group's channel), its cells stay plain: the box drawn on the active
+    planes behind it, and its outline here, show where the window is.
+    """
+    front = 0 in panel.active
     if rc in panel.picked:
         return PICKED, HIGHLIGHT
-    if rc in panel.current:
+    if rc in panel.current and front:
         return HOT, HIGHLIGHT
-    if rc in panel.window:
+    if rc in panel.window and front:
         return WINDOW_FILL[kind], HIGHLIGHT
     count = panel.done.get(rc, 0)
     if count and kind in DONE_FILL:
@@ -137,6 +143,9 @@ def panel_items(
         _, edge = GROUPS[m.panel.planes[0] % len(GROUPS)]
         front = HIGHLIGHT if 0 in m.panel.active else edge
         items.append(Rect(x0 - 2, top - 2, m.grid_w + 4, m.panel.shape[0] * CELL + 4, "", front, 2))
+        if box and 0 not in m.panel.active:
+            left, top_, right, bottom = box
+            items.append(Rect(left, top_, right - left + 1, bottom - top_ + 1, "", HIGHLIGHT, 2))
     return items + _outpad_notes(m, x0, top), box
 
 
