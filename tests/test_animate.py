@@ -35,6 +35,9 @@ def _frames(path) -> int:
         (("convtranspose", "2x3", "-k", "3", "-s", "2", "-p", "1", "--op", "1"), 6 + 24),
         (("convtranspose", "2x3", "-k", "3", "-s", "2", "--view", "scatter"), 6),
         (("convtranspose", "2x3", "-k", "3", "-s", "2", "--view", "zero-insertion"), 5 * 7),
+        # pooling: one frame per output pixel; 6x6, k2 (stride = kernel) -> 3x3; ceil_mode 5x5, k2 -> 3x3.
+        (("pool", "6", "-k", "2"), 9),
+        (("pool", "5", "-k", "2", "--ceil-mode", "--pool", "avg"), 9),
         # 1-D: a single row; 4 inputs, k3 s2 -> 9 outputs.
         (("convtranspose", "4", "-k", "3", "-s", "2", "--ndim", "1"), 4 + 9),
     ],

@@ -283,3 +283,12 @@ def test_a_window_on_another_groups_front_plane_is_outlined_not_filled(tmp_path,
         ]
         # The 3x3 window is 90 pixels wide (an SVG rect's width is w - 1); 1-pixel boxes are back planes'.
         assert (len(hot), len(outline)) == ((9, 0) if front_active else (0, 1))
+
+
+def test_pooling_reads_one_channel_per_output_channel():
+    frames = _frames(problem("pool", 4, 2, None, channels=(3, None, 1)), pool_mode="max")
+    assert len(frames) == 3 * 4
+    for o in range(3):
+        for f in frames[4 * o : 4 * o + 4]:
+            assert f.panels[0].active == {o} == f.panels[1].active and f.panels[0].planes == (0, 1, 2)
+            assert f.caption.startswith(f"channel {o + 1}: y")

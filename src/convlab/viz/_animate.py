@@ -44,7 +44,9 @@ def header(p: Problem, pool_mode: str = "max") -> list[str]:
     if p.op == "pool" and p.ceil_mode:
         text += ", ceil_mode"
     c_in, c_out, groups = p.channels
-    if (c_in, c_out) != (1, 1):
+    if p.op == "pool" and c_in > 1:
+        text += f", channels {c_in} (each pooled on its own)"
+    elif (c_in, c_out) != (1, 1):
         text += f", channels {c_in} -> {c_out}" + (f", groups {groups}" if groups > 1 else "")
     if p.ndim == 1 or p.working[0] == p.working[1]:
         return [text, f"output size: {p.working[0]}"]

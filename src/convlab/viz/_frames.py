@@ -189,6 +189,17 @@ def pool_frames(p: Problem, values: Values, mode: str) -> list[Frame]:
     return frames
 
 
+def _channel_words(p: Problem, lead: int, group: int, reads, scatter: bool) -> tuple[str, str]:
+    """``output channel 2`` and `` (group 2: input channels 3-4)``: what a frame of a stack computes."""
+    if p.op == "pool":
+        return f"channel {lead + 1}", ""  # pooled on its own
+    if scatter:
+        return f"input channel {lead + 1}", f" (group {group + 1})"
+    first, last = min(reads) + 1, max(reads) + 1
+    inputs = f"input channel {first}" if first == last else f"input channels {first}-{last}"
+    return f"output channel {lead + 1}", f" (group {group + 1}: {inputs})"
+
+
 def stacked(p: Problem, frames: list[Frame], scatter: bool) -> list[Frame]:
     """The frames once per output channel (per input channel when scattering), channels as planes.
 
@@ -208,9 +219,7 @@ def stacked(p: Problem, frames: list[Frame], scatter: bool) -> list[Frame]:
         reads = frozenset(i for i in range(c_in) if group_in[i] == g)
         writes = frozenset(o for o in range(c_out) if group_out[o] == g)
         active_in, active_out = (frozenset({lead}), writes) if scatter else (reads, frozenset({lead}))
-        first, last = min(reads) + 1, max(reads) + 1
-        words = f"input channel {lead + 1}" if scatter else f"output channel {lead + 1}"
-        where = f" (group {g + 1}: input channels {first}-{last})" if not scatter else f" (group {g + 1})"
+        words, where = _channel_words(p, lead, g, reads, scatter)
         for f in frames:
             left, right = (dataclasses.replace(q) for q in f.panels)
             left.planes, left.active = group_in, active_in

@@ -151,6 +151,8 @@ def _channels(op: str, channels) -> tuple[int, int, int]:
         raise ConvlabError(
             f"pooling keeps its channels: out_channels and groups apply to conv, got op={op!r}"
         )
+    if op == "pool":
+        return (c_in, c_in, c_in)  # each channel pooled on its own: as many groups as channels
     if c_in % groups or c_out % groups:
         raise ConvlabError(
             f"groups must divide channels and out_channels (as in nn.Conv2d), got channels={c_in}, "
