@@ -13,10 +13,11 @@ from collections.abc import Callable
 import numpy as np
 
 from ._conv_args import ConvArgs
+from ._epilogue import Epilogue
 from ._window import gather, taps
 from ._workspace import chunks
 
-__all__ = ["applies", "convolve_chunks", "reshape_view", "run", "workspace"]
+__all__ = ["applies", "convolve_chunks", "reshape_view", "run", "run_fused", "workspace"]
 
 # columns(batch, box, sizes) -> (nb, C_in, taps, *sizes) operand of one chunk's GEMM
 Columns = Callable[[slice, tuple[slice, ...], tuple[int, ...]], np.ndarray]
@@ -33,6 +34,11 @@ def workspace(args: ConvArgs) -> int:
 
 def run(args: ConvArgs) -> np.ndarray:
     """``(N, C_out, *out_shape)``: per chunk of output positions, im2col then one GEMM."""
+    return run_fused(args, Epilogue())
+
+
+def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
+    """:func:`run` with ``epilogue`` applied to each chunk right after its GEMM."""
     x, image = args.x, args.image
     buffer = np.empty(0, dtype=x.dtype)
 
@@ -45,10 +51,10 @@ def run(args: ConvArgs) -> np.ndarray:
         gather(x[batch], image, box, cols)
         return cols
 
-    return convolve_chunks(args, columns)
+    return convolve_chunks(args, columns, epilogue)
 
 
-def convolve_chunks(args: ConvArgs, columns: Columns) -> np.ndarray:
+def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None = None) -> np.ndarray:
     """The chunk loop shared with the ``direct`` strategy: ``out[box] = W_mat @ columns(box)``.
 
     The GEMM of a chunk is ``(g, C_out/g, C_in/g * taps) @ (g, C_in/g * taps, positions)``,
@@ -64,6 +70,10 @@ def convolve_chunks(args: ConvArgs, columns: Columns) -> np.ndarray:
         source = reshape_view(columns(batch, box, sizes), (nb, groups, c_in // groups * k, -1))
         target = reshape_view(out[(batch, slice(None), *box)], (nb, groups, c_out // groups, -1))
         np.matmul(wmat, source, out=target)
+        if epilogue is not None and not epilogue.empty:
+            block = out[(batch, slice(None), *box)]
+            for sample in range(nb):
+                epilogue.apply(block[sample])
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._args import ConvlabError
 from ..functional._pad import pad
-from ..nn import Module, TraceRow
+from ..nn import Module, TraceRow, run_chain
 from ..nn._trace import trace_into
 from ..shapes import CropBox, SizeContract, center_crop_box
 from ._contract import plan_contract
@@ -77,9 +77,7 @@ class Plan:
 
 
 def _run(steps: Steps, x: np.ndarray) -> np.ndarray:
-    for _, module in steps:
-        x = module(x)
-    return x
+    return run_chain((module for _, module in steps), x)
 
 
 class UNetBase(Module):
