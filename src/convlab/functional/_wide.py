@@ -212,11 +212,9 @@ def _plan(args: ConvArgs) -> tuple[int, int]:
     extent = _extent(args)
     copy, per_position = _bytes(args, extent)
     row = math.prod(extent[1:])
-    positions = min(
-        _THREAD_CHUNK // (args.w.shape[0] * args.x.dtype.itemsize),
-        (get_workspace_limit() - copy) // (threads * per_position),
-    )
-    rows = min(positions // row, args.out_shape[0])
+    wanted = max(1, _THREAD_CHUNK // (args.w.shape[0] * args.x.dtype.itemsize * row))
+    fits = (get_workspace_limit() - copy) // (threads * per_position * row)
+    rows = min(wanted, fits, args.out_shape[0])
     if rows < 1 or -(-args.out_shape[0] // rows) < 2:
         return serial  # one chunk per thread does not fit, or there is only one chunk
     return threads, rows
