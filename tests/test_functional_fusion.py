@@ -14,8 +14,9 @@ from hypothesis import given, settings
 
 import convlab.functional as cf
 from conv_cases import conv_case
-from convlab.functional import _blas, _wide
+from convlab.functional import _blas, _conv_transpose, _wide
 from convlab.functional._conv import conv_nd
+from convlab.functional._conv_transpose import conv_transpose_nd
 from convlab.functional._epilogue import Epilogue
 from convlab.functional._norm import batch_norm_into
 from reference_conv import conv as loop_conv
@@ -177,3 +178,55 @@ def test_batch_norm_relu_in_place_equals_torch_bit_for_bit(dtype):
     assert (inplace is copy) == (dtype == np.float32)
     if dtype == np.float64:
         assert _same(copy, x)
+
+
+UPCONV_CASES = [  # in shape, weight shape, stride, padding: tiled (the U-Net's), gaps, overlaps
+    ((2, 6, 13, 17), (6, 5, 2, 2), 2, 0),
+    ((1, 4, 9, 8), (4, 3, 2, 2), 3, 0),
+    ((2, 3, 7, 9), (3, 4, 3, 3), 2, 1),
+    ((1, 4, 5, 6, 7), (4, 2, 2, 2, 2), 2, 0),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(("shape", "wshape", "stride", "padding"), UPCONV_CASES)
+def test_conv_transpose_into_a_view_equals_the_plain_call_and_torch(shape, wshape, stride, padding, threads):
+    rng = np.random.default_rng(7)
+    x = _with_specials(rng.standard_normal(shape).astype(np.float32))
+    w, b = rng.standard_normal(wshape).astype(np.float32), rng.standard_normal(wshape[1]).astype(np.float32)
+    ndim = len(shape) - 2
+    args = (b, stride, padding, 0, 1, 1, None, ndim)
+    with mock.patch.object(_conv_transpose, "thread_count", lambda: threads):
+        plain = conv_transpose_nd(x, w, *args)
+        joined = np.full((shape[0], 3 + wshape[1], *plain.shape[2:]), 7.0, np.float32)
+        into = conv_transpose_nd(x, w, *args, out=joined[:, 3:])
+    assert into.base is joined or np.shares_memory(into, joined)
+    assert _same(np.ascontiguousarray(joined[:, 3:]), plain)
+    assert (joined[:, :3] == 7.0).all()
+    op = {1: "conv_transpose1d", 2: "conv_transpose2d", 3: "conv_transpose3d"}[ndim]
+    t = getattr(torch.nn.functional, op)(
+        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride, padding
+    )
+    finite = ~np.isnan(t.numpy())
+    np.testing.assert_array_equal(np.isnan(plain), ~finite)
+    np.testing.assert_allclose(plain[finite], t.numpy()[finite], rtol=1e-5, atol=1e-5)
+
+
+def test_conv_transpose_chunks_on_the_pool_equal_the_serial_ones():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 64, 90, 90)).astype(np.float32)
+    w, b = rng.standard_normal((64, 32, 2, 2)).astype(np.float32), rng.standard_normal(32).astype(np.float32)
+    with cf.workspace_limit(1 << 20):  # many chunks
+        pooled = cf.conv_transpose2d(x, w, b, stride=2)
+        with mock.patch.object(_conv_transpose, "thread_count", lambda: 1):
+            serial = cf.conv_transpose2d(x, w, b, stride=2)
+    assert _same(pooled, serial)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"), [((1, 5, 8, 8), np.float32), ((1, 6, 9, 9), np.float32), ((1, 6, 8, 8), np.float64)]
+)
+def test_conv_transpose_out_of_another_shape_or_dtype_is_refused(shape, dtype):
+    x, w = np.ones((1, 3, 4, 4), np.float32), np.ones((3, 6, 2, 2), np.float32)
+    with pytest.raises(ValueError, match=r"out must be an array of shape \(1, 6, 8, 8\) and dtype float32"):
+        conv_transpose_nd(x, w, None, 2, 0, 0, 1, 1, None, 2, out=np.empty(shape, dtype))

@@ -189,6 +189,16 @@ class _ConvTranspose(_ConvNd):
         args = (self.stride, self.padding, self.output_padding, self.groups, self.dilation, output_size)
         return conv_transpose_nd(input, self.weight, self.bias, *args, self._ndim)
 
+    def forward_into(self, input: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out[...] = self(input)`` with no temporary; ``out`` (a view will do) of the exact shape, dtype.
+
+        A U-Net writes its up-convolution straight into its half of the skip
+        concatenation this way.
+        """
+        self._check_input(np.shape(input))
+        args = (self.stride, self.padding, self.output_padding, self.groups, self.dilation, None)
+        return conv_transpose_nd(input, self.weight, self.bias, *args, self._ndim, out=out)
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The output shape, from :func:`convlab.shapes.conv_transpose_output_size`."""
         self._check_input(input_shape)
