@@ -86,24 +86,38 @@ def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
     way), which then needs no zeros, and chunks write disjoint pixels, so they run on
     the pool with a single-threaded BLAS each (see :mod:`._wide`).
     """
-    x, w, b, groups, image = args.x, args.w, args.b, args.groups, args.image
-    n, c_in = x.shape[:2]
-    c_out, k = w.shape[1] * groups, taps(image)
+    x, image = args.x, args.image
     store = disjoint(image)
     tiled = store and _tiles(args)
-    shape = (n, c_out, *args.out_shape)
     if out is None:
+        shape = (x.shape[0], args.w.shape[1] * args.groups, *args.out_shape)
         out = (np.empty if tiled else np.zeros)(shape, dtype=args.policy.accumulate)
     elif not tiled:
         out[...] = 0
-    bias = None if b is None else b.reshape(-1, 1, *(1,) * args.ndim)
+    bias = None if args.b is None else args.b.reshape(-1, 1, *(1,) * args.ndim)
     # Where the taps leave gaps (stride > kernel) the gaps get the bias too: added at the end.
     in_cols = bias is not None and tiled and out.dtype == x.dtype
     if bias is not None and not store:
         out += bias[:, 0]
+    threads = thread_count() if store and _blas.can_single_thread() else 1
+    items = list(chunks(x.shape[0], x.shape[2:], out.shape[1] * taps(image) * x.dtype.itemsize * threads))
+    chunk = _chunk_runner(args, out, bias if in_cols else None, store)
+    if threads > 1 and len(items) > 1:
+        with _blas.single_threaded():
+            parallel(chunk, items)
+    else:
+        for item in items:
+            chunk(item)
+    if bias is not None and store and not in_cols:
+        out += bias[:, 0]
+    return out
+
+
+def _chunk_runner(args: ConvArgs, out: np.ndarray, bias: np.ndarray | None, store: bool):
+    """``chunk((batch, box))``: one chunk of input positions, its GEMM into this thread's columns, col2im."""
+    x, w, groups, image = args.x, args.w, args.groups, args.image
+    c_in, c_out, k = x.shape[1], out.shape[1], taps(image)
     w_t = w.reshape(groups, c_in // groups, c_out // groups * k).transpose(0, 2, 1)
-    pooled = store and thread_count() > 1 and _blas.can_single_thread()
-    threads = thread_count() if pooled else 1
     buffers: dict[int, np.ndarray] = {}
 
     def chunk(item: tuple[slice, tuple[slice, ...]]) -> None:
@@ -117,20 +131,11 @@ def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
         source = reshape_view(x[(batch, slice(None), *box)], (nb, groups, c_in // groups, -1))
         np.matmul(w_t, source, out=cols)
         planes = cols.reshape(nb, c_out, k, *sizes)
-        if in_cols:
+        if bias is not None:
             planes += bias
         scatter_add(planes, image, box, out[batch], assign=store)
 
-    items = list(chunks(n, x.shape[2:], c_out * k * x.dtype.itemsize * threads))
-    if pooled and len(items) > 1:
-        with _blas.single_threaded():
-            parallel(chunk, items)
-    else:
-        for item in items:
-            chunk(item)
-    if bias is not None and store and not in_cols:
-        out += bias[:, 0]
-    return out
+    return chunk
 
 
 def conv_transpose1d(

@@ -90,12 +90,7 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     x, w, out_shape = args.x, args.w, args.out_shape
     extent = _extent(args)
     threads, rows = _plan(args)
-    strides = [math.prod(extent[i + 1 :]) for i in range(len(extent))]
-    offsets = [
-        sum(t * d * s for t, d, s in zip(tap, args.dilation, strides)) for tap in np.ndindex(*args.kernel)
-    ]
-    # The flat index of the last valid position within one row of the first dimension, plus one.
-    tail = sum((o - 1) * s for o, s in zip(out_shape[1:], strides[1:])) + 1
+    strides, offsets, tail = _flat_geometry(args, extent)
     out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
     lower = (_by_taps(w, offsets) if args.groups == 1 else None) or _by_gather(
         w, offsets, args.groups, rows * strides[0]
@@ -126,6 +121,16 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
             for item in items:
                 chunk(item)
     return out
+
+
+def _flat_geometry(args: ConvArgs, extent: tuple[int, ...]) -> tuple[list[int], list[int], int]:
+    """(flat strides of the padded extent, flat offset of each tap, one past a row's last valid position)."""
+    strides = [math.prod(extent[i + 1 :]) for i in range(len(extent))]
+    offsets = [
+        sum(t * d * s for t, d, s in zip(tap, args.dilation, strides)) for tap in np.ndindex(*args.kernel)
+    ]
+    tail = sum((o - 1) * s for o, s in zip(args.out_shape[1:], strides[1:])) + 1
+    return strides, offsets, tail
 
 
 def _by_taps(w: np.ndarray, offsets: list[int]):
