@@ -14,7 +14,7 @@ from hypothesis import given, settings
 
 import convlab.functional as cf
 from conv_cases import conv_case
-from convlab.functional import _blas, _conv_transpose, _wide
+from convlab.functional import _blas, _im2col, _wide
 from convlab.functional._conv import conv_nd
 from convlab.functional._conv_transpose import conv_transpose_nd
 from convlab.functional._epilogue import Epilogue
@@ -27,7 +27,7 @@ torch = pytest.importorskip("torch")
 
 def _threaded_small_chunks():
     """Every stride-1 case on the wide lowering, in chunks of one row: many chunks on the pool."""
-    return mock.patch.multiple(_wide, _MAX_JUNK=1.0, _THREAD_CHUNK=1)
+    return mock.patch.multiple(_wide, _MAX_JUNK=1.0, _MIN_TAP_DEPTH=1, _THREAD_CHUNK=1)
 
 
 def _serial():
@@ -63,7 +63,7 @@ def test_fused_bias_relu_equals_unfused_bit_for_bit(shape, wshape, stride, paddi
     w, b = rng.standard_normal(wshape).astype(dtype), rng.standard_normal(wshape[0]).astype(dtype)
     ndim = len(shape) - 2
     args = (b, stride, padding, 1, groups, "zeros", ndim)
-    with mock.patch.object(_wide, "_MAX_JUNK", 1.0):
+    with mock.patch.multiple(_wide, _MAX_JUNK=1.0, _MIN_TAP_DEPTH=1):
         fused = conv_nd(x, w, *args, relu=True)
         plain = conv_nd(x, w, *args)
     assert _same(fused, cf.relu(plain))
@@ -196,7 +196,7 @@ def test_conv_transpose_into_a_view_equals_the_plain_call_and_torch(shape, wshap
     w, b = rng.standard_normal(wshape).astype(np.float32), rng.standard_normal(wshape[1]).astype(np.float32)
     ndim = len(shape) - 2
     args = (b, stride, padding, 0, 1, 1, None, ndim)
-    with mock.patch.object(_conv_transpose, "thread_count", lambda: threads):
+    with mock.patch.object(_im2col, "thread_count", lambda: threads):
         plain = conv_transpose_nd(x, w, *args)
         joined = np.full((shape[0], 3 + wshape[1], *plain.shape[2:]), 7.0, np.float32)
         into = conv_transpose_nd(x, w, *args, out=joined[:, 3:])
@@ -216,10 +216,13 @@ def test_conv_transpose_chunks_on_the_pool_equal_the_serial_ones():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((1, 64, 90, 90)).astype(np.float32)
     w, b = rng.standard_normal((64, 32, 2, 2)).astype(np.float32), rng.standard_normal(32).astype(np.float32)
-    with cf.workspace_limit(1 << 20):  # many chunks
+    with cf.workspace_limit(2 << 20):  # a few chunks
         pooled = cf.conv_transpose2d(x, w, b, stride=2)
-        with mock.patch.object(_conv_transpose, "thread_count", lambda: 1):
-            serial = cf.conv_transpose2d(x, w, b, stride=2)
+    with (
+        cf.workspace_limit(1 << 20),
+        mock.patch.object(_im2col, "thread_count", lambda: 1),
+    ):  # the same chunks
+        serial = cf.conv_transpose2d(x, w, b, stride=2)
     assert _same(pooled, serial)
 
 
@@ -230,3 +233,31 @@ def test_conv_transpose_out_of_another_shape_or_dtype_is_refused(shape, dtype):
     x, w = np.ones((1, 3, 4, 4), np.float32), np.ones((3, 6, 2, 2), np.float32)
     with pytest.raises(ValueError, match=r"out must be an array of shape \(1, 6, 8, 8\) and dtype float32"):
         conv_transpose_nd(x, w, None, 2, 0, 0, 1, 1, None, 2, out=np.empty(shape, dtype))
+
+
+@pytest.mark.parametrize(("wshape", "stride"), [((8, 16, 3, 3), 2), ((4, 16, 1, 1), 1), ((8, 3, 3, 3), 1)])
+def test_im2col_and_direct_chunks_on_the_pool_equal_the_serial_ones(wshape, stride):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, wshape[1], 70, 66)).astype(np.float32)
+    w, b = rng.standard_normal(wshape).astype(np.float32), rng.standard_normal(wshape[0]).astype(np.float32)
+    calls = []
+    real = _im2col.parallel
+
+    def spy(work, items):
+        items = list(items)
+        calls.append(len(items))
+        real(work, items)
+
+    # The least limit that pools: 1024 positions a thread. One thread under half of it takes
+    # the same chunks (the GEMM of another chunk size may round differently).
+    limit = 2 * 1024 * wshape[1] * wshape[2] * wshape[3] * 4
+    with cf.workspace_limit(limit), mock.patch.object(_im2col, "parallel", spy):
+        pooled = conv_nd(x, w, b, stride, 1 if wshape[2] == 3 else 0, 1, 1, "zeros", 2, relu=True)
+    with cf.workspace_limit(limit // 2), mock.patch.object(_im2col, "thread_count", lambda: 1):
+        serial = conv_nd(x, w, b, stride, 1 if wshape[2] == 3 else 0, 1, 1, "zeros", 2, relu=True)
+    assert len(calls) == 1 and calls[0] > 1, calls
+    assert _same(pooled, serial)
+    t = torch.nn.functional.conv2d(
+        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride, 1 if wshape[2] == 3 else 0
+    )
+    np.testing.assert_allclose(pooled, torch.relu(t).numpy(), rtol=1e-5, atol=1e-5)

@@ -16,11 +16,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError
-from . import _blas
 from ._conv import IntArg
 from ._conv_args import ConvArgs, transpose_args
-from ._im2col import reshape_view
-from ._threads import parallel, thread_count
+from ._im2col import pool_threads, reshape_view, run_chunks
 from ._window import disjoint, scatter_add, taps
 from ._workspace import chunks
 
@@ -99,15 +97,11 @@ def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
     in_cols = bias is not None and tiled and out.dtype == x.dtype
     if bias is not None and not store:
         out += bias[:, 0]
-    threads = thread_count() if store and _blas.can_single_thread() else 1
-    items = list(chunks(x.shape[0], x.shape[2:], out.shape[1] * taps(image) * x.dtype.itemsize * threads))
+    per_position = out.shape[1] * taps(image) * x.dtype.itemsize
+    # Disjoint taps: chunks write disjoint pixels and may run at once.
+    threads = pool_threads(per_position) if store else 1
     chunk = _chunk_runner(args, out, bias if in_cols else None, store)
-    if threads > 1 and len(items) > 1:
-        with _blas.single_threaded():
-            parallel(chunk, items)
-    else:
-        for item in items:
-            chunk(item)
+    run_chunks(chunk, chunks(x.shape[0], x.shape[2:], per_position * threads), threads)
     if bias is not None and store and not in_cols:
         out += bias[:, 0]
     return out

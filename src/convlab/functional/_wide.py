@@ -49,6 +49,10 @@ __all__ = ["applies", "run", "run_fused", "workspace"]
 # from 570 px down to 136 px, tie at 64 px (3 % junk) and lose up to 20 % at
 # 30 px (6.7 % junk, and K = C_in GEMMs against the gather's 9 * C_in).
 _MAX_JUNK = 0.05
+# Input channels per group below which one GEMM per tap is too thin (K = C_in):
+# im2col's single GEMM (K = C_in * taps) ran 3x faster at 1-3 channels, 1.3x at
+# 8, and tied at 16 (64 output channels at 300^2, pooled chunks, loaded box).
+_MIN_TAP_DEPTH = 16
 # Output bytes of one pool thread's chunk: the accumulator its nine GEMMs
 # revisit stays in the core's L2 (1 MiB here). Measured on the U-Net layers
 # with one BLAS thread per chunk: 1 MiB ran 5-10 % faster than 4 MiB and
@@ -188,7 +192,7 @@ def _bytes(args: ConvArgs, extent: tuple[int, ...]) -> tuple[int, int]:
 def _rows(args: ConvArgs) -> int | None:
     """Rows of the first dimension per chunk, or ``None`` when the wide lowering does not apply."""
     extent, out_shape = _extent(args), args.out_shape
-    if any(s != 1 for s in args.stride):
+    if any(s != 1 for s in args.stride) or args.x.shape[1] // args.groups < _MIN_TAP_DEPTH:
         return None
     if any(lo + n > e for lo, n, e in zip(args.lo, args.x.shape[2:], extent)):
         return None  # the padding after is negative: part of the image is never read
