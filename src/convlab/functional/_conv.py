@@ -103,10 +103,11 @@ def conv1d(
     ``out = floor((size + lo + hi - dilation*(k - 1) - 1) / stride) + 1`` per
     dimension (:func:`convlab.shapes.conv_output_size`). Computed by the first
     strategy of the table (:mod:`convlab.functional._strategies`) that applies:
-    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 one GEMM
-    per kernel tap on shifted views of the (zero-padded) image, accumulated in
-    a chunk of outputs; otherwise im2col in chunks of output positions, each one
-    GEMM. Chunks and the padded copy are bounded by
+    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 (from
+    16 input channels per group) one GEMM per kernel tap on shifted views of the
+    (zero-padded) image, accumulated in a chunk of outputs; otherwise im2col in
+    chunks of output positions, each one GEMM. Chunks run on a small thread pool,
+    each on a single-threaded BLAS. Chunks and the padded copy are bounded by
     :func:`convlab.functional.set_workspace_limit`; the padded input and the
     output are checked first against :func:`convlab.memory_limit`.
 
@@ -164,10 +165,11 @@ def conv2d(
     ``out = floor((size + lo + hi - dilation*(k - 1) - 1) / stride) + 1`` per
     dimension (:func:`convlab.shapes.conv_output_size`). Computed by the first
     strategy of the table (:mod:`convlab.functional._strategies`) that applies:
-    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 one GEMM
-    per kernel tap on shifted views of the (zero-padded) image, accumulated in
-    a chunk of outputs; otherwise im2col in chunks of output positions, each one
-    GEMM. Chunks and the padded copy are bounded by
+    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 (from
+    16 input channels per group) one GEMM per kernel tap on shifted views of the
+    (zero-padded) image, accumulated in a chunk of outputs; otherwise im2col in
+    chunks of output positions, each one GEMM. Chunks run on a small thread pool,
+    each on a single-threaded BLAS. Chunks and the padded copy are bounded by
     :func:`convlab.functional.set_workspace_limit`; the padded input and the
     output are checked first against :func:`convlab.memory_limit`.
 
@@ -227,10 +229,11 @@ def conv3d(
     ``out = floor((size + lo + hi - dilation*(k - 1) - 1) / stride) + 1`` per
     dimension (:func:`convlab.shapes.conv_output_size`). Computed by the first
     strategy of the table (:mod:`convlab.functional._strategies`) that applies:
-    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 one GEMM
-    per kernel tap on shifted views of the (zero-padded) image, accumulated in
-    a chunk of outputs; otherwise im2col in chunks of output positions, each one
-    GEMM. Chunks and the padded copy are bounded by
+    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 (from
+    16 input channels per group) one GEMM per kernel tap on shifted views of the
+    (zero-padded) image, accumulated in a chunk of outputs; otherwise im2col in
+    chunks of output positions, each one GEMM. Chunks run on a small thread pool,
+    each on a single-threaded BLAS. Chunks and the padded copy are bounded by
     :func:`convlab.functional.set_workspace_limit`; the padded input and the
     output are checked first against :func:`convlab.memory_limit`.
 
