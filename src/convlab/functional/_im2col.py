@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from ._conv_args import ConvArgs
 from ._epilogue import Epilogue
 from ._threads import parallel, thread_count
 from ._window import gather, taps
-from ._workspace import Chunk, chunks, get_workspace_limit
+from ._workspace import chunks, get_workspace_limit
 
 __all__ = [
     "applies",
@@ -108,7 +109,7 @@ def pool_threads(bytes_per_position: int) -> int:
     return threads if get_workspace_limit() // (threads * bytes_per_position) >= 1024 else 1
 
 
-def run_chunks(chunk: Callable[[Chunk], None], items: Iterable[Chunk], threads: int) -> None:
+def run_chunks(chunk: Callable[[Any], None], items: Iterable[Any], threads: int) -> None:
     """``chunk(item)`` for every item: on the pool under a single-threaded BLAS when ``threads > 1``."""
     if threads < 2:
         for item in items:

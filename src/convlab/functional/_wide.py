@@ -38,6 +38,7 @@ import numpy as np
 from . import _blas
 from ._conv_args import ConvArgs
 from ._epilogue import Epilogue
+from ._im2col import run_chunks
 from ._threads import parallel, thread_count
 from ._window import taps
 from ._workspace import chunk_positions, get_workspace_limit
@@ -117,13 +118,7 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     padded = _Padded(x, args.lo, extent)
     for sample in range(x.shape[0]):
         flat = padded.flat(sample)
-        items = [(sample, a, flat) for a in range(0, out_shape[0], rows)]
-        if threads > 1:
-            with _blas.single_threaded():
-                parallel(chunk, items)
-        else:
-            for item in items:
-                chunk(item)
+        run_chunks(chunk, [(sample, a, flat) for a in range(0, out_shape[0], rows)], threads)
     return out
 
 
