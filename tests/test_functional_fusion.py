@@ -16,6 +16,7 @@ import convlab.functional as cf
 from conv_cases import conv_case
 from convlab.functional import _blas, _im2col, _wide
 from convlab.functional._conv import conv_nd
+from convlab.functional._conv_args import conv_args
 from convlab.functional._conv_transpose import conv_transpose_nd
 from convlab.functional._epilogue import Epilogue
 from convlab.functional._norm import batch_norm_into
@@ -23,6 +24,14 @@ from reference_conv import conv as loop_conv
 from test_functional_conv import check_conv
 
 torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def _blas_as_many_threads_as_the_pool(monkeypatch):
+    """The pool stands in for BLAS's threads only when their counts match (a 2-core box's default)."""
+    monkeypatch.setattr(_blas, "blas_threads", lambda: 2)
+    monkeypatch.setattr(_wide, "thread_count", lambda: 2)
+    monkeypatch.setattr(_im2col, "thread_count", lambda: 2)
 
 
 def _threaded_small_chunks():
@@ -261,3 +270,16 @@ def test_im2col_and_direct_chunks_on_the_pool_equal_the_serial_ones(wshape, stri
         torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride, 1 if wshape[2] == 3 else 0
     )
     np.testing.assert_allclose(pooled, torch.relu(t).numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("blas", "pool", "expected"), [(2, 2, True), (4, 2, False), (1, 2, False), (None, 2, False)]
+)
+def test_the_pool_stands_in_for_blas_only_at_the_same_thread_count(monkeypatch, blas, pool, expected):
+    monkeypatch.setattr(_blas, "blas_threads", lambda: blas)
+    assert _blas.pool_instead(pool) is expected
+    monkeypatch.setattr(_wide, "thread_count", lambda: pool)
+    x, w = np.ones((1, 16, 40, 40), np.float32), np.ones((8, 16, 3, 3), np.float32)
+    args = conv_args(x, w, None, 1, 1, 1, 1, "zeros", 2)
+    with mock.patch.object(_wide, "_THREAD_CHUNK", 1):
+        assert (_wide._plan(args)[0] > 1) is expected

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Gemm", "can_single_thread", "gemm", "single_threaded"]
+__all__ = ["Gemm", "blas_threads", "can_single_thread", "gemm", "pool_instead", "single_threaded"]
 
 # gemm(a, b, c, beta): c = a @ b + beta * c, all 2-D with unit stride along rows.
 Gemm = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
@@ -114,6 +114,23 @@ def _thread_controls():
 def can_single_thread() -> bool:
     """Whether :func:`single_threaded` really makes :func:`gemm` run on one thread."""
     return _thread_controls() is not None
+
+
+def blas_threads() -> int | None:
+    """The thread count NumPy's BLAS runs with now (1 inside :func:`single_threaded`), or ``None``."""
+    controls = _thread_controls()
+    return None if controls is None else controls[0]()
+
+
+def pool_instead(threads: int) -> bool:
+    """Whether a pool of ``threads`` may run single-threaded GEMMs in place of BLAS's own threads.
+
+    Only when BLAS would use exactly as many threads: a user's (or a
+    benchmark's) ``OPENBLAS_NUM_THREADS`` is kept, and a machine with more
+    cores than the pool (:func:`._threads.thread_count` stops at 8) keeps
+    BLAS's threading.
+    """
+    return threads > 1 and blas_threads() == threads
 
 
 @contextlib.contextmanager

@@ -99,12 +99,13 @@ def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None 
 
 def pool_threads(bytes_per_position: int) -> int:
     """Threads for chunks of ``bytes_per_position`` each: the pool's when each thread's chunk can hold
-    a thousand positions within the workspace limit and BLAS can be made single-threaded, else 1.
+    a thousand positions within the workspace limit and the pool may stand in for BLAS's threads
+    (:func:`._blas.pool_instead`), else 1.
 
     Under a tighter limit the chunks are thin GEMMs, and many: one thread, lazily.
     """
     threads = thread_count()
-    if threads < 2 or not _blas.can_single_thread():
+    if not _blas.pool_instead(threads):
         return 1
     return threads if get_workspace_limit() // (threads * bytes_per_position) >= 1024 else 1
 

@@ -211,7 +211,7 @@ def _plan(args: ConvArgs) -> tuple[int, int]:
     """(threads, rows per chunk): the pool with single-threaded GEMMs where it can run, else one thread."""
     serial = (1, _rows(args))
     threads = thread_count()
-    if threads < 2 or args.groups != 1 or _blas.gemm(args.x.dtype) is None or not _blas.can_single_thread():
+    if args.groups != 1 or _blas.gemm(args.x.dtype) is None or not _blas.pool_instead(threads):
         return serial
     extent = _extent(args)
     copy, per_position = _bytes(args, extent)
