@@ -91,3 +91,16 @@ def test_run_chain_of_nothing_and_of_plain_layers():
     x = np.array([[[-1.0, 2.0]]])
     assert nn.run_chain([], x) is x
     assert np.array_equal(nn.run_chain([nn.ReLU(), nn.Identity()], x), [[[0.0, 2.0]]])
+
+
+@pytest.mark.parametrize(
+    ("layer", "kwargs", "name"),
+    [
+        (nn.Conv2d(1, 1, 1), {"relu": 1}, "relu"),
+        (nn.BatchNorm2d(1), {"relu": "yes"}, "relu"),
+        (nn.BatchNorm2d(1), {"inplace": None}, "inplace"),
+    ],
+)
+def test_forward_relu_flags_must_be_bools(layer, kwargs, name):
+    with pytest.raises(TypeError, match=f"{name} must be a bool, got"):
+        layer.forward_relu(np.zeros((1, 1, 2, 2), np.float32), **kwargs)

@@ -141,6 +141,8 @@ class _Conv(_ConvNd):
         two passes over the output (:func:`convlab.nn.run_chain` calls it for
         a convolution followed by a ``ReLU``).
         """
+        if not isinstance(relu, bool):
+            raise TypeError(f"relu must be a bool, got {type(relu).__name__} {describe(relu)}")
         self._check_input(np.shape(input))
         args = (self.stride, self.padding, self.dilation, self.groups, self.padding_mode, self._ndim)
         return conv_nd(input, self.weight, self.bias, *args, relu=relu)

@@ -210,6 +210,9 @@ class _BatchNorm(Module):
         Bit for bit the layers one after the other (:func:`convlab.nn.run_chain`
         calls it, with ``inplace`` for a convolution's fresh output).
         """
+        for name, flag in (("relu", relu), ("inplace", inplace)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {describe(flag)}")
         self.output_shape(np.shape(input))
         params = (self.running_mean, self.running_var, self.weight, self.bias)
         return batch_norm_into(input, *params, eps=self.eps, relu=relu, inplace=inplace)
