@@ -223,14 +223,10 @@ def test_conv_transpose_into_a_view_equals_the_plain_call_and_torch(shape, wshap
 
 def test_conv_transpose_chunks_on_the_pool_equal_the_serial_ones():
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((1, 64, 90, 90)).astype(np.float32)
+    x = rng.standard_normal((1, 64, 200, 200)).astype(np.float32)  # 5 chunks of the default target
     w, b = rng.standard_normal((64, 32, 2, 2)).astype(np.float32), rng.standard_normal(32).astype(np.float32)
-    with cf.workspace_limit(2 << 20):  # a few chunks
-        pooled = cf.conv_transpose2d(x, w, b, stride=2)
-    with (
-        cf.workspace_limit(1 << 20),
-        mock.patch.object(_im2col, "thread_count", lambda: 1),
-    ):  # the same chunks
+    pooled = cf.conv_transpose2d(x, w, b, stride=2)
+    with mock.patch.object(_im2col, "thread_count", lambda: 1):  # the same chunks, one after another
         serial = cf.conv_transpose2d(x, w, b, stride=2)
     assert _same(pooled, serial)
 
@@ -247,7 +243,7 @@ def test_conv_transpose_out_of_another_shape_or_dtype_is_refused(shape, dtype):
 @pytest.mark.parametrize(("wshape", "stride"), [((8, 16, 3, 3), 2), ((4, 16, 1, 1), 1), ((8, 3, 3, 3), 1)])
 def test_im2col_and_direct_chunks_on_the_pool_equal_the_serial_ones(wshape, stride):
     rng = np.random.default_rng(9)
-    x = rng.standard_normal((2, wshape[1], 70, 66)).astype(np.float32)
+    x = rng.standard_normal((2, wshape[1], 200, 200)).astype(np.float32)  # 2-3 chunks of the default target
     w, b = rng.standard_normal(wshape).astype(np.float32), rng.standard_normal(wshape[0]).astype(np.float32)
     calls = []
     real = _im2col.parallel
@@ -257,12 +253,9 @@ def test_im2col_and_direct_chunks_on_the_pool_equal_the_serial_ones(wshape, stri
         calls.append(len(items))
         real(work, items)
 
-    # The least limit that pools: 1024 positions a thread. One thread under half of it takes
-    # the same chunks (the GEMM of another chunk size may round differently).
-    limit = 2 * 1024 * wshape[1] * wshape[2] * wshape[3] * 4
-    with cf.workspace_limit(limit), mock.patch.object(_im2col, "parallel", spy):
+    with mock.patch.object(_im2col, "parallel", spy):
         pooled = conv_nd(x, w, b, stride, 1 if wshape[2] == 3 else 0, 1, 1, "zeros", 2, relu=True)
-    with cf.workspace_limit(limit // 2), mock.patch.object(_im2col, "thread_count", lambda: 1):
+    with mock.patch.object(_im2col, "thread_count", lambda: 1):  # the same chunks, one after another
         serial = conv_nd(x, w, b, stride, 1 if wshape[2] == 3 else 0, 1, 1, "zeros", 2, relu=True)
     assert len(calls) == 1 and calls[0] > 1, calls
     assert _same(pooled, serial)
@@ -283,3 +276,14 @@ def test_the_pool_stands_in_for_blas_only_at_the_same_thread_count(monkeypatch, 
     args = conv_args(x, w, None, 1, 1, 1, 1, "zeros", 2)
     with mock.patch.object(_wide, "_THREAD_CHUNK", 1):
         assert (_wide._plan(args)[0] > 1) is expected
+
+
+def test_chunks_go_to_the_pool_only_when_one_per_thread_fits_the_workspace_limit():
+    per_position = 576  # 16 channels x 9 taps, float32: the default target makes 7281-position chunks
+    assert _im2col.pool_threads(per_position) == 2
+    with cf.workspace_limit(2 * 7281 * per_position):
+        assert _im2col.pool_threads(per_position) == 2
+    with cf.workspace_limit(2 * 7281 * per_position - 1):
+        assert _im2col.pool_threads(per_position) == 1
+    with cf.workspace_limit(2 * 1023 * per_position):  # chunks cut by the limit to 2046: two do not fit
+        assert _im2col.pool_threads(per_position) == 1

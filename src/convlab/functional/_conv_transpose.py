@@ -101,7 +101,7 @@ def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
     # Disjoint taps: chunks write disjoint pixels and may run at once.
     threads = pool_threads(per_position) if store else 1
     chunk = _chunk_runner(args, out, bias if in_cols else None, store)
-    run_chunks(chunk, chunks(x.shape[0], x.shape[2:], per_position * threads), threads)
+    run_chunks(chunk, chunks(x.shape[0], x.shape[2:], per_position), threads)
     if bias is not None and store and not in_cols:
         out += bias[:, 0]
     return out

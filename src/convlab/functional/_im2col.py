@@ -19,7 +19,7 @@ from ._conv_args import ConvArgs
 from ._epilogue import Epilogue
 from ._threads import parallel, thread_count
 from ._window import gather, taps
-from ._workspace import chunks, get_workspace_limit
+from ._workspace import chunk_positions, chunks, get_workspace_limit
 
 __all__ = [
     "applies",
@@ -93,21 +93,27 @@ def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None 
             for sample in out[(batch, slice(None), *box)]:
                 epilogue.apply(sample)
 
-    run_chunks(chunk, chunks(n, out_shape, workspace(args) * threads), threads)
+    run_chunks(chunk, chunks(n, out_shape, workspace(args)), threads)
     return out
 
 
 def pool_threads(bytes_per_position: int) -> int:
-    """Threads for chunks of ``bytes_per_position`` each: the pool's when each thread's chunk can hold
-    a thousand positions within the workspace limit and the pool may stand in for BLAS's threads
-    (:func:`._blas.pool_instead`), else 1.
+    """Threads for the chunks :func:`._workspace.chunks` makes of ``bytes_per_position`` each.
 
-    Under a tighter limit the chunks are thin GEMMs, and many: one thread, lazily.
+    The pool's when one chunk per thread fits the workspace limit, chunks
+    hold at least a thousand positions (thinner GEMMs lose more than the pool
+    gains) and the pool may stand in for BLAS's threads
+    (:func:`._blas.pool_instead`); else 1. The chunks are the same either way,
+    so the result does not depend on the thread count: a chunk's GEMM of
+    another width may round differently (BLAS's edge kernels), and tiles of
+    an image must give the whole image's values.
     """
     threads = thread_count()
     if not _blas.pool_instead(threads):
         return 1
-    return threads if get_workspace_limit() // (threads * bytes_per_position) >= 1024 else 1
+    positions = chunk_positions(bytes_per_position)
+    fits = threads * positions * bytes_per_position <= get_workspace_limit()
+    return threads if fits and positions >= 1024 else 1
 
 
 def run_chunks(chunk: Callable[[Any], None], items: Iterable[Any], threads: int) -> None:
