@@ -48,3 +48,15 @@ def test_join_with_other_up_layers_or_dtypes_falls_back_to_concatenate():
     expected = merge.apply(skip, wide(x))
     joined = merge.join(skip, [("up", wide)], x)
     assert joined.dtype == np.float64 and joined.tobytes() == expected.tobytes()
+
+
+def test_join_calls_an_instance_forward():
+    merge, up = Merge("center", True), _up(4, 2)
+    calls = []
+    own = up.forward
+    object.__setattr__(up, "forward", lambda x: calls.append(x.shape) or own(x))
+    skip = np.ones((1, 2, 12, 12), np.float32)
+    x = np.random.default_rng(3).standard_normal((1, 4, 5, 5)).astype(np.float32)
+    joined = merge.join(skip, [("up", up)], x)
+    assert calls == [(1, 4, 5, 5)]
+    assert joined.tobytes() == merge.apply(skip, own(x)).tobytes()

@@ -104,3 +104,20 @@ def test_run_chain_of_nothing_and_of_plain_layers():
 def test_forward_relu_flags_must_be_bools(layer, kwargs, name):
     with pytest.raises(TypeError, match=f"{name} must be a bool, got"):
         layer.forward_relu(np.zeros((1, 1, 2, 2), np.float32), **kwargs)
+
+
+def test_run_chain_calls_an_instance_forward_unfused():
+    """The golden vectors' recorder replaces forward on instances: each layer must then be called."""
+    conv, norm, relu = nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2), nn.ReLU()
+    norm.running_mean = np.array([0.5, -1.0], np.float32)
+    seen = []
+    for name, layer in (("conv", conv), ("norm", norm), ("relu", relu)):
+        own = layer.forward
+        object.__setattr__(
+            layer, "forward", lambda x, own=own, name=name: seen.append((name, own(x))) or seen[-1][1]
+        )
+    x = np.random.default_rng(2).standard_normal((1, 1, 6, 6)).astype(np.float32)
+    out = nn.run_chain([conv, norm, relu], x)
+    assert [name for name, _ in seen] == ["conv", "norm", "relu"]
+    assert (seen[0][1] < 0).any(), "the conv's recorded output was normalised or rectified in place"
+    assert out.tobytes() == seen[-1][1].tobytes()

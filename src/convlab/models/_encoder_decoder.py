@@ -64,7 +64,9 @@ class Merge:
         """
         x = _run(up[:-1], x)
         last = up[-1][1] if up else None
-        if type(last) not in _TRANSPOSED or x.ndim != skip.ndim or x.dtype != skip.dtype:
+        # A replaced forward (the golden vectors' recorder) must see the up-sampling as a call.
+        plain = type(last) in _TRANSPOSED and "forward" not in last.__dict__
+        if not plain or x.ndim != skip.ndim or x.dtype != skip.dtype:
             return self.apply(skip, _run(up[-1:], x))
         shape = last.output_shape(x.shape)
         dtypes = {last.weight.dtype} | ({last.bias.dtype} if last.bias is not None else set())
