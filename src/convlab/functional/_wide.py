@@ -56,8 +56,9 @@ _MAX_JUNK = 0.05
 _MIN_TAP_DEPTH = 16
 # Output bytes of one pool thread's chunk: the accumulator its nine GEMMs
 # revisit stays in the core's L2 (1 MiB here). Measured on the U-Net layers
-# with one BLAS thread per chunk: 1 MiB ran 5-10 % faster than 4 MiB and
-# 2 MiB, 512 KiB up to 25 % slower at 128-256 channels (thinner GEMMs).
+# (loaded box): one thread, 1 MiB beat 4 MiB at 64-128 channels and tied at
+# 512; pooled, 1 and 2 MiB tied, 512 KiB ran 25-30 % slower at 128-256
+# channels (thinner GEMMs).
 _THREAD_CHUNK = 1 << 20
 
 
