@@ -35,7 +35,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._workspace import get_workspace_limit
+from ._winograd_passes import deinterleave, input_transform, output_transform
+from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows
 
 __all__ = ["DEFAULT_TILE", "POINTS", "applies", "run", "winograd_conv", "winograd_matrices", "workspace"]
 
@@ -48,6 +49,12 @@ MAX_ALPHA = len(POINTS) + 1
 # layers (F(2, 3) 6e-7, F(6, 3) 2e-5; benchmarks/winograd_error.py), a
 # quarter of direct convolution's multiplications, 6x6 transforms.
 DEFAULT_TILE = 4
+# Transforms up to 6x6 (F(4, 3), F(2, 3)) run as explicit passes
+# (:mod:`._winograd_passes`): coefficients 0, +-1, +-2, +-4, +-5, +-8, few
+# terms. Larger ones (F(6, 3): up to 21 and eight terms a row) keep BLAS's
+# fused multiply-adds, whose one rounding a term is measurably more accurate
+# than a multiply and an add.
+_PASSES_ALPHA = 6
 
 
 @lru_cache(maxsize=64)
@@ -133,23 +140,44 @@ def winograd_conv(
     kernel = w.shape[2:]
     out_shape = tuple(n + lo + hi - k + 1 for n, (lo, hi), k in zip(x.shape[2:], pads, kernel))
     at, g, bt = _per_axis(tile, kernel, x.dtype)
-    # (prod(alpha), groups, C_out/groups, C_in/groups): G g G^T of every kernel.
-    spatial_last = np.moveaxis(w.reshape(-1, *kernel), 0, -1)
-    u = _along_axes(g, np.ascontiguousarray(spatial_last))
-    u = u.reshape(-1, groups, w.shape[0] // groups, w.shape[1])
+    u = transformed_kernel(w, g, groups)
     tiles = [-(-o // tile) for o in out_shape]
     out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
-    row_bytes = u.shape[0] * x.shape[0] * (x.shape[1] + w.shape[0]) * math.prod(tiles[1:]) * x.itemsize
-    rows = max(1, min(tiles[0], get_workspace_limit() // max(1, 3 * row_bytes)))
-    for first in range(0, tiles[0], rows):
-        count = min(rows, tiles[0] - first)
-        sizes = [t * tile + k - 1 for t, k in zip([count, *tiles[1:]], kernel)]
-        v = _input_tiles(_slab(x, pads, first * tile, sizes), bt, tile, groups)
-        products = np.matmul(u, v)  # (prod(alpha), groups, C_out/groups, N * tiles)
-        y = _along_axes(at, products.reshape(*(a.shape[1] for a in at), -1))
-        stop = min(out_shape[0], (first + count) * tile)
-        _scatter_tiles(y, out[:, :, first * tile : stop], tile, [count, *tiles[1:]])
+    per_row = math.prod(tiles[1:])
+    rows = slab_rows(tiles[0], per_row, x.shape[1] + w.shape[0], u.shape[0], x.itemsize)
+
+    passes = max(a.shape[1] for a in bt) <= _PASSES_ALPHA
+
+    def slab(item: tuple[int, int, int]) -> None:
+        image, first, count = item
+        alloc = arena()
+        counts = [count, *tiles[1:]]
+        sizes = [t * tile + k - 1 for t, k in zip(counts, kernel)]
+        sizes[-1] = (counts[-1] + (tile + kernel[-1] - 2) // tile) * tile  # whole blocks of the last axis
+        d = _slab(x[image], pads, first * tile, sizes, alloc)
+        if passes:
+            v = input_transform(deinterleave(d, tile, alloc), bt, tile, counts, alloc)
+        else:
+            v = _input_tiles(d[None], bt, tile, groups)
+        v = v.reshape(u.shape[0], groups, -1, math.prod(counts))
+        products = np.matmul(u, v, out=alloc((*u.shape[:3], v.shape[-1]), x.dtype))
+        rows = out[image, :, first * tile : min(out_shape[0], (first + count) * tile)]
+        if passes:
+            output_transform(products.reshape(*(a.shape[1] for a in at), -1, *counts), at, rows, tile, alloc)
+        else:
+            y = _along_axes(at, products.reshape(*(a.shape[1] for a in at), -1))
+            _scatter_tiles(y, rows[None], tile, counts)
+
+    run_slabs(slab, slab_items(x.shape[0], tiles[0], rows))
     return out
+
+
+def transformed_kernel(w: np.ndarray, g: tuple[np.ndarray, ...], groups: int) -> np.ndarray:
+    """``(prod(alpha), groups, C_out/groups, C_in/groups)``: ``G w G^T`` of every kernel."""
+    kernel = w.shape[2:]
+    spatial_last = np.moveaxis(w.reshape(-1, *kernel), 0, -1)
+    u = _along_axes(g, np.ascontiguousarray(spatial_last))
+    return u.reshape(-1, groups, w.shape[0] // groups, w.shape[1])
 
 
 @lru_cache(maxsize=16)
@@ -174,19 +202,29 @@ def _along_axes(mats: tuple[np.ndarray, ...], data: np.ndarray) -> np.ndarray:
     return data.reshape(shape)
 
 
-def _slab(x: np.ndarray, pads, start: int, sizes: list[int]) -> np.ndarray:
-    """Rows ``start .. start + sizes[0]`` of the zero-padded input, padded further to ``sizes``."""
-    slab = np.zeros((*x.shape[:2], *sizes), dtype=x.dtype)
+def _slab(x: np.ndarray, pads, start: int, sizes: list[int], alloc=np.empty) -> np.ndarray:
+    """Rows ``start .. start + sizes[0]`` of one zero-padded image ``(C, *size)``, padded further to ``sizes``."""
+    slab = alloc((x.shape[0], *sizes), x.dtype)
     src, dst = [], []
-    for axis, (n, (lo, _), size) in enumerate(zip(x.shape[2:], pads, sizes)):
+    for axis, (n, (lo, _), size) in enumerate(zip(x.shape[1:], pads, sizes)):
         offset = lo - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
         first, last = max(offset, 0), min(size, n + offset)
         if first >= last:
+            slab[...] = 0
             return slab
         dst.append(slice(first, last))
         src.append(slice(first - offset, last - offset))
+    _zero_outside(slab, dst)
     slab[(Ellipsis, *dst)] = x[(Ellipsis, *src)]
     return slab
+
+
+def _zero_outside(slab: np.ndarray, box: list[slice]) -> None:
+    """Zero every element of ``slab`` ``(C, *sizes)`` outside ``box`` (one slice per spatial axis)."""
+    for axis, cut in enumerate(box):
+        inner = (slice(None),) + tuple(box[:axis])
+        slab[(*inner, slice(0, cut.start))] = 0
+        slab[(*inner, slice(cut.stop, None))] = 0
 
 
 def _input_tiles(slab: np.ndarray, bt: tuple[np.ndarray, ...], m: int, groups: int) -> np.ndarray:
