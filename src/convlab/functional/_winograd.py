@@ -35,6 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._winograd_kernels import cached_kernel, transformed_kernel
 from ._winograd_passes import deinterleave, input_transform, output_transform
 from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows
 
@@ -119,7 +120,7 @@ def _integer_scale(row: list[Fraction]) -> Fraction:
 
 
 def winograd_conv(
-    x: np.ndarray, w: np.ndarray, pads: tuple[tuple[int, int], ...], groups: int, tile: int
+    x: np.ndarray, w: np.ndarray, pads: tuple[tuple[int, int], ...], groups: int, tile: int, cache: bool = False
 ) -> np.ndarray:
     """Stride-1, dilation-1 convolution ``(N, C_in, *size) -> (N, C_out, *out)`` by F(tile, k), no bias.
 
@@ -139,8 +140,9 @@ def winograd_conv(
     """
     kernel = w.shape[2:]
     out_shape = tuple(n + lo + hi - k + 1 for n, (lo, hi), k in zip(x.shape[2:], pads, kernel))
-    at, g, bt = _per_axis(tile, kernel, x.dtype)
-    u = transformed_kernel(w, g, groups)
+    at, _, bt = _per_axis(tile, kernel, x.dtype)
+    g64 = _per_axis(tile, kernel, np.dtype(np.float64))[1]
+    u = cached_kernel(w, g64, groups, tile) if cache else transformed_kernel(w, g64, groups)
     tiles = [-(-o // tile) for o in out_shape]
     out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
     per_row = math.prod(tiles[1:])
@@ -170,14 +172,6 @@ def winograd_conv(
 
     run_slabs(slab, slab_items(x.shape[0], tiles[0], rows))
     return out
-
-
-def transformed_kernel(w: np.ndarray, g: tuple[np.ndarray, ...], groups: int) -> np.ndarray:
-    """``(prod(alpha), groups, C_out/groups, C_in/groups)``: ``G w G^T`` of every kernel."""
-    kernel = w.shape[2:]
-    spatial_last = np.moveaxis(w.reshape(-1, *kernel), 0, -1)
-    u = _along_axes(g, np.ascontiguousarray(spatial_last))
-    return u.reshape(-1, groups, w.shape[0] // groups, w.shape[1])
 
 
 @lru_cache(maxsize=16)
@@ -282,4 +276,4 @@ def workspace(args) -> int:
 def run(args) -> np.ndarray:
     """``(N, C_out, *out)`` by F(DEFAULT_TILE, 3), no bias."""
     pads = tuple((win.lo, win.hi) for win in args.windows)
-    return winograd_conv(args.x, args.w, pads, args.groups, DEFAULT_TILE)
+    return winograd_conv(args.x, args.w, pads, args.groups, DEFAULT_TILE, cache=True)

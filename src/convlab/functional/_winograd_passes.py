@@ -18,6 +18,7 @@ contiguous row ``[i % m, t + i // m]``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -62,37 +63,114 @@ def input_transform(
 
 
 def _combine_all(mat: np.ndarray, taps: list[np.ndarray], axis: int, alloc: Alloc) -> np.ndarray:
-    """A new point axis at ``axis``: entry ``j`` is ``sum_i mat[j, i] * taps[i]``."""
+    """A new point axis at ``axis``: entry ``j`` is ``sum_i mat[j, i] * taps[i]``.
+
+    Rows of a point pair ``+-p`` share their terms up to sign (``B^T``'s
+    rows: ``4 d1 + 4 d2 - d3 - d4`` and ``4 d1 - 4 d2 - d3 + d4``), so both
+    come from the sum ``E`` of the common terms and ``O`` of the opposite
+    ones, as ``E + O`` and ``E - O``: 21 passes instead of 28 for F(4, 3).
+    """
+    mat, taps = pair_columns(mat, taps, alloc)
     shape = taps[0].shape
     out = alloc((*shape[:axis], mat.shape[0], *shape[axis:]), taps[0].dtype)
-    scratch = alloc(shape, out.dtype)
+    scratch, odd = alloc(shape, out.dtype), alloc(shape, out.dtype)
+    rows = {}
+    for j1, j2 in _row_pairs(mat):
+        rows[j1] = rows[j2] = (j1, j2)
     for j, row in enumerate(mat):
-        combine(row, taps, out[(slice(None),) * axis + (j,)], scratch)
+        dst = out[(slice(None),) * axis + (j,)]
+        if j not in rows:
+            combine(row, taps, dst, scratch)
+        elif rows[j][0] == j:
+            other = out[(slice(None),) * axis + (rows[j][1],)]
+            common = np.where(mat[rows[j][1]] == row, row, 0)
+            combine(common, taps, dst, scratch)
+            combine(row - common, taps, odd, scratch)
+            np.subtract(dst, odd, out=other)
+            np.add(dst, odd, out=dst)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(key: bytes, shape: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """Rows ``(j1, j2)`` equal up to the signs of their entries, with both signs present."""
+    mat = np.frombuffer(key).reshape(shape)
+    found, used = [], set()
+    for j1 in range(shape[0]):
+        for j2 in range(j1 + 1, shape[0]):
+            a, b = mat[j1], mat[j2]
+            same, flipped = (a == b) & (a != 0), (a == -b) & (a != 0)
+            if j1 in used or j2 in used or not (same.any() and flipped.any()):
+                continue
+            if np.array_equal(np.abs(a), np.abs(b)):
+                found.append((j1, j2))
+                used.update((j1, j2))
+    return tuple(found)
+
+
+def _row_pairs(mat: np.ndarray) -> tuple[tuple[int, int], ...]:
+    return _pairs(np.ascontiguousarray(mat, dtype=np.float64).tobytes(), mat.shape)
+
+
+def pair_columns(mat: np.ndarray, taps: list[np.ndarray], alloc: Alloc) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Columns of a point pair (``A^T``'s ``p^i`` and ``(-p)^i``) merged: taps ``t_a + t_b`` and ``t_a - t_b``.
+
+    Every row then weighs one of the two, so ``A^T`` of F(4, 3) takes 13
+    passes instead of 24. Returns the matrix over the new taps and the taps.
+    """
+    pairs = _row_pairs(mat.T)
+    if not pairs:
+        return mat, taps
+    paired = {i for pair in pairs for i in pair}
+    columns = [mat[:, i] for i in range(mat.shape[1]) if i not in paired]
+    new_taps = [tap for i, tap in enumerate(taps) if i not in paired]
+    for a, b in pairs:
+        same = alloc(taps[a].shape, taps[a].dtype)
+        diff = alloc(taps[a].shape, taps[a].dtype)
+        np.add(taps[a], taps[b], out=same)
+        np.subtract(taps[a], taps[b], out=diff)
+        columns += [np.where(mat[:, b] == mat[:, a], mat[:, a], 0), np.where(mat[:, b] == -mat[:, a], mat[:, a], 0)]
+        new_taps += [same, diff]
+    return np.stack(columns, axis=1), new_taps
 
 
 def combine(row: np.ndarray, taps: list[np.ndarray], dst: np.ndarray, scratch: np.ndarray) -> None:
     """``dst = sum_i row[i] * taps[i]``, one ufunc per term (two for a coefficient other than +-1).
+
+    A common factor of every coefficient is applied once at the end; the
+    sum starts with two terms of +-1 (one ``add``/``subtract``) or else with
+    a scaled term (one ``multiply``), so that a pass is never a bare copy.
 
     >>> dst, scratch = np.empty(2), np.empty(2)
     >>> combine(np.array([2.0, 0.0, -1.0]), [np.ones(2), np.ones(2), np.arange(2.0)], dst, scratch)
     >>> dst
     array([2., 1.])
     """
-    first = True
-    for c, tap in zip(row.tolist(), taps):
-        if c == 0:
-            continue
-        if first:
-            np.multiply(tap, c, out=dst) if c != 1 else np.copyto(dst, tap)
-            first = False
-        elif c in (1, -1):
+    terms = [(c, tap) for c, tap in zip(row.tolist(), taps) if c != 0]
+    if not terms:
+        dst[...] = 0
+        return
+    scale = abs(terms[0][0]) if len({abs(c) for c, _ in terms}) == 1 else 1.0
+    units = [(c / scale, tap) for c, tap in terms if abs(c) == scale]
+    others = [(c / scale, tap) for c, tap in terms if abs(c) != scale]
+    if len(units) >= 2 and units[0][0] + units[1][0] != -2:
+        (c0, t0), (c1, t1) = sorted(units[:2], key=lambda term: -term[0])  # +t0 +- t1
+        (np.add if c1 == 1 else np.subtract)(t0, t1, out=dst)
+        units = units[2:]
+    elif others:
+        c0, t0 = others.pop(0)
+        np.multiply(t0, c0, out=dst)
+    else:
+        c0, t0 = units.pop(0)
+        np.copyto(dst, t0) if c0 == 1 else np.negative(t0, out=dst)
+    for c, tap in others + units:
+        if c in (1, -1):
             (np.add if c == 1 else np.subtract)(dst, tap, out=dst)
         else:
             np.multiply(tap, c, out=scratch)
             np.add(dst, scratch, out=dst)
-    if first:
-        dst[...] = 0
+    if scale != 1:
+        np.multiply(dst, scale, out=dst)
 
 
 def output_transform(
@@ -100,21 +178,44 @@ def output_transform(
 ) -> None:
     """``A^T M A`` of every tile into ``out`` ``(C, *size)``: ``products`` is ``(*alpha, C, *counts)``.
 
-    Tile ``t`` covers outputs ``t * m .. t * m + m - 1`` along each axis;
-    the last tiles may stick out of ``out``, their extra rows are dropped.
+    Tile ``t`` covers outputs ``t * m .. t * m + m - 1`` along each axis.
+    The last pass computes one output phase of the last axis for every tile
+    and every phase of the other axes at once, and writes it through one
+    strided view; when the last tiles stick out of ``out``, the tiles go to
+    a whole-tile buffer first, and its part inside ``out`` is copied.
     """
-    ndim = len(at)
+    ndim, counts = len(at), products.shape[len(at) + 1 :]
     z = products
     for axis in range(ndim - 1):
         taps = [z[(slice(None),) * axis + (i,)] for i in range(at[axis].shape[1])]
         z = _combine_all(at[axis], taps, axis, alloc)
+    whole = tuple(t * m for t in counts)
+    buffer = out if out.shape[1:] == whole else alloc((out.shape[0], *whole), out.dtype)
     taps = [z[(slice(None),) * (ndim - 1) + (i,)] for i in range(at[-1].shape[1])]
-    scratch = alloc(taps[0].shape[ndim - 1 :], z.dtype)
-    result = alloc(scratch.shape, z.dtype)
-    for phases in np.ndindex(*(a.shape[0] for a in at)):
-        view = out[(slice(None), *(slice(q, None, m) for q in phases))]
-        if 0 in view.shape:
-            continue
-        lead = phases[:-1]
-        combine(at[-1][phases[-1]], [tap[lead] for tap in taps], result, scratch)
-        view[...] = result[(slice(None), *(slice(0, s) for s in view.shape[1:]))]
+    mat, taps = pair_columns(at[-1], taps, alloc)
+    result, scratch = alloc(taps[0].shape, z.dtype), alloc(taps[0].shape, z.dtype)
+    for q, row in enumerate(mat):
+        combine(row, taps, result, scratch)
+        np.copyto(_phase_view(buffer, q, m), result)
+    if buffer is not out:
+        out[...] = buffer[(slice(None), *(slice(0, s) for s in out.shape[1:]))]
+
+
+def _phase_view(buffer: np.ndarray, q: int, m: int) -> np.ndarray:
+    """``(m, ..., C, *counts)`` view of ``buffer`` ``(C, *counts * m)``: output phase ``q`` of the last axis.
+
+    Entry ``[q_1, ..., q_(D-1), c, t_1, ..., t_D]`` is
+    ``buffer[c, t_1 * m + q_1, ..., t_D * m + q]``.
+
+    >>> b = np.arange(8).reshape(1, 2, 4)
+    >>> _phase_view(b, 1, 2)[:, 0]
+    array([[[1, 3]],
+    <BLANKLINE>
+           [[5, 7]]])
+    """
+    c_stride, *strides = buffer.strides
+    counts = [s // m for s in buffer.shape[1:]]
+    shape = (*(m,) * (len(counts) - 1), buffer.shape[0], *counts)
+    return np.lib.stride_tricks.as_strided(
+        buffer[..., q:], shape, (*strides[:-1], c_stride, *(s * m for s in strides))
+    )

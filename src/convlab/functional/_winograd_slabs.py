@@ -129,9 +129,12 @@ class Arena:
     large.
 
     >>> a = Arena()
-    >>> x = a((2, 3), np.dtype(np.float32)); a.reset(); y = a((2, 3), np.dtype(np.float32))
-    >>> np.shares_memory(x, y)
-    True
+    >>> def slab():
+    ...     a.reset()
+    ...     return a((2, 3), np.dtype(np.float32))
+    >>> first, second, third = slab(), slab(), slab()
+    >>> np.shares_memory(second, third), a.nbytes
+    (True, 64)
     """
 
     def __init__(self) -> None:
