@@ -43,26 +43,37 @@ def deinterleave(slab: np.ndarray, m: int, alloc: Alloc = np.empty) -> np.ndarra
 
 
 def input_transform(
-    slab: np.ndarray, bt: tuple[np.ndarray, ...], m: int, counts: list[int], alloc: Alloc = np.empty
+    slab: np.ndarray,
+    bt: tuple[np.ndarray, ...],
+    m: int,
+    counts: list[int],
+    alloc: Alloc = np.empty,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``B^T d B`` of every tile: deinterleaved slab ``(C, *S, m, blocks)`` -> ``(*alpha, C, *counts)``.
 
     ``bt[i]`` is axis ``i``'s ``(alpha_i, alpha_i)`` matrix, ``counts[i]``
     its number of tiles; the slab holds ``counts[i] * m + alpha_i - m``
     inputs along axis ``i`` (the last axis as ``m`` phases of ``blocks``).
+    ``out``, if given, receives the result (a view of a larger array: a
+    block of channels).
     """
     z, ndim = slab, len(counts)
     for axis in range(ndim - 1):
         at = 2 * axis + 1  # axis's position in z: ``axis`` point axes, C, ``axis`` tile axes before it
         t = counts[axis]
-        taps = [z[(slice(None),) * at + (slice(i, i + m * (t - 1) + 1, m),)] for i in range(bt[axis].shape[1])]
+        taps = [
+            z[(slice(None),) * at + (slice(i, i + m * (t - 1) + 1, m),)] for i in range(bt[axis].shape[1])
+        ]
         z = _combine_all(bt[axis], taps, axis, alloc)
     t, alpha = counts[-1], bt[-1].shape[1]
     taps = [z[..., i % m, i // m : i // m + t] for i in range(alpha)]
-    return _combine_all(bt[-1], taps, ndim - 1, alloc)
+    return _combine_all(bt[-1], taps, ndim - 1, alloc, out)
 
 
-def _combine_all(mat: np.ndarray, taps: list[np.ndarray], axis: int, alloc: Alloc) -> np.ndarray:
+def _combine_all(
+    mat: np.ndarray, taps: list[np.ndarray], axis: int, alloc: Alloc, out: np.ndarray | None = None
+) -> np.ndarray:
     """A new point axis at ``axis``: entry ``j`` is ``sum_i mat[j, i] * taps[i]``.
 
     Rows of a point pair ``+-p`` share their terms up to sign (``B^T``'s
@@ -72,7 +83,8 @@ def _combine_all(mat: np.ndarray, taps: list[np.ndarray], axis: int, alloc: Allo
     """
     mat, taps = pair_columns(mat, taps, alloc)
     shape = taps[0].shape
-    out = alloc((*shape[:axis], mat.shape[0], *shape[axis:]), taps[0].dtype)
+    if out is None:
+        out = alloc((*shape[:axis], mat.shape[0], *shape[axis:]), taps[0].dtype)
     scratch, odd = alloc(shape, out.dtype), alloc(shape, out.dtype)
     rows = {}
     for j1, j2 in _row_pairs(mat):
@@ -112,8 +124,10 @@ def _row_pairs(mat: np.ndarray) -> tuple[tuple[int, int], ...]:
     return _pairs(np.ascontiguousarray(mat, dtype=np.float64).tobytes(), mat.shape)
 
 
-def pair_columns(mat: np.ndarray, taps: list[np.ndarray], alloc: Alloc) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Columns of a point pair (``A^T``'s ``p^i`` and ``(-p)^i``) merged: taps ``t_a + t_b`` and ``t_a - t_b``.
+def pair_columns(
+    mat: np.ndarray, taps: list[np.ndarray], alloc: Alloc
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Columns of a point pair (``A^T``'s ``p^i`` and ``(-p)^i``) merged: taps ``t_a +- t_b``.
 
     Every row then weighs one of the two, so ``A^T`` of F(4, 3) takes 13
     passes instead of 24. Returns the matrix over the new taps and the taps.
@@ -129,7 +143,10 @@ def pair_columns(mat: np.ndarray, taps: list[np.ndarray], alloc: Alloc) -> tuple
         diff = alloc(taps[a].shape, taps[a].dtype)
         np.add(taps[a], taps[b], out=same)
         np.subtract(taps[a], taps[b], out=diff)
-        columns += [np.where(mat[:, b] == mat[:, a], mat[:, a], 0), np.where(mat[:, b] == -mat[:, a], mat[:, a], 0)]
+        columns += [
+            np.where(mat[:, b] == mat[:, a], mat[:, a], 0),
+            np.where(mat[:, b] == -mat[:, a], mat[:, a], 0),
+        ]
         new_taps += [same, diff]
     return np.stack(columns, axis=1), new_taps
 

@@ -33,7 +33,16 @@ import numpy as np
 
 from . import _blas, _threads
 
-__all__ = ["SLAB_BYTES", "Arena", "arena", "run_slabs", "slab_items", "slab_rows", "workspace_bytes"]
+__all__ = [
+    "SLAB_BYTES",
+    "Arena",
+    "arena",
+    "run_slabs",
+    "slab_items",
+    "slab_rows",
+    "split_channels",
+    "workspace_bytes",
+]
 
 # V and M of one slab: a few MiB keeps them in L2/L3 between the three steps
 # (measured on the 64-channel layer: 1-8 MiB within noise, whole-image slabs
@@ -63,17 +72,22 @@ def slab_rows(tile_rows: int, tiles_per_row: int, channels: int, points: int, it
 
 
 def run_slabs(work, items: list[tuple]) -> None:
-    """``work(item)`` for every slab: on the pool with one-thread BLAS when there are enough slabs."""
+    """``work(item, split)`` for every slab: on the pool with one-thread BLAS when there are enough slabs.
+
+    Otherwise the slabs run one after the other, ``split=True``: each
+    splits its transforms over channel blocks on the pool
+    (:func:`split_channels`) and its GEMMs use BLAS's own threads.
+    """
     if len(items) >= 2 * _threads.thread_count():
 
         def single(item: tuple) -> None:
             with one_blas_thread():
-                work(item)
+                work(item, False)
 
         _threads.parallel(single, items)
         return
     for item in items:
-        work(item)
+        work(item, True)
 
 
 @contextlib.contextmanager
@@ -107,14 +121,15 @@ def slab_items(batch: int, tile_rows: int, rows: int) -> list[tuple[int, int, in
     >>> slab_items(2, 5, 2)
     [(0, 0, 2), (0, 2, 2), (0, 4, 1), (1, 0, 2), (1, 2, 2), (1, 4, 1)]
     """
-    return [(b, first, min(rows, tile_rows - first)) for b in range(batch) for first in range(0, tile_rows, rows)]
+    return [
+        (b, first, min(rows, tile_rows - first)) for b in range(batch) for first in range(0, tile_rows, rows)
+    ]
 
 
 def workspace_bytes(points: int, channels: int, tiles_per_row: int, rows: int, itemsize: int) -> int:
     """Bytes of the slabs in flight: ``V``, ``M`` and the output transform's temporaries, per thread."""
     per_slab = 3 * points * channels * tiles_per_row * rows * itemsize
     return per_slab * _threads.thread_count()
-
 
 
 class Arena:
@@ -164,10 +179,19 @@ class Arena:
         return sum(chunk.size for chunk in self._chunks)
 
 
-def arena() -> Arena:
-    """This thread's arena, reset."""
-    mine = getattr(_local, "arena", None)
+def arena(name: str = "slab") -> Arena:
+    """This thread's arena ``name``, reset (a slab's, and a channel chunk's inside a slab: two names)."""
+    arenas = _local.__dict__.setdefault("arenas", {})
+    mine = arenas.get(name)
     if mine is None or mine.nbytes > _KEEP_BYTES:
-        mine = _local.arena = Arena()
+        mine = arenas[name] = Arena()
     mine.reset()
     return mine
+
+
+def split_channels(work, channels: int) -> None:
+    """``work(slice)`` over a few channel blocks on the pool: one slab's transforms on every core."""
+    count = _threads.thread_count()
+    step = -(-channels // count)
+    blocks = [(slice(c, min(c + step, channels)),) for c in range(0, channels, step)]
+    _threads.parallel(lambda block: work(block[0]), blocks)
