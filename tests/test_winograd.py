@@ -162,7 +162,8 @@ def _strategy_args(kernel=3, stride=1, transposed=False, channels=128, groups=2)
 
     windows = [SimpleNamespace(kernel=kernel, stride=stride, dilation=1, lo=1, hi=1)] * 2
     x = np.random.default_rng(0).normal(size=(2, channels, 9, 10)).astype(np.float32)
-    w = np.random.default_rng(1).normal(size=(channels, channels // groups, kernel, kernel)).astype(np.float32)
+    w = np.random.default_rng(1).normal(size=(channels, channels // groups, kernel, kernel))
+    w = w.astype(np.float32)
     return SimpleNamespace(x=x, w=w, groups=groups, windows=windows, transposed=transposed, out_shape=(9, 10))
 
 
