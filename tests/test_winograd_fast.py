@@ -13,7 +13,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import reference_conv as ref
@@ -56,6 +56,9 @@ PLANS = [
 
 
 @given(layers(), st.sampled_from(PLANS), st.booleans(), st.integers(0, 2**31))
+@example((1, 1, 1, 1, (3,), ((2, 2),)), PLANS[0], False, 0)  # 1-d: the slabs cut the last axis
+@example((2, 2, 4, 6, (13, 9), ((2, 0), (1, 2))), PLANS[0], True, 1)
+@example((1, 1, 3, 2, (7, 5, 6), ((0, 1), (2, 2), (1, 0))), PLANS[0], True, 2)
 @settings(max_examples=120, deadline=None)
 def test_every_slab_plan_equals_float64(layer, plan, threads, seed):
     """Slabs of one tile row each (most slabs: the pool), one slab for all, with and without threads."""
@@ -273,3 +276,19 @@ def test_a_model_forward_transforms_each_kernel_once(cache):
         second = net(image)
     assert calls >= 2 and transform.call_count == calls  # the second pass reused every kernel
     np.testing.assert_array_equal(first, second)
+
+
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=3), st.data())
+@settings(max_examples=80, deadline=None)
+def test_phased_slab_is_the_deinterleaved_padded_slab(size, data):
+    from convlab.functional._winograd_conv import _phased_slab, _slab
+    from convlab.functional._winograd_passes import deinterleave
+
+    m = data.draw(st.sampled_from([1, 2, 4]))
+    pads = tuple((data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))) for _ in size)
+    start = data.draw(st.integers(0, size[0] + sum(pads[0]) - 1))
+    sizes = [data.draw(st.integers(1, 12)) for _ in size]
+    sizes[-1] = m * data.draw(st.integers(1, 6))
+    x = np.random.default_rng(0).normal(size=(2, *size))
+    expected = deinterleave(_slab(x, pads, start, sizes), m)
+    np.testing.assert_array_equal(_phased_slab(x, pads, start, sizes, m, np.empty), expected)

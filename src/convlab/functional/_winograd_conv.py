@@ -14,7 +14,7 @@ import numpy as np
 
 from ._winograd_kernels import cached_kernel, transformed_kernel
 from ._winograd_matrices import per_axis
-from ._winograd_passes import deinterleave, input_transform, output_transform
+from ._winograd_passes import input_transform, output_transform
 from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_channels
 
 __all__ = ["winograd_conv"]
@@ -81,12 +81,12 @@ class _Conv:
         counts = [count, *self.tiles[1:]]
         sizes = [t * m + k - 1 for t, k in zip(counts, self.kernel)]
         sizes[-1] = (counts[-1] + (m + self.kernel[-1] - 2) // m) * m  # whole blocks of the last axis
-        d = _slab(self.x[image], self.pads, first * m, sizes, alloc)
         out = self.out[image, :, first * m : (first + count) * m]
         if self.passes:
-            self._by_passes(deinterleave(d, m, alloc), out, counts, split, alloc)
+            d = _phased_slab(self.x[image], self.pads, first * m, sizes, m, alloc)
+            self._by_passes(d, out, counts, split, alloc)
         else:
-            self._by_blas(d, out, counts)
+            self._by_blas(_slab(self.x[image], self.pads, first * m, sizes, alloc), out, counts)
 
     def _by_passes(self, d, out, counts: list[int], split: bool, alloc) -> None:
         tiles, inner = math.prod(counts), (slice(None),) * len(counts)  # the tile axes after the channels
@@ -144,6 +144,31 @@ def _slab(x: np.ndarray, pads, start: int, sizes: list[int], alloc=np.empty) -> 
     _zero_outside(slab, dst)
     slab[(Ellipsis, *dst)] = x[(Ellipsis, *src)]
     return slab
+
+
+def _phased_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, alloc) -> np.ndarray:
+    """:func:`_slab` with its last axis split into ``m`` phases, as :func:`deinterleave` would, in one copy.
+
+    Block ``b`` of phase ``q`` holds padded coordinate ``b * m + q``, which
+    reads ``x[b * m + q - lo]``: a stride-``m`` slice of ``x`` per phase.
+    """
+    blocks, n = sizes[-1] // m, x.shape[-1]
+    lo = pads[-1][0] - (start if x.ndim == 2 else 0)  # 1-d: the slab's rows are its last axis
+    d = alloc((x.shape[0], *sizes[:-1], m, blocks), x.dtype)
+    src, dst = [], []
+    for axis, (size_in, (pad, _), size) in enumerate(zip(x.shape[1:-1], pads[:-1], sizes[:-1])):
+        offset = pad - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
+        first, last = max(offset, 0), min(size, size_in + offset)
+        dst.append(slice(first, max(first, last)))
+        src.append(slice(first - offset, last - offset))
+    for q in range(m):
+        b0, b1 = max(0, -(-(lo - q) // m)), min(blocks, (n + lo - q - 1) // m + 1)
+        phase = d[..., q, :]
+        _zero_outside(phase, [*dst, slice(b0, max(b0, b1))])
+        if b1 > b0 and all(cut.stop > cut.start for cut in dst):
+            taken = slice(b0 * m + q - lo, (b1 - 1) * m + q - lo + 1, m)
+            phase[(Ellipsis, *dst, slice(b0, b1))] = x[(Ellipsis, *src, taken)]
+    return d
 
 
 def _zero_outside(slab: np.ndarray, box: list[slice]) -> None:
