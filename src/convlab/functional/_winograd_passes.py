@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -80,36 +81,70 @@ def _combine_all(
     rows: ``4 d1 + 4 d2 - d3 - d4`` and ``4 d1 - 4 d2 - d3 + d4``), so both
     come from the sum ``E`` of the common terms and ``O`` of the opposite
     ones, as ``E + O`` and ``E - O``: 21 passes instead of 28 for F(4, 3).
+    The plan (pairs, and each sum's sequence of ufuncs) is worked out once
+    per matrix (:func:`_plan`).
     """
-    mat, taps = pair_columns(mat, taps, alloc)
+    plan = _plan(np.ascontiguousarray(mat, dtype=np.float64).tobytes(), mat.shape)
+    taps = _paired_taps(plan, taps, alloc)
     shape = taps[0].shape
     if out is None:
-        out = alloc((*shape[:axis], mat.shape[0], *shape[axis:]), taps[0].dtype)
+        out = alloc((*shape[:axis], plan.rows, *shape[axis:]), taps[0].dtype)
     scratch, odd = alloc(shape, out.dtype), alloc(shape, out.dtype)
-    rows = {}
-    for j1, j2 in _row_pairs(mat):
-        rows[j1] = rows[j2] = (j1, j2)
-    for j, row in enumerate(mat):
-        dst = out[(slice(None),) * axis + (j,)]
-        if j not in rows:
-            combine(row, taps, dst, scratch)
-        elif rows[j][0] == j:
-            other = out[(slice(None),) * axis + (rows[j][1],)]
-            common = np.where(mat[rows[j][1]] == row, row, 0)
-            combine(common, taps, dst, scratch)
-            combine(row - common, taps, odd, scratch)
-            np.subtract(dst, odd, out=other)
-            np.add(dst, odd, out=dst)
+    at = (slice(None),) * axis
+    for j, program in plan.singles:
+        _run(program, taps, out[(*at, j)], scratch)
+    for j1, j2, common, opposite in plan.pairs:
+        dst, other = out[(*at, j1)], out[(*at, j2)]
+        _run(common, taps, dst, scratch)
+        _run(opposite, taps, odd, scratch)
+        np.subtract(dst, odd, out=other)
+        np.add(dst, odd, out=dst)
     return out
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How a transform matrix is applied: column pairs merged, row pairs shared, one program a sum."""
+
+    rows: int
+    kept: tuple[int, ...]  # taps used as they are
+    column_pairs: tuple[tuple[int, int], ...]  # taps a, b replaced by a + b and a - b (in this order)
+    matrix: np.ndarray  # over kept taps, then the pairs' sums and differences
+    singles: tuple[tuple[int, tuple], ...]  # (row, program)
+    pairs: tuple[tuple[int, int, tuple, tuple], ...]  # (row, its mirror, program of E, program of O)
+
+
 @functools.lru_cache(maxsize=64)
-def _pairs(key: bytes, shape: tuple[int, int]) -> tuple[tuple[int, int], ...]:
-    """Rows ``(j1, j2)`` equal up to the signs of their entries, with both signs present."""
+def _plan(key: bytes, shape: tuple[int, int]) -> _Plan:
     mat = np.frombuffer(key).reshape(shape)
-    found, used = [], set()
-    for j1 in range(shape[0]):
-        for j2 in range(j1 + 1, shape[0]):
+    column_pairs = _mirrors(mat.T)
+    paired = {i for pair in column_pairs for i in pair}
+    kept = tuple(i for i in range(shape[1]) if i not in paired)
+    columns = [mat[:, i] for i in kept]
+    for a, b in column_pairs:
+        columns += [
+            np.where(mat[:, b] == mat[:, a], mat[:, a], 0),
+            np.where(mat[:, b] == -mat[:, a], mat[:, a], 0),
+        ]
+    merged = np.stack(columns, axis=1)
+    row_pairs = _mirrors(merged)
+    in_pairs = {j for pair in row_pairs for j in pair}
+    singles = tuple((j, _program(tuple(merged[j].tolist()))) for j in range(shape[0]) if j not in in_pairs)
+    pairs = []
+    for j1, j2 in row_pairs:
+        common = np.where(merged[j2] == merged[j1], merged[j1], 0)
+        pairs.append(
+            (j1, j2, _program(tuple(common.tolist())), _program(tuple((merged[j1] - common).tolist())))
+        )
+    return _Plan(shape[0], kept, column_pairs, merged, singles, tuple(pairs))
+
+
+def _mirrors(mat: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """Rows ``(j1, j2)`` equal up to the signs of their entries, with both signs present."""
+    found: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for j1 in range(mat.shape[0]):
+        for j2 in range(j1 + 1, mat.shape[0]):
             a, b = mat[j1], mat[j2]
             same, flipped = (a == b) & (a != 0), (a == -b) & (a != 0)
             if j1 in used or j2 in used or not (same.any() and flipped.any()):
@@ -120,8 +155,14 @@ def _pairs(key: bytes, shape: tuple[int, int]) -> tuple[tuple[int, int], ...]:
     return tuple(found)
 
 
-def _row_pairs(mat: np.ndarray) -> tuple[tuple[int, int], ...]:
-    return _pairs(np.ascontiguousarray(mat, dtype=np.float64).tobytes(), mat.shape)
+def _paired_taps(plan: _Plan, taps: list[np.ndarray], alloc: Alloc) -> list[np.ndarray]:
+    new = [taps[i] for i in plan.kept]
+    for a, b in plan.column_pairs:
+        same, diff = alloc(taps[a].shape, taps[a].dtype), alloc(taps[a].shape, taps[a].dtype)
+        np.add(taps[a], taps[b], out=same)
+        np.subtract(taps[a], taps[b], out=diff)
+        new += [same, diff]
+    return new
 
 
 def pair_columns(
@@ -132,23 +173,8 @@ def pair_columns(
     Every row then weighs one of the two, so ``A^T`` of F(4, 3) takes 13
     passes instead of 24. Returns the matrix over the new taps and the taps.
     """
-    pairs = _row_pairs(mat.T)
-    if not pairs:
-        return mat, taps
-    paired = {i for pair in pairs for i in pair}
-    columns = [mat[:, i] for i in range(mat.shape[1]) if i not in paired]
-    new_taps = [tap for i, tap in enumerate(taps) if i not in paired]
-    for a, b in pairs:
-        same = alloc(taps[a].shape, taps[a].dtype)
-        diff = alloc(taps[a].shape, taps[a].dtype)
-        np.add(taps[a], taps[b], out=same)
-        np.subtract(taps[a], taps[b], out=diff)
-        columns += [
-            np.where(mat[:, b] == mat[:, a], mat[:, a], 0),
-            np.where(mat[:, b] == -mat[:, a], mat[:, a], 0),
-        ]
-        new_taps += [same, diff]
-    return np.stack(columns, axis=1), new_taps
+    plan = _plan(np.ascontiguousarray(mat, dtype=np.float64).tobytes(), mat.shape)
+    return plan.matrix, _paired_taps(plan, taps, alloc)
 
 
 def combine(row: np.ndarray, taps: list[np.ndarray], dst: np.ndarray, scratch: np.ndarray) -> None:
@@ -163,28 +189,50 @@ def combine(row: np.ndarray, taps: list[np.ndarray], dst: np.ndarray, scratch: n
     >>> dst
     array([2., 1.])
     """
-    terms = [(c, tap) for c, tap in zip(row.tolist(), taps) if c != 0]
+    _run(_program(tuple(row.tolist())), taps, dst, scratch)
+
+
+@functools.lru_cache(maxsize=256)
+def _program(row: tuple[float, ...]) -> tuple:
+    """``(scale, start, rest)``: the sum's first ufunc, then ``(tap, coefficient)`` terms, then the scale."""
+    terms = [(i, c) for i, c in enumerate(row) if c != 0]
     if not terms:
-        dst[...] = 0
-        return
-    scale = abs(terms[0][0]) if len({abs(c) for c, _ in terms}) == 1 else 1.0
-    units = [(c / scale, tap) for c, tap in terms if abs(c) == scale]
-    others = [(c / scale, tap) for c, tap in terms if abs(c) != scale]
-    if len(units) >= 2 and units[0][0] + units[1][0] != -2:
-        (c0, t0), (c1, t1) = sorted(units[:2], key=lambda term: -term[0])  # +t0 +- t1
-        (np.add if c1 == 1 else np.subtract)(t0, t1, out=dst)
-        units = units[2:]
+        return 1.0, ("zero",), ()
+    scale = abs(terms[0][1]) if len({abs(c) for _, c in terms}) == 1 else 1.0
+    units = [(i, c / scale) for i, c in terms if abs(c) == scale]
+    others = [(i, c / scale) for i, c in terms if abs(c) != scale]
+    if len(units) >= 2 and units[0][1] + units[1][1] != -2:
+        (i0, _), (i1, c1) = sorted(units[:2], key=lambda term: -term[1])  # +t0 +- t1
+        start, units = ("add" if c1 == 1 else "subtract", i0, i1), units[2:]
     elif others:
-        c0, t0 = others.pop(0)
-        np.multiply(t0, c0, out=dst)
+        (i0, c0), others = others[0], others[1:]
+        start = ("multiply", i0, c0)
     else:
-        c0, t0 = units.pop(0)
-        np.copyto(dst, t0) if c0 == 1 else np.negative(t0, out=dst)
-    for c, tap in others + units:
-        if c in (1, -1):
-            (np.add if c == 1 else np.subtract)(dst, tap, out=dst)
+        (i0, c0), units = units[0], units[1:]
+        start = ("copy", i0) if c0 == 1 else ("negative", i0)
+    return scale, start, tuple(others + units)
+
+
+def _run(program: tuple, taps: list[np.ndarray], dst: np.ndarray, scratch: np.ndarray) -> None:
+    scale, start, rest = program
+    kind = start[0]
+    if kind == "zero":
+        dst[...] = 0
+    elif kind == "copy":
+        np.copyto(dst, taps[start[1]])
+    elif kind == "negative":
+        np.negative(taps[start[1]], out=dst)
+    elif kind == "multiply":
+        np.multiply(taps[start[1]], start[2], out=dst)
+    else:
+        getattr(np, kind)(taps[start[1]], taps[start[2]], out=dst)
+    for i, c in rest:
+        if c == 1:
+            np.add(dst, taps[i], out=dst)
+        elif c == -1:
+            np.subtract(dst, taps[i], out=dst)
         else:
-            np.multiply(tap, c, out=scratch)
+            np.multiply(taps[i], c, out=scratch)
             np.add(dst, scratch, out=dst)
     if scale != 1:
         np.multiply(dst, scale, out=dst)
@@ -209,11 +257,9 @@ def output_transform(
     whole = tuple(t * m for t in counts)
     buffer = out if out.shape[1:] == whole else alloc((out.shape[0], *whole), out.dtype)
     taps = [z[(slice(None),) * (ndim - 1) + (i,)] for i in range(at[-1].shape[1])]
-    mat, taps = pair_columns(at[-1], taps, alloc)
-    result, scratch = alloc(taps[0].shape, z.dtype), alloc(taps[0].shape, z.dtype)
-    for q, row in enumerate(mat):
-        combine(row, taps, result, scratch)
-        np.copyto(_phase_view(buffer, q, m), result)
+    phases = _combine_all(at[-1], taps, 0, alloc)  # (m, *taps' shape): one output phase of the last axis each
+    for q in range(m):
+        np.copyto(_phase_view(buffer, q, m), phases[q])
     if buffer is not out:
         out[...] = buffer[(slice(None), *(slice(0, s) for s in out.shape[1:]))]
 
