@@ -18,10 +18,12 @@ stale ``U``. The entry keeps a copy of the weight and compares it bit for
 bit (``view`` as unsigned integers, so NaNs and signed zeros count) before
 every reuse: one read of the weight and its copy, against the transform's
 read of the weight and write of four times as much. Entries go when their
-weight array dies. The cache holds at most :func:`get_workspace_limit`
-bytes (copies and ``U``); when full, new kernels are transformed but not
-kept, rather than evicting old ones (a forward pass visits its layers in a
-cycle, where least-recently-used eviction would miss every time).
+weight array dies. The cache holds at most a quarter of
+:func:`convlab.get_memory_limit` (copies and ``U``: five times the weights
+for 3x3 kernels, 620 MB for the paper's 31-million-weight U-Net); when
+full, new kernels are transformed but not kept, rather than evicting old
+ones (a forward pass visits its layers in a cycle, where
+least-recently-used eviction would miss every time).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._workspace import get_workspace_limit
+from .._limits import get_memory_limit
 
 __all__ = ["cached_kernel", "clear_kernel_cache", "kernel_cache_bytes", "transformed_kernel"]
 
@@ -83,15 +85,20 @@ def cached_kernel(w: np.ndarray, g: tuple[np.ndarray, ...], groups: int, tile: i
     u.flags.writeable = False
     with _lock:
         _cache.pop(id(w), None)
-        if _total() + w.nbytes + u.nbytes <= get_workspace_limit():
+        if _total() + w.nbytes + u.nbytes <= get_memory_limit() // 4:
             ref = weakref.ref(w, functools.partial(_forget, id(w)))
             _cache[id(w)] = _Entry(ref, key, w.copy(), u)
     return u
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit-equal, compared in blocks of 1 MiB: no weight-sized temporary, and an early exit."""
+    if a.shape != b.shape:
+        return False
     unsigned = np.dtype(f"u{a.itemsize}")
-    return a.shape == b.shape and bool(np.array_equal(a.view(unsigned), b.view(unsigned)))
+    a, b = a.view(unsigned).reshape(-1), b.view(unsigned).reshape(-1)
+    block = max(1, (1 << 20) // a.itemsize)
+    return all(np.array_equal(a[i : i + block], b[i : i + block]) for i in range(0, a.size, block))
 
 
 def _forget(ident: int, ref: weakref.ref) -> None:
