@@ -67,27 +67,29 @@ def applies(args) -> bool:
         and args.x.dtype.kind == "f"
         and exact_float
         and all(win.kernel == 3 and win.stride == 1 and win.dilation == 1 for win in args.windows)
-        and pays(args.w.shape[1], args.w.shape[0] // args.groups)
+        and pays(args.w.shape[1], args.w.shape[0] // args.groups, len(args.windows))
     )
 
 
-# Measured (float32, 2-d, single-thread CPU time against the exact GEMM rows,
-# 572-pixel U-Net layers): Winograd F(4, 3) took 0.90x at 64 -> 64 channels,
-# 0.72x at 128, 0.59x at 256, 0.50x at 512, and 2.7x at 1 -> 64, where the
-# transforms of 64 output channels cost more than the whole tiny GEMM. The
-# transforms cost in proportion to C_in + C_out, the multiplications they
-# save to C_in * C_out: Winograd pays from C_in * C_out / (C_in + C_out) = 32
-# (64 -> 64) on, per group.
-MIN_CHANNEL_RATIO = 32
+# Measured (float32, single-thread CPU time against the exact GEMM rows, F(4, 3)):
+# 2-d (572-pixel U-Net layers) 0.90x at 64 -> 64 channels, 0.72x at 128, 0.59x
+# at 256, 0.50x at 512, and 2.7x at 1 -> 64, where the transforms of 64 output
+# channels cost more than the whole tiny GEMM; 3-d (52^3) 1.04x at 16 -> 16,
+# 0.62x at 32 -> 32 (it saves 27 -> 3.4 multiplications an output, 2-d 9 ->
+# 2.25); 1-d 0.99x at 64, 0.91x at 128, 0.76x at 256 (3 -> 1.5). The transforms
+# cost in proportion to C_in + C_out, the multiplications they save to
+# C_in * C_out: Winograd runs from this C_in * C_out / (C_in + C_out) on, per
+# group and per number of spatial dimensions.
+MIN_CHANNEL_RATIO = {1: 64, 2: 32, 3: 12}
 
 
-def pays(c_in: int, c_out: int) -> bool:
-    """Whether Winograd beats the GEMM rows for ``c_in -> c_out`` channels per group.
+def pays(c_in: int, c_out: int, ndim: int = 2) -> bool:
+    """Whether Winograd beats the GEMM rows for ``c_in -> c_out`` channels per group, ``ndim``-d.
 
-    >>> pays(64, 64), pays(128, 64), pays(3, 64), pays(32, 32)
-    (True, True, False, False)
+    >>> pays(64, 64), pays(128, 64), pays(3, 64), pays(32, 32), pays(32, 32, ndim=3)
+    (True, True, False, False, True)
     """
-    return c_in * c_out >= MIN_CHANNEL_RATIO * (c_in + c_out)
+    return c_in * c_out >= MIN_CHANNEL_RATIO[ndim] * (c_in + c_out)
 
 
 def workspace(args) -> int:
