@@ -22,7 +22,7 @@ from convlab.functional import _winograd_kernels as kernels
 from convlab.functional import _winograd_slabs as slabs
 from convlab.functional import algorithm, conv1d, conv2d, conv3d
 from convlab.functional._winograd import winograd_conv
-from convlab.functional._winograd_passes import combine, input_transform, pair_columns
+from convlab.functional._winograd_passes import combine, input_transform
 
 CONV = {1: conv1d, 2: conv2d, 3: conv3d}
 BOUND = 1e-4  # float32 F(4, 3) against float64, relative to the largest output (tests/test_winograd.py)
@@ -153,14 +153,11 @@ def test_combine_and_pairs_compute_the_matrix_product():
     for row, want in zip(mat, expected):
         combine(row, taps, dst, scratch)
         np.testing.assert_allclose(dst, want, rtol=1e-14, atol=1e-14)
-    from convlab.functional._winograd_matrices import per_axis
+    from convlab.functional._winograd_passes import _combine_all
 
-    at = per_axis(4, (3,), np.dtype(np.float64))[0][0]  # F(4, 3)'s A^T: columns of +-1, +-2 pair up
-    paired, new_taps = pair_columns(at, taps, np.empty)
-    assert paired.shape == (4, 6) and len(new_taps) == 6 and np.count_nonzero(paired) < np.count_nonzero(at)
-    np.testing.assert_allclose(
-        np.einsum("ji,ixy->jxy", paired, np.stack(new_taps)), np.einsum("ji,ixy->jxy", at, np.stack(taps))
-    )
+    # Rows 1-2 and 3-4 are +-p mirrors: computed as E + O and E - O.
+    both = _combine_all(mat[:6], taps, 0, np.empty)
+    np.testing.assert_allclose(both, expected[:6], rtol=1e-14, atol=1e-13)
 
 
 def test_input_transform_writes_into_a_channel_block():

@@ -101,10 +101,7 @@ class _Conv:
         products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], tiles), v.dtype))
         products = products.reshape(*alphas, -1, *counts)
 
-        def back(c: slice) -> None:
-            output_transform(products[(Ellipsis, c, *inner)], self.at, out[c], self.m, arena("block"))
-
-        split_channels(back, out.shape[0]) if split else back(slice(None))
+        output_transform(products, self.at, out, self.m, alloc)  # BLAS calls: on BLAS's threads when split
 
     def _by_blas(self, d, out, counts: list[int]) -> None:
         v = _input_tiles(d[None], self.bt, self.m, self.groups).reshape(
