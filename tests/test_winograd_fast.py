@@ -290,3 +290,15 @@ def test_phased_slab_is_the_deinterleaved_padded_slab(size, data):
     x = np.random.default_rng(0).normal(size=(2, *size))
     expected = deinterleave(_slab(x, pads, start, sizes), m)
     np.testing.assert_array_equal(_phased_slab(x, pads, start, sizes, m, np.empty), expected)
+
+
+def test_cache_sees_a_change_in_any_block_of_a_large_weight(cache):
+    """The comparison runs in 1 MiB blocks on the pool: a change in the last block counts too."""
+    x, w = _layer(3, channels=256)  # 2.4 MB of weights: three blocks
+    with _counting_transform() as transform, algorithm("winograd"):
+        conv2d(x, w, padding=1)
+        conv2d(x, w, padding=1)
+        w.reshape(-1)[-1] += 1.0
+        changed = conv2d(x, w, padding=1)
+    assert transform.call_count == 2
+    np.testing.assert_array_equal(changed, winograd_conv(x, w, ((1, 1), (1, 1)), 1, 4))
