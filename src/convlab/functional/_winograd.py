@@ -24,7 +24,13 @@ GEMM per transform point: ``prod(alpha)`` products ``(C_out/g x C_in/g) @
 (C_in/g x tiles)``. A 3x3 kernel needs ``(m + 2)**2 / (9 m**2)`` of direct
 convolution's multiplications: 0.44 for m = 2, 0.25 for m = 4, 0.20 for m = 6.
 The price is rounding error, which grows with ``m`` (points further from
-zero, larger transform entries); see :func:`winograd_conv`.
+zero, larger transform entries); see :func:`winograd_conv`. The transforms
+cost in proportion to the channels, the GEMMs to their product, so the
+strategy row applies only where that pays (:func:`pays`). How it runs:
+:mod:`._winograd_conv` (slabs of tiles through the three steps),
+:mod:`._winograd_slabs` (slab sizes, threads, the arena),
+:mod:`._winograd_passes` (the transforms), :mod:`._winograd_kernels`
+(``G w G^T`` and its cache).
 """
 
 from __future__ import annotations
