@@ -45,8 +45,8 @@ __all__ = [
 ]
 
 # V and M of one slab: a few MiB keeps them in L2/L3 between the three steps
-# (measured on the 64-channel layer: 1-8 MiB within noise, whole-image slabs
-# 2-3x slower) ...
+# (measured on the 64-channel layer at 570^2: slabs of 1 and 2 tile rows, 2.6
+# and 5.2 MiB, cost the same per tile, 4 rows about 20 % more) ...
 SLAB_BYTES = 4 << 20
 # ... but a slab's GEMMs read the whole transformed kernel, prod(alpha) *
 # C_out * C_in values, once per slab: below about a hundred tiles per slab
