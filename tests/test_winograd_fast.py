@@ -302,3 +302,25 @@ def test_cache_sees_a_change_in_any_block_of_a_large_weight(cache):
         changed = conv2d(x, w, padding=1)
     assert transform.call_count == 2
     np.testing.assert_array_equal(changed, winograd_conv(x, w, ((1, 1), (1, 1)), 1, 4))
+
+
+def test_non_finite_inputs_get_the_gemm_result():
+    """inf - inf in the input transform would make NaN beside an inf; the fast path hands
+    such convolutions to the exact GEMM rows, so the result equals the default path's and
+    torch's (inf where the window meets the inf, NaN only from NaN)."""
+    import torch
+
+    from convlab.functional import algorithm, conv2d
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 64, 12, 12)).astype(np.float32)
+    w = np.abs(rng.standard_normal((64, 64, 3, 3))).astype(np.float32)  # same-sign taps: inf stays inf
+    x[0, 3, 5, 5] = np.inf
+    x[0, 7, 9, 2] = np.nan
+    with algorithm("winograd"):
+        got = conv2d(x, w, padding=1)
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy()
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert np.isinf(got).any() and np.isnan(got).any()
+    np.testing.assert_array_equal(got, conv2d(x, w, padding=1))

@@ -91,8 +91,10 @@ def conv1d(
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As ``torch.nn.Conv1d``: the input is padded with this mode first.
     algorithm : str, optional
-        The lowering: ``'gemm'`` (exact). ``None`` takes the one set by
-        :func:`convlab.functional.algorithm` (``'gemm'`` by default).
+        The lowering: ``'gemm'`` (exact) or ``'winograd'`` (where it applies
+        and pays, see :func:`convlab.functional.algorithm`). ``None`` takes
+        the one set by :func:`convlab.functional.algorithm` (``'gemm'`` by
+        default).
 
     Returns
     -------
@@ -153,8 +155,10 @@ def conv2d(
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As ``torch.nn.Conv2d``: the input is padded with this mode first.
     algorithm : str, optional
-        The lowering: ``'gemm'`` (exact). ``None`` takes the one set by
-        :func:`convlab.functional.algorithm` (``'gemm'`` by default).
+        The lowering: ``'gemm'`` (exact) or ``'winograd'`` (where it applies
+        and pays, see :func:`convlab.functional.algorithm`). ``None`` takes
+        the one set by :func:`convlab.functional.algorithm` (``'gemm'`` by
+        default).
 
     Returns
     -------
@@ -217,8 +221,10 @@ def conv3d(
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As ``torch.nn.Conv3d``: the input is padded with this mode first.
     algorithm : str, optional
-        The lowering: ``'gemm'`` (exact). ``None`` takes the one set by
-        :func:`convlab.functional.algorithm` (``'gemm'`` by default).
+        The lowering: ``'gemm'`` (exact) or ``'winograd'`` (where it applies
+        and pays, see :func:`convlab.functional.algorithm`). ``None`` takes
+        the one set by :func:`convlab.functional.algorithm` (``'gemm'`` by
+        default).
 
     Returns
     -------
