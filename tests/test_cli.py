@@ -21,8 +21,8 @@ def test_solve_768_128_lists_kernel_6_stride_6_first(capsys):
     status, out, _ = run(capsys, "solve", "768", "128")
     assert status == 0
     rows = [line.split() for line in out.splitlines()[3:]]
-    assert rows[0][:5] == ["6", "6", "0", "1", "0"]
-    assert "Conv(C_in, C_out, 6, stride=6)" in out
+    assert rows[0][:6] == ["1", "6", "6", "0", "1", "0"]
+    assert "nn.Conv2d(in_channels, out_channels, 6, stride=6)" in out
 
 
 def test_unet_sizes_572_prints_388_and_the_four_crop_windows(capsys):
@@ -117,7 +117,7 @@ def test_unet_sizes_json_and_same_padding(capsys):
 def test_demo_answers_the_seed_questions(capsys):
     status, out, _ = run(capsys, "demo", "--shapes")
     assert status == 0
-    assert "12 -> 23" in out and "Conv(C_in, C_out, 6, stride=6)" in out and "88..479" in out
+    assert "12 -> 23" in out and "nn.Conv2d(in_channels, out_channels, 6, stride=6)" in out and "88..479" in out
 
 
 @pytest.mark.parametrize(

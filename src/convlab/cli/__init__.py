@@ -13,6 +13,7 @@ from . import (
     _demo,
     _explain_cmds,
     _fixed_cmds,
+    _help,
     _onnx_cmds,
     _quant_cmds,
     _segment,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _vectors_cmds.add_commands(sub, common)
     _onnx_cmds.add_commands(sub, common)
     _quant_cmds.add_command(sub, common)
+    _help.attach(parser)  # the question table and every sub-command's examples
     return parser
 
 

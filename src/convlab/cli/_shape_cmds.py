@@ -6,6 +6,7 @@ import argparse
 
 from .. import shapes
 from ._parse import bounded_int, layer_arg, padding_arg, size_arg
+from ._solve_text import solve_answer
 from ._table import dumps, fmt, table
 
 _OPS = {"conv": "conv", "convtranspose": "convtranspose", "convt": "convtranspose", "pool": "pool"}
@@ -166,57 +167,7 @@ def _tuple_text(value: object) -> str:
 
 
 def run_solve(args: argparse.Namespace) -> str:
-    found = shapes.solve(
-        args.in_size,
-        args.out_size,
-        transposed=args.transposed,
-        kernel_size=args.kernel_size,
-        stride=args.stride,
-        padding=args.padding,
-        dilation=args.dilation,
-        max_kernel_size=args.max_kernel_size,
-        max_stride=args.max_stride,
-        max_padding=args.max_padding,
-        max_dilation=args.max_dilation,
-    )
-    shown = found if args.limit <= 0 else found[: args.limit]
-    if args.json:
-        return dumps(
-            {
-                "in_size": args.in_size,
-                "out_size": args.out_size,
-                "transposed": args.transposed,
-                "count": len(found),
-                "solutions": [s.as_dict() for s in found],
-            }
-        )
-    kind = "transposed convolutions" if args.transposed else "convolutions"
-    head = f"{len(found)} {kind} map {fmt(args.in_size)} to {fmt(args.out_size)}"
-    if not found:
-        return head + " within the bounds (raise --max-kernel-size, --max-stride, --max-dilation)"
-    if len(shown) < len(found):
-        head += f"; the simplest {len(shown)} (--limit 0 for all)"
-    if args.transposed:
-        rows = [
-            (s.kernel_size, s.stride, s.padding, s.dilation, s.output_padding, _snippet(s, True))
-            for s in shown
-        ]
-        headers = ("kernel", "stride", "padding", "dilation", "output_padding", "PyTorch")
-    else:
-        rows = [(s.kernel_size, s.stride, s.padding, s.dilation, s.unused, _snippet(s, False)) for s in shown]
-        headers = ("kernel", "stride", "padding", "dilation", "unused", "PyTorch")
-    return head + ":\n" + table(headers, rows)
-
-
-def _snippet(s: shapes.Solution, transposed: bool) -> str:
-    text = f"{'ConvTranspose' if transposed else 'Conv'}(C_in, C_out, {s.kernel_size}, stride={s.stride}"
-    if s.padding:
-        text += f", padding={s.padding}"
-    if s.output_padding:
-        text += f", output_padding={s.output_padding}"
-    if s.dilation != 1:
-        text += f", dilation={s.dilation}"
-    return text + ")"
+    return solve_answer(args)
 
 
 def run_rf(args: argparse.Namespace) -> str:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from fractions import Fraction
 
-__all__ = ["dumps", "fmt", "table"]
+__all__ = ["dumps", "fmt", "table", "wide"]
 
 
 def fmt(value: object) -> str:
@@ -20,6 +20,11 @@ def fmt(value: object) -> str:
             return " x ".join(f"({a}, {b})" for a, b in value)
         return "x".join(fmt(v) for v in value)
     return "-" if value is None else str(value)
+
+
+def wide(args: object) -> bool:
+    """Whether ``--wide`` asked for full tables (answers built without the flag fit 100 columns)."""
+    return bool(getattr(args, "wide", False))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "") -> str:
