@@ -78,3 +78,139 @@ def test_every_command_of_the_help_runs_and_fits_100_columns(command, workdir, m
     if "--wide" not in argv and "--json" not in argv:
         wide = [line for line in out.splitlines() if len(line) > _help.WIDTH]
         assert not wide, f"{len(wide)} lines over {_help.WIDTH} columns, e.g. {wide[0]!r}"
+
+
+def _answer(capsys, *argv: str) -> str:
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    return out
+
+
+def _pasted(out: str, torch) -> list[tuple[object, str]]:
+    """Every ``nn.`` line of an answer evaluated in PyTorch, with its trailing comment."""
+    layers = []
+    for line in out.splitlines():
+        code, _, comment = line.strip().partition("  # ")
+        if code.startswith("nn."):
+            scope = {"nn": torch.nn, "in_channels": 1, "out_channels": 1}
+            layers.append((eval(code, scope), comment))
+    return layers
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "s", "d"),
+    [(7, 3, 2, 1), (8, 3, 2, 1), (8, 4, 2, 1), (9, 5, 3, 1), (10, 3, 2, 2), (5, 1, 2, 1)],
+)
+def test_strided_same_names_its_padding_and_torch_code_computes_convlabs_values(capsys, torch, n, k, s, d):
+    import convlab
+
+    out = _answer(capsys, "shape", "conv", n, "-k", k, "-s", s, "-d", d, "-p", "same", "--wide")
+    lo, hi = convlab.shapes.same_padding(n, k, s, d)
+    # TensorFlow's SAME: ceil(n / s) outputs, total padding split with the odd pixel at the end.
+    total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+    assert (lo, hi) == (total // 2, total - total // 2)
+    assert f"padding 'same' resolves to (lo, hi) = ({lo}, {hi})" in out
+    assert "torch.nn.Conv2d refuses padding='same' with stride > 1" in out
+    with pytest.raises(ValueError, match="strided"):  # the refusal is PyTorch's, not ours
+        torch.nn.Conv2d(1, 1, k, stride=s, dilation=d, padding="same")
+    [(layer, _)] = _pasted(out, torch)
+    assert isinstance(layer, torch.nn.Sequential) == (lo != hi)
+    conv = layer[-1] if lo != hi else layer
+    x = np.random.default_rng(n).standard_normal((1, 1, n, n))
+    w, b = conv.weight.detach().double().numpy(), conv.bias.detach().double().numpy()
+    got = layer.double()(torch.from_numpy(x)).detach().numpy()
+    expected = convlab.conv2d(x, w, b, stride=s, padding="same", dilation=d)
+    assert got.shape[-2:] == (-(-n // s),) * 2
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_stride_1_same_says_pytorch_agrees(capsys, torch):
+    out = _answer(capsys, "shape", "conv", 8, "-k", 4, "-p", "same")
+    assert "resolves to (lo, hi) = (1, 2)" in out and "PyTorch agrees" in out
+    x = torch.zeros(1, 1, 8, 8)
+    assert torch.nn.Conv2d(1, 1, 4, padding="same")(x).shape[-1] == 8
+
+
+@pytest.mark.parametrize(("n", "k", "s", "p"), [(12, 3, 2, 1), (12, 2, 2, 0), (12, 3, 3, 1), (5, 4, 2, 1)])
+def test_convtranspose_names_the_output_padding_of_every_reachable_size(capsys, torch, n, k, s, p):
+    out = _answer(capsys, "shape", "convt", n, "-k", k, "-s", s, "-p", p)
+    reach = [(n - 1) * s - 2 * p + k + op for op in range(s)]  # PyTorch's documented formula
+    layers = _pasted(out, torch)
+    assert sorted(int(comment) for _, comment in layers) == reach
+    x = torch.zeros(1, 1, n, n)
+    for layer, comment in layers:
+        assert layer(x).shape[-2:] == (int(comment),) * 2
+    assert f"output_padding 0..{s - 1} reaches {reach[0]}..{reach[-1]}" in out
+    big = torch.nn.ConvTranspose2d(1, 1, k, stride=s, padding=p)
+    assert f"output_size=[{reach[-1]}, {reach[-1]}]" in out
+    assert big(x, output_size=[reach[-1]] * 2).shape[-1] == reach[-1]
+
+
+def test_issue_convt_12_gives_23_and_output_padding_1_gives_24(capsys):
+    out = _answer(capsys, "shape", "convt", 12, "-k", 3, "-s", 2, "-p", 1)
+    assert "output size: 23" in out
+    assert (
+        "nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1)  # 24" in out
+    )
+
+
+def test_the_floor_note_appears_only_when_the_floor_drops_something(capsys, torch):
+    assert "all give" not in _answer(capsys, "shape", "conv", 24, "-k", 3)
+    out = _answer(capsys, "shape", "conv", 24, "-k", 3, "-s", 2, "-p", 1)
+    assert "input sizes 23..24 all give 12: the floor drops the remainder" in out
+    conv = torch.nn.Conv2d(1, 1, 3, stride=2, padding=1)
+    sizes = {n: conv(torch.zeros(1, 1, n, n)).shape[-1] for n in range(21, 27)}
+    assert [n for n, o in sizes.items() if o == 12] == [23, 24]
+
+
+def test_asymmetric_padding_is_written_as_zero_pad_then_conv(capsys, torch):
+    import convlab
+
+    out = _answer(capsys, "shape", "conv", "8x9", "-k", 3, "-s", 2, "-p", "same")
+    (lo0, hi0), (lo1, hi1) = convlab.shapes.same_padding((8, 9), 3, 2)
+    assert (lo0, hi0) != (hi0, lo0) or (lo1, hi1) != (hi1, lo1)
+    [(layer, _)] = _pasted(out, torch)
+    x = np.random.default_rng(1).standard_normal((1, 1, 8, 9))
+    layer = layer.double()
+    got = layer(torch.from_numpy(x)).detach().numpy()
+    conv = layer[1]
+    w, b = conv.weight.detach().numpy(), conv.bias.detach().numpy()
+    np.testing.assert_allclose(got, convlab.conv2d(x, w, b, stride=2, padding="same"), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "transposed"), [(768, 128, False), (12, 24, True), (64, 32, False), (5, 11, True)]
+)
+def test_every_solve_row_pasted_into_torch_maps_a_to_b(capsys, torch, a, b, transposed):
+    flag = ["--transposed"] if transposed else []
+    out = _answer(capsys, "solve", a, b, *flag, "--wide", "--limit", "0")
+    layers = [
+        (eval(line[line.index("nn.") :], {"nn": torch.nn, "in_channels": 1, "out_channels": 1}))
+        for line in out.splitlines()
+        if "nn." in line
+    ]
+    assert len(layers) == int(out.split()[0]) > 0
+    x = torch.zeros(1, 1, a, a)
+    assert {tuple(layer(x).shape[-2:]) for layer in layers} == {(b, b)}
+
+
+def test_solve_ranks_the_usual_up_sampling_first(capsys):
+    out = _answer(capsys, "solve", 12, 24, "--transposed")
+    rows = [line.split()[1:5] for line in out.splitlines()[3:] if line[:1].isdigit()]
+    order = {tuple(r): i for i, r in enumerate(rows)}
+    assert order[("2", "2", "0", "1")] < order[("13", "1", "0", "1")]
+    assert order[("4", "2", "1", "1")] < order[("13", "1", "0", "1")]
+    assert rows[:2] == [["2", "2", "0", "1"], ["4", "2", "1", "1"]]
+    assert "unused" not in out and "output_padding: extra" in out
+
+
+def test_solve_explains_unused_and_points_up_to_transposed(capsys):
+    out = _answer(capsys, "solve", 768, 128)
+    assert "unused: padded-input pixels at the end that no window reads" in out
+    assert "nn.Conv2d(in_channels, out_channels, 6, stride=6)" in out
+    out = _answer(capsys, "solve", 128, 768)
+    assert "Going up is a transposed convolution: convlab solve 128 768 --transposed" in out
+    assert "raise --max" not in out
+    out = _answer(capsys, "solve", 30, 12, "--transposed")
+    assert "Going down is a convolution: convlab solve 30 12" in out

@@ -6,15 +6,11 @@ import argparse
 
 from .. import shapes
 from ._parse import bounded_int, layer_arg, padding_arg, size_arg
+from ._shape_text import shape_text
 from ._solve_text import solve_answer
 from ._table import dumps, fmt, table
 
 _OPS = {"conv": "conv", "convtranspose": "convtranspose", "convt": "convtranspose", "pool": "pool"}
-_FORMULAS = {
-    "conv": "floor((size + pad_lo + pad_hi - dilation*(kernel_size-1) - 1) / stride) + 1",
-    "convtranspose": "(size - 1)*stride - pad_lo - pad_hi + dilation*(kernel_size-1) + output_padding + 1",
-    "pool": "floor_or_ceil((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1",
-}
 
 
 def _layer_options(p: argparse.ArgumentParser, *, stride_default: object = 1) -> None:
@@ -119,19 +115,7 @@ def run_shape(args: argparse.Namespace) -> str:
         working = shapes.size_working(op, args.size, **params)
     if args.json:
         return dumps({"op": op, "size": args.size, **params, "output_size": out, "working": list(working)})
-    lines = [
-        f"{op}: size {fmt(args.size)}, "
-        + ", ".join(f"{k} {fmt(v)}" for k, v in params.items() if v is not None)
-    ]
-    lines.append(f"  out = {_FORMULAS[op]}")
-    for dim, line in enumerate(working):
-        lines.append(f"  dim {dim}: {line}")
-    lines.append(f"output size: {fmt(out)}")
-    if op == "conv":
-        same = shapes.conv_input_sizes(out, **params) if args.padding != "same" else None
-        if same is not None:
-            lines.append(f"input sizes {fmt(same)} all give {fmt(out)} (the floor drops the remainder)")
-    return "\n".join(lines)
+    return shape_text(op, args, params, out, working)
 
 
 def run_roundtrip(args: argparse.Namespace) -> str:
