@@ -9,11 +9,11 @@ grammar without the test failing.
 from __future__ import annotations
 
 import argparse
+import functools
+
+from ._table import WIDTH, columns, fit
 
 __all__ = ["EXAMPLES", "QUESTIONS", "WIDTH", "attach", "question_table"]
-
-# Terminal width every answer and help text fits in (the README's too).
-WIDTH = 100
 
 # (question in the user's words, the command that answers it), in the order
 # people ask them on forums; each command runs as written (the test does).
@@ -221,3 +221,26 @@ def attach(parser: argparse.ArgumentParser) -> None:
                 action="store_true",
                 help=f"full tables, lines of any length (default: {WIDTH} columns)",
             )
+            if sub.get_default("run") is not None:
+                sub.set_defaults(run=_fitted(sub.get_default("run")))
+
+
+def _fitted(run):
+    """``run`` whose tables and lines fit WIDTH columns, unless --wide (or --json: data, not prose)."""
+
+    @functools.wraps(run)
+    def fitted(args: argparse.Namespace):
+        if getattr(args, "json", False) or getattr(args, "wide", False):
+            with columns(None):
+                return run(args)
+        with columns(WIDTH):
+            text = run(args)
+            if type(text) is str:
+                return fit(text)
+            if isinstance(text, str):  # a str carrying an exit status (convlab diff)
+                out = type(text)(fit(text))
+                out.__dict__.update(text.__dict__)
+                return out
+            return text
+
+    return fitted

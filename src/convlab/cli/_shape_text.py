@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 
 from .. import shapes
 from .._args import padding_pairs
-from ._table import fmt, wide
+from ._table import WIDTH, fmt
 
-__all__ = ["fit", "shape_text", "torch_notes"]
+__all__ = ["shape_text", "torch_notes"]
 
 _FORMULAS = {
     "conv": "floor((size + pad_lo + pad_hi - dilation*(kernel_size-1) - 1) / stride) + 1",
@@ -17,22 +16,6 @@ _FORMULAS = {
     "pool": "floor_or_ceil((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1",
 }
 _CLASSES = {"conv": "Conv", "convtranspose": "ConvTranspose", "pool": "MaxPool"}
-
-
-def fit(lines: list[str], width: int = 100) -> list[str]:
-    """Lines longer than ``width`` wrapped at spaces, continued 4 columns further in.
-
-    >>> fit(["  dim 0: " + "x " * 60], 40)[1]
-    '      x x x x x x x x x x x x x x x x x'
-    """
-    out = []
-    for line in lines:
-        if len(line) <= width:
-            out.append(line)
-            continue
-        indent = " " * (len(line) - len(line.lstrip()) + 4)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False)
-    return out
 
 
 def _ndim(out: object) -> int:
@@ -134,7 +117,7 @@ def _transpose_notes(args: argparse.Namespace, params: dict, out: object) -> lis
     for target, op in outs:
         code = f"  {_call('convtranspose', out, params, output_padding=_scalar(op))}"
         comment = f"  # {fmt(target)}"
-        lines += [code + comment] if len(code + comment) <= 100 else [comment, code]
+        lines += [code + comment] if len(code + comment) <= WIDTH else [comment, code]
     size = list(_per_dim(_last(ranges), _ndim(out)))
     return [*lines, f"  # or output_padding=0 and call layer(x, output_size={size})"]
 
@@ -170,7 +153,7 @@ def shape_text(op: str, args: argparse.Namespace, params: dict, out: object, wor
     if op == "conv":
         lines += _floor_note(args, params, out)
     lines += torch_notes(op, args, params, out)
-    return "\n".join(lines if wide(args) else fit(lines))
+    return "\n".join(lines)
 
 
 def _floor_note(args: argparse.Namespace, params: dict, out: object) -> list[str]:
