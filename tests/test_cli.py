@@ -100,7 +100,7 @@ def test_rf_table_and_json(capsys):
     status, out, _ = run(capsys, "rf", "c3", "c3", "pool2", "--input", "572")
     assert status == 0
     last = out.splitlines()[4].split()
-    assert last[-4:] == ["6", "2", "0", "284"]
+    assert last[-5:] == ["6", "6", "2", "0", "284"]
     status, out, _ = run(capsys, "rf", "c3s2p1", "t3s2p1", "--json")
     layers = json.loads(out)["layers"]
     assert [x["receptive_field"] for x in layers] == [3, 5]

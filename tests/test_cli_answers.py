@@ -24,6 +24,7 @@ _TODAY = {
     "convlab unet 572": "convlab unet --input 572",
     "convlab unet 572 --addresses NHWC": "convlab unet --input 572 --addresses NHWC",
     "convlab unet 256 --padding same --batch-norm": "convlab unet --input 256 --padding same --batch-norm",
+    "convlab unet 512 --padding same": "convlab unet --input 512 --padding same",
 }
 
 
@@ -214,3 +215,65 @@ def test_solve_explains_unused_and_points_up_to_transposed(capsys):
     assert "raise --max" not in out
     out = _answer(capsys, "solve", 30, 12, "--transposed")
     assert "Going down is a convolution: convlab solve 30 12" in out
+
+
+def test_unet_sizes_same_states_the_real_rule(capsys):
+    from convlab import shapes
+
+    out = _answer(capsys, "unet-sizes", 250, "--padding", "same")
+    assert "nearest valid" not in out and "249" not in out and "251" not in out
+    assert "valid input sizes: every size from 16 up" in out
+    assert "no padding at any skip: multiples of 2**4 = 16, e.g. 240, 256" in out
+    assert "here at levels 1, 3" in out
+    # The rule, from shapes: every size from 16 works; exactly the multiples of 16 pad nowhere.
+    for n in range(1, 300):
+        try:
+            u = shapes.unet_sizes(n, padding="same")
+        except ValueError:
+            assert n < 16
+            continue
+        assert n >= 16
+        padded = any(lv.skip_pad and any(lo or hi for lo, hi in lv.skip_pad[0:1]) for lv in u.levels)
+        assert padded == (n % 16 != 0), n
+    u = shapes.unet_sizes(250, padding="same")
+    assert [lv.level for lv in u.levels if lv.skip_pad and lv.skip_pad[0] != (0, 0)] == [1, 3]
+
+
+def test_unet_sizes_valid_states_the_progression(capsys):
+    from convlab import shapes
+
+    out = _answer(capsys, "unet-sizes", 572)
+    assert "valid input sizes: 188 + 16*m (188, 204, 220, ..., 556, 572, 588, ...)" in out
+    fits = []
+    for n in range(1, 700):
+        try:
+            shapes.unet_sizes(n)
+            fits.append(n)
+        except ValueError:
+            pass
+    assert fits == list(range(188, 700, 16))
+
+
+def test_unet_sizes_of_a_square_input_prints_one_number_per_side(capsys):
+    one, two = _answer(capsys, "unet-sizes", 572), _answer(capsys, "unet-sizes", "572x572")
+    assert "sizes per side (the input is square)" in two
+    assert one.splitlines()[1:7] == two.splitlines()[1:7]
+
+
+def test_rf_per_output_pixel_column_is_receptive_field_range(capsys):
+    from convlab import shapes
+
+    layers = ["c3p1", "c3s2p1", "t2s2", "c3p1"]
+    out = _answer(capsys, "rf", *layers, "--input", 32)
+    rows = [line.split("  ") for line in out.splitlines()[2:6]]
+    cells = [[c.strip() for c in row if c.strip()] for row in rows]
+    for i, row in enumerate(cells):
+        lo, hi = shapes.receptive_field_range(layers[: i + 1], 32)
+        assert row[3] == (str(lo) if lo == hi else f"{lo}..{hi}")
+    assert cells[0][3] == "2..3"  # the corner output of a padded 3-tap conv reads 2 input pixels
+
+
+def test_unet_receptive_field_is_the_range_torch_shows(capsys):
+    out = _answer(capsys, "unet", *_TODAY["convlab unet 572"].split()[2:])
+    assert "receptive field: 188..204x188..204 input pixels, depending on the output pixel" in out
+    assert "204x204 input pixels per output pixel" not in out

@@ -31,7 +31,7 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
     ("receptive field of my stack of layers", "convlab rf c3 c3 pool2 c3 c3 --input 64"),
     ("crop offsets of the U-Net's skip connections", "convlab unet-sizes 572"),
     ("shapes, parameters, FLOPs, memory of a U-Net", "convlab unet 572"),
-    ("which tile size for overlap-tile inference?", "convlab unet-sizes 512 --depth 4"),
+    ("tile sizes and halo for overlap-tile inference", "convlab unet 512 --padding same"),
     ("animate a strided conv (conv_arithmetic)", "convlab animate conv 5 -k 3 -s 2 -p 1 -o conv.gif"),
     ("how does Winograd F(2,3) compute a conv?", "convlab explain winograd 4 -k 3"),
     ("input addresses and line buffer of a conv", "convlab addresses conv --input 1x1x8x8 -k 3"),
@@ -76,7 +76,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "rf": (
         ("VGG-like block: field, jump, start", "convlab rf c3 c3 pool2 c3 c3"),
         ("padded layers on a 32 input: edge pixels see less", "convlab rf c3p1 c3s2p1 c3p1 --input 32"),
-        ("through a transposed conv: field per output phase", "convlab rf c3 pool2 t2s2 c3 --input 20"),
+        (
+            "down and up again: the phases of the up-sampling differ",
+            "convlab rf c3 pool2 c3 pool2 c3 t2s2 c3 t2s2 c3 --input 64",
+        ),
     ),
     "unet-sizes": (
         ("the paper's U-Net: sizes, skip crops, valid inputs", "convlab unet-sizes 572"),

@@ -156,76 +156,113 @@ def run_solve(args: argparse.Namespace) -> str:
 
 def run_rf(args: argparse.Namespace) -> str:
     fields = shapes.receptive_field(args.layers, input_size=args.input)
+    ranges = [shapes.receptive_field_range(args.layers[: i + 1], args.input) for i in range(len(fields))]
     if args.json:
-        return dumps(
+        layers = [
             {
-                "input_size": args.input,
-                "layers": [
-                    {
-                        "layer": spec,
-                        "receptive_field": f.size,
-                        "jump": f.jump,
-                        "start": f.start,
-                        "output_size": f.output_size,
-                    }
-                    for spec, f in zip(args.layers, fields)
-                ],
+                "layer": spec,
+                "receptive_field": f.size,
+                "receptive_field_range": r,
+                "jump": f.jump,
+                "start": f.start,
+                "output_size": f.output_size,
             }
-        )
-    headers = ["#", "layer", "receptive field", "jump", "start"]
-    rows = [[i, f.layer.label(), f.size, f.jump, f.start] for i, f in enumerate(fields)]
+            for spec, f, r in zip(args.layers, fields, ranges)
+        ]
+        return dumps({"input_size": args.input, "layers": layers})
+    headers = ["#", "layer", "receptive field", "per output pixel", "jump", "start"]
+    rows = [
+        [i, f.layer.label(), f.size, _span(r), f.jump, f.start]
+        for i, (f, r) in enumerate(zip(fields, ranges))
+    ]
     if args.input is not None:
         headers.append("output size")
         for row, f in zip(rows, fields):
             row.append(f.output_size)
-    note = (
-        "start: first input pixel that output 0 reads (negative = padding); "
-        "jump: input pixels between outputs"
+    edges = (
+        "with --input, edge pixels whose window lies partly in the padding see fewer"
+        if args.input is not None
+        else "borders ignored (give --input to count the edges, where padding hides pixels)"
     )
-    return table(headers, rows) + "\n" + note
+    notes = [
+        "receptive field: the most input pixels, first to last, that one output pixel depends on",
+        "per output pixel: fewest..most over every output pixel: transposed convs' phases differ;",
+        f"  {edges}",
+        "start: first input pixel output 0 reads (negative: padding); jump: input pixels between outputs",
+    ]
+    return "\n".join([table(headers, rows), *notes])
+
+
+def _span(r: tuple) -> str:
+    """``(188, 204)`` as ``188..204``; one pair per dimension joined by ``x``."""
+    pairs = r if isinstance(r[0], tuple) else (r,)
+    return "x".join(str(a) if a == b else f"{a}..{b}" for a, b in pairs)
 
 
 def run_unet_sizes(args: argparse.Namespace) -> str:
-    u = shapes.unet_sizes(
-        args.size,
-        depth=args.depth,
-        kernel_size=args.kernel_size,
-        convs_per_level=args.convs,
-        padding=args.padding,
-    )
+    config = {"depth": args.depth, "kernel_size": args.kernel_size, "convs_per_level": args.convs}
+    u = shapes.unet_sizes(args.size, padding=args.padding, **config)
     if args.json:
         return dumps(_unet_json(u))
     head = (
         f"U-Net {fmt(u.input_size)} -> {fmt(u.output_size)} (depth {u.depth}, kernel {u.kernel_size}, "
         f"{u.convs_per_level} convs per level, padding '{u.padding}')"
     )
-    rows = []
-    for lv in u.levels:
-        rows.append(
-            [
-                lv.level,
-                " ".join(fmt(s) for s in lv.encoder),
-                lv.pooled,
-                lv.up,
-                _skip(lv),
-                " ".join(fmt(s) for s in lv.decoder) or "-",
-            ]
-        )
+    # A square input has square features: one number per side keeps the table narrow.
+    side = fmt if len(set(u.input_size)) > 1 else (lambda v: fmt(v[0]) if isinstance(v, tuple) else fmt(v))
+    rows = [
+        [
+            lv.level,
+            " ".join(side(s) for s in lv.encoder),
+            side(lv.pooled),
+            side(lv.up),
+            _skip(lv, side),
+            " ".join(side(s) for s in lv.decoder) or "-",
+        ]
+        for lv in u.levels
+    ]
     body = table(["level", "encoder", "pooled", "up", "skip", "decoder"], rows)
-    below = ", ".join(fmt(b) for b in u.valid_below)
-    above = ", ".join(fmt(a) for a in u.valid_above)
-    tail = f"smallest valid input: {u.smallest_valid}; nearest valid sizes: {below} below, {above} above"
-    return "\n".join([head, body, tail])
+    note = ["sizes per side (the input is square)"] if side is not fmt and len(u.input_size) > 1 else []
+    return "\n".join([head, body, *note, *_valid_rule(u, config)])
 
 
-def _skip(lv: shapes.UNetLevel) -> str:
+def _valid_rule(u: shapes.UNetSizes, config: dict) -> list[str]:
+    """The rule for the input sizes this U-Net takes, in words and with the sizes around this one."""
+    n = u.input_size[0]
+    if u.padding == "same":
+        period = 2**u.depth
+        padded = [lv.level for lv in u.levels if lv.skip_pad and any(lo or hi for lo, hi in lv.skip_pad)]
+        where = f"; here at levels {', '.join(map(str, padded))}" if padded else ""
+        even = sorted({max(period, n // period * period), -(-n // period) * period})
+        return [
+            f"valid input sizes: every size from {u.smallest_valid} up ('same' convs keep sizes, pools "
+            f"floor odd ones and the decoder pads the up-sampled features back{where})",
+            f"no padding at any skip: multiples of 2**{u.depth} = {period}, e.g. {', '.join(map(str, even))}",
+        ]
+    first = u.smallest_valid
+    period = shapes.unet_valid_sizes(first, first + 2**u.depth + 1, padding=u.padding, **config)
+    step = period[1] - period[0]
+    base = [first + i * step for i in range(3)]
+    tail = [x for x in (n - step, n, n + step) if x > base[-1]]
+    listed = [*base, *(["..."] if tail and tail[0] > base[-1] + step else []), *tail]
+    return [
+        f"valid input sizes: {first} + {step}*m ({', '.join(map(str, listed))}, ...): every size before "
+        f"a pool must be even (each conv takes {u.kernel_size - 1} off)",
+        *(["other sides: the same rule"] if len(u.input_size) > 1 else []),
+    ]
+
+
+def _skip(lv: shapes.UNetLevel, side=fmt) -> str:
     if lv.skip_crop is not None:
         c = lv.skip_crop
-        window = " x ".join(f"{a}..{b - 1}" for a, b in zip(c.start, c.stop))
-        return f"crop {fmt(c.size)} -> {fmt(c.output_size)} at {window}"
+        if side is fmt:
+            window = " x ".join(f"{a}..{b - 1}" for a, b in zip(c.start, c.stop))
+        else:
+            window = f"{c.start[0]}..{c.stop[0] - 1}"
+        return f"crop {side(c.size)} -> {side(c.output_size)} at {window}"
     if lv.skip_pad is not None:
         if any(lo or hi for lo, hi in lv.skip_pad):
-            return f"pad up by {fmt(lv.skip_pad)}"
+            return f"pad up by {fmt(lv.skip_pad[:1]) if side is not fmt else fmt(lv.skip_pad)}"
         return "concat"
     return "-"
 
