@@ -138,10 +138,13 @@ def test_convtranspose_names_the_output_padding_of_every_reachable_size(capsys, 
     out = _answer(capsys, "shape", "convt", n, "-k", k, "-s", s, "-p", p)
     reach = [(n - 1) * s - 2 * p + k + op for op in range(s)]  # PyTorch's documented formula
     layers = _pasted(out, torch)
-    assert sorted(int(comment) for _, comment in layers) == reach
+    # The comment is the size the line gives: 24, or 24x24 when the answer is 2-D.
+    sizes = [tuple(int(v) for v in comment.split("x")) for _, comment in layers]
+    assert sorted(size[0] for size in sizes) == reach
     x = torch.zeros(1, 1, n, n)
-    for layer, comment in layers:
-        assert layer(x).shape[-2:] == (int(comment),) * 2
+    for (layer, _), size in zip(layers, sizes):
+        assert layer(x).shape[-2:] == (size[0],) * 2
+        assert len(set(size)) == 1
     assert f"output_padding 0..{s - 1} reaches {reach[0]}..{reach[-1]}" in out
     big = torch.nn.ConvTranspose2d(1, 1, k, stride=s, padding=p)
     assert f"output_size=[{reach[-1]}, {reach[-1]}]" in out

@@ -6,7 +6,7 @@ import argparse
 
 from .. import shapes
 from .._args import padding_pairs
-from ._table import WIDTH, fmt
+from ._table import WIDTH, fmt, same
 
 __all__ = ["shape_text", "torch_notes"]
 
@@ -31,14 +31,24 @@ def _per_dim(value: object, ndim: int) -> tuple:
 def _call(op: str, out: object, params: dict, **more: object) -> str:
     """``nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1)`` for these parameters."""
     ndim = _ndim(out)
+    values = {name: _torch_value(value) for name, value in {**params, **more}.items()}
+    kernel = values.pop("kernel_size")
     channels = "" if op == "pool" else "in_channels, out_channels, "
-    text = f"nn.{_CLASSES[op]}{ndim}d({channels}{fmt_arg(params['kernel_size'])}"
-    default = {"stride": None if op == "pool" else 1, "padding": 0, "dilation": 1}
+    text = f"nn.{_CLASSES[op]}{ndim}d({channels}{fmt_arg(kernel)}"
+    # torch's defaults, left out as a person would; a pool's stride defaults to its kernel.
+    default = {"stride": kernel if op == "pool" else 1, "padding": 0, "dilation": 1}
     default |= {"output_padding": 0, "ceil_mode": False}
-    for name, value in {**params, **more}.items():
-        if name != "kernel_size" and value != default[name] and value is not None:
+    for name, value in values.items():
+        if value != default[name] and value is not None:
             text += f", {name}={fmt_arg(value)}"
     return text + ")"
+
+
+def _torch_value(value: object) -> object:
+    """A per-dimension value as torch takes it: symmetric (p, p) pairs as p, equal entries as one int."""
+    if isinstance(value, tuple) and all(isinstance(v, tuple) and v[0] == v[1] for v in value):
+        value = tuple(lo for lo, _ in value)
+    return same(value)
 
 
 def fmt_arg(value: object) -> str:
@@ -75,7 +85,7 @@ def torch_notes(op: str, args: argparse.Namespace, params: dict, out: object) ->
     layer = f"torch.nn.Conv{_ndim(out)}d"
     if params["padding"] == "same":
         lines = [
-            f"padding 'same' resolves to (lo, hi) = {fmt(pairs)}: out = ceil(size / stride), the odd "
+            f"padding 'same' resolves to (lo, hi) = {_pairs(pairs)}: out = ceil(size / stride), the odd "
             "pixel at the end (TensorFlow's 'SAME', ONNX's SAME_UPPER)"
         ]
         if all(s == 1 for s in _per_dim(params["stride"], len(pairs))):
@@ -99,32 +109,27 @@ def _transpose_notes(args: argparse.Namespace, params: dict, out: object) -> lis
     if any(lo != hi for lo, hi in pairs):
         return [
             f"torch.nn.ConvTranspose{_ndim(out)}d crops both sides equally; for lo != hi use padding=0 "
-            f"and crop {fmt(pairs)} (lo, hi) off the output"
+            f"and crop {_pairs(pairs)} (lo, hi) off the output"
         ]
     reach = shapes.transpose_output_sizes(args.size, k, st, pad, d)
     ranges = reach if isinstance(reach, tuple) else (reach,)
     if all(len(r) == 1 for r in ranges):
         return [f"PyTorch: {_call('convtranspose', out, params, output_padding=args.output_padding)}"]
-    lines = [f"output_padding 0..{max(len(r) for r in ranges) - 1} reaches {fmt(reach)}"]
+    lines = [f"output_padding 0..{max(len(r) for r in ranges) - 1} reaches {fmt(same(reach))}"]
     if shapes.conv_input_sizes(args.size, k, st, pad, d) == reach:
         lines[0] += (
-            f": a Conv with these numbers maps each of {fmt(reach)} to {fmt(args.size)}, "
+            f": a Conv with these numbers maps each of {fmt(same(reach))} to {fmt(same(args.size))}, "
             "and output_padding picks which one comes back"
         )
     lines.append("in PyTorch:")
     outs = [(out, args.output_padding)]
     outs += [(t, shapes.output_padding_for(t, args.size, k, st, pad, d)) for t in _targets(ranges, out)]
     for target, op in outs:
-        code = f"  {_call('convtranspose', out, params, output_padding=_scalar(op))}"
+        code = f"  {_call('convtranspose', out, params, output_padding=op)}"
         comment = f"  # {fmt(target)}"
         lines += [code + comment] if len(code + comment) <= WIDTH else [comment, code]
     size = list(_per_dim(_last(ranges), _ndim(out)))
     return [*lines, f"  # or output_padding=0 and call layer(x, output_size={size})"]
-
-
-def _scalar(value: object) -> object:
-    """``(1, 1)`` as ``1``: PyTorch broadcasts an int over the dimensions."""
-    return value[0] if isinstance(value, tuple) and len(set(value)) == 1 else value
 
 
 def _targets(ranges: tuple[range, ...], out: object) -> list:
@@ -157,8 +162,14 @@ def shape_text(op: str, args: argparse.Namespace, params: dict, out: object, wor
 
 
 def _floor_note(args: argparse.Namespace, params: dict, out: object) -> list[str]:
-    same = shapes.conv_input_sizes(out, **params)
-    ranges = same if isinstance(same, tuple) else (same,)
+    sizes = shapes.conv_input_sizes(out, **params)
+    ranges = sizes if isinstance(sizes, tuple) else (sizes,)
     if all(len(r) == 1 for r in ranges):
         return []
-    return [f"input sizes {fmt(same)} all give {fmt(out)}: the floor drops the remainder"]
+    return [f"input sizes {fmt(same(sizes))} all give {fmt(same(out))}: the floor drops the remainder"]
+
+
+def _pairs(pairs: tuple[tuple[int, int], ...]) -> str:
+    """``((1, 1), (1, 1))`` as ``(1, 1)`` (every dimension alike), else ``(0, 1) x (1, 1)``."""
+    one = same(pairs)
+    return f"({one[0]}, {one[1]})" if isinstance(one[0], int) else fmt(pairs)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from fractions import Fraction
 
-__all__ = ["WIDTH", "columns", "dumps", "fit", "fmt", "table", "wide"]
+__all__ = ["WIDTH", "columns", "dumps", "fit", "fmt", "same", "table", "wide"]
 
 # Terminal columns every answer fits in unless --wide; None: no limit.
 WIDTH = 100
@@ -19,7 +19,8 @@ _WIDTH: ContextVar[int | None] = ContextVar("convlab_cli_width", default=WIDTH)
 def fmt(value: object) -> str:
     """Sizes as ``572`` or ``572x572``, pairs as ``(lo, hi)``, ranges as ``a..b``."""
     if isinstance(value, range):
-        return f"{value.start}..{value.stop - 1}" if len(value) > 1 else str(value.start)
+        # Not len(range): it overflows past 2**63, and a fuzzed stride of 10**30 gets there.
+        return f"{value.start}..{value.stop - 1}" if value.stop - value.start > 1 else str(value.start)
     if isinstance(value, Fraction):
         return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
     if isinstance(value, tuple):
@@ -27,6 +28,19 @@ def fmt(value: object) -> str:
             return " x ".join(f"({a}, {b})" for a, b in value)
         return "x".join(fmt(v) for v in value)
     return "-" if value is None else str(value)
+
+
+def same(value: object) -> object:
+    """A per-dimension tuple whose entries are all equal, as the one entry (``(24, 24)`` -> 24).
+
+    For answers about square inputs, where the headline already says ``24x24``.
+
+    >>> same((24, 24)), same((23, 24)), same((range(23, 25), range(23, 25))), same(7)
+    (24, (23, 24), range(23, 25), 7)
+    """
+    if isinstance(value, tuple) and len(value) > 1 and len(set(value)) == 1:
+        return value[0]
+    return value
 
 
 def wide(args: object) -> bool:
