@@ -30,7 +30,7 @@ def torch_line(s: shapes.Solution, transposed: bool, ndim: int) -> str:
 
 
 def _search(args: argparse.Namespace, transposed: bool) -> shapes.Solutions:
-    return shapes.solve(
+    found = shapes.solve(
         args.in_size,
         args.out_size,
         transposed=transposed,
@@ -43,6 +43,8 @@ def _search(args: argparse.Namespace, transposed: bool) -> shapes.Solutions:
         max_padding=args.max_padding,
         max_dilation=args.max_dilation,
     )
+    pinned = getattr(args, "output_padding", None)  # the search has no output_padding pin: filter its answers
+    return found if pinned is None else shapes.Solutions(s for s in found if s.output_padding == pinned)
 
 
 def _ndim(args: argparse.Namespace) -> int:
