@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import shapes
-from ._table import dumps, fmt, table, wide
+from ._table import dumps, fmt, same, table, wide
 
 __all__ = ["solve_answer", "torch_line"]
 
@@ -125,15 +125,20 @@ def _none_found(args: argparse.Namespace) -> str:
     if not args.transposed and up:
         return (
             ".\nA convolution shrinks a size (its padding can grow it a little).\n"
-            f"Going up is a transposed convolution: convlab solve {fmt(args.in_size)} {fmt(args.out_size)} "
+            f"Going up is a transposed convolution: convlab solve {_sizes(args)} "
             "--transposed"
         )
     if args.transposed and not up:
         return (
             ".\nA transposed convolution grows a size (its padding can shrink it a little).\n"
-            f"Going down is a convolution: convlab solve {fmt(args.in_size)} {fmt(args.out_size)}"
+            f"Going down is a convolution: convlab solve {_sizes(args)}"
         )
     return " within the bounds (raise --max-kernel-size, --max-stride, --max-padding or --max-dilation)"
+
+
+def _sizes(args: argparse.Namespace) -> str:
+    """The two sizes as the user would type them again (a square size as one number)."""
+    return f"{fmt(same(args.in_size))} {fmt(same(args.out_size))}"
 
 
 def _grows(args: argparse.Namespace) -> bool:
@@ -143,7 +148,7 @@ def _grows(args: argparse.Namespace) -> bool:
 
 
 def _direction_hint(args: argparse.Namespace) -> list[str]:
-    command = f"convlab solve {fmt(args.in_size)} {fmt(args.out_size)}"
+    command = f"convlab solve {_sizes(args)}"
     if not args.transposed and _grows(args):
         return [f"going up is usually a transposed convolution: {command} --transposed"]
     if args.transposed and not _grows(args):

@@ -32,9 +32,11 @@ class Worked:
 
 def _data(shape: tuple[int, ...], seed: int | None, offset: int) -> np.ndarray:
     # Small integers keep every product and sum exact in float64, so "agree"
-    # means difference 0, and a person can check a value by hand.
+    # means difference 0, and a person can check a value by hand. Counting
+    # from 1 (as the pictures do, viz._numbering.counting): from 0, x1 = 0 and
+    # w1 = 0 zero the first products and a learner sees nothing happen.
     if seed is None:
-        return np.arange(math.prod(shape), dtype=np.float64).reshape(shape)
+        return np.arange(1, math.prod(shape) + 1, dtype=np.float64).reshape(shape)
     rng = np.random.default_rng([seed, offset])
     return rng.integers(-4, 5, size=shape).astype(np.float64)
 
