@@ -280,3 +280,20 @@ def test_unet_receptive_field_is_the_range_torch_shows(capsys):
     out = _answer(capsys, "unet", *_TODAY["convlab unet 572"].split()[2:])
     assert "receptive field: 188..204x188..204 input pixels, depending on the output pixel" in out
     assert "204x204 input pixels per output pixel" not in out
+
+
+@pytest.mark.parametrize(("n", "k", "s"), [(5, 3, 2), (6, 5, 3), (4, 3, 2)])
+def test_overlap_names_a_torch_fix_whose_taps_are_even(capsys, torch, n, k, s):
+    out = _answer(capsys, "overlap", "--size", n, "-k", k, "-s", s)  # --size: kept by h12's grammar too
+    assert out.count("\n  nn.") == 2 and "Odena et al. 2016" in out
+    fix, resize = (layer for layer, _ in _pasted(out, torch))
+    ones = torch.ones(1, 1, n, n)
+    reference = torch.nn.ConvTranspose2d(1, 1, k, stride=s)
+    torch.nn.init.ones_(fix.weight)
+    torch.nn.init.zeros_(fix.bias)
+    taps = fix(ones)[0, 0]
+    assert taps.shape == reference(ones).shape[-2:]  # the same output size as the layer asked about
+    assert fix.kernel_size[0] % fix.stride[0] == 0
+    inner = taps[fix.kernel_size[0] : -fix.kernel_size[0], fix.kernel_size[0] : -fix.kernel_size[0]]
+    assert inner.numel() == 0 or torch.unique(inner).numel() == 1  # every interior pixel: as many taps
+    assert resize(ones).shape[-1] == n * s

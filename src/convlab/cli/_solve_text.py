@@ -7,7 +7,7 @@ import argparse
 from .. import shapes
 from ._table import dumps, fmt, same, table, wide
 
-__all__ = ["solve_answer", "torch_line"]
+__all__ = ["even_overlap_fix", "solve_answer", "torch_line"]
 
 _PASTED = 3  # PyTorch lines printed under the table without --wide
 
@@ -154,3 +154,38 @@ def _direction_hint(args: argparse.Namespace) -> list[str]:
     if args.transposed and not _grows(args):
         return [f"going down is usually a convolution: {command}"]
     return []
+
+
+def even_overlap_fix(args: argparse.Namespace, out_shape: tuple[int, ...]) -> list[str]:
+    """The checkerboard's usual fixes, as PyTorch lines: a kernel the stride divides, or resize + conv.
+
+    The first transposed convolution :func:`convlab.shapes.solve` ranks for the
+    same input and output size and stride whose kernel is a multiple of the
+    stride (every output pixel then gets the same number of taps).
+    """
+    ndim = len(out_shape)
+    sizes, strides = _dims(args.size, ndim), _dims(args.stride, ndim)
+    fix = []
+    if len(set(sizes)) == 1 and len(set(strides)) == 1 and len(set(out_shape)) == 1:
+        n, s, out = sizes[0], strides[0], out_shape[0]
+        found = shapes.solve(n, out, transposed=True, stride=s, dilation=1, max_kernel_size=max(16, 2 * s))
+        even = [x for x in found if x.kernel_size % s == 0]
+        if even:
+            fix.append(f"  {torch_line(even[0], True, ndim)}")
+    fix.append(
+        f"  nn.Sequential(nn.Upsample(scale_factor={_scale(strides)}), "
+        f"nn.Conv{ndim}d(in_channels, out_channels, 3, padding=1))"
+    )
+    return [
+        "even overlap: a kernel the stride divides, or resize then convolve (Odena et al. 2016,",
+        "'Deconvolution and Checkerboard Artifacts'); in PyTorch, the first with this output size:",
+        *fix,
+    ]
+
+
+def _dims(value: object, ndim: int) -> tuple:
+    return tuple(value) if isinstance(value, tuple) else (value,) * ndim
+
+
+def _scale(strides: tuple) -> object:
+    return strides[0] if len(set(strides)) == 1 else strides
