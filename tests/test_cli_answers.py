@@ -297,3 +297,22 @@ def test_overlap_names_a_torch_fix_whose_taps_are_even(capsys, torch, n, k, s):
     inner = taps[fix.kernel_size[0] : -fix.kernel_size[0], fix.kernel_size[0] : -fix.kernel_size[0]]
     assert inner.numel() == 0 or torch.unique(inner).numel() == 1  # every interior pixel: as many taps
     assert resize(ones).shape[-1] == n * s
+
+
+@pytest.mark.parametrize(
+    ("size", "k", "s", "p"), [(24, 3, 2, 1), (7, 3, 2, "same"), (25, 4, 3, 1), ("24x25", 3, 2, 1)]
+)
+def test_roundtrip_torch_lines_restore_the_size(capsys, torch, size, k, s, p):
+    out = _answer(capsys, "roundtrip", size, "-k", k, "-s", s, "-p", p)
+    scope = {"nn": torch.nn, "in_channels": 1, "out_channels": 2}
+    lines = [line.strip() for line in out.splitlines() if line.strip().startswith(("down =", "up ="))]
+    assert len(lines) == 2
+    for line in lines:
+        exec(line, scope)
+    hw = tuple(int(v) for v in str(size).split("x")) if "x" in str(size) else (size, size)
+    x = torch.zeros(1, 1, *hw)
+    assert tuple(scope["up"](scope["down"](x)).shape[-2:]) == hw
+    y = scope["down"](x)
+    plain = torch.nn.ConvTranspose2d(2, 1, k, stride=s, padding=scope["up"].padding)
+    assert tuple(plain(y, output_size=list(hw)).shape[-2:]) == hw
+    assert f"output_size={list(hw)}" in out

@@ -6,9 +6,9 @@ import argparse
 
 from .. import shapes
 from ._parse import bounded_int, layer_arg, padding_arg, size_arg
-from ._shape_text import shape_text
+from ._shape_text import roundtrip_torch, shape_text
 from ._solve_text import solve_answer
-from ._table import dumps, fmt, table
+from ._table import dumps, fmt, same, table
 
 _OPS = {"conv": "conv", "convtranspose": "convtranspose", "convt": "convtranspose", "pool": "pool"}
 
@@ -139,15 +139,9 @@ def run_roundtrip(args: argparse.Namespace) -> str:
         f"output_padding 0){'' if restored else '   != ' + fmt(r.size)}",
         f"input sizes {fmt(r.same_conv_size)} all give {fmt(r.conv_size)} after the conv, so the transposed "
         "conv cannot know which one to restore.",
-        f"output_padding={fmt(r.output_padding)} restores {fmt(r.size)}: "
-        f"ConvTranspose(..., output_padding={_tuple_text(r.output_padding)}), "
-        f"or forward(x, output_size={_tuple_text(r.size)})",
+        f"output_padding={fmt(same(r.output_padding))} restores {fmt(r.size)}.",
     ]
-    return "\n".join(lines)
-
-
-def _tuple_text(value: object) -> str:
-    return str(value) if not isinstance(value, tuple) else "(" + ", ".join(map(str, value)) + ")"
+    return "\n".join(lines + roundtrip_torch(r, _params(args)))
 
 
 def run_solve(args: argparse.Namespace) -> str:

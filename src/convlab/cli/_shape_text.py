@@ -8,7 +8,7 @@ from .. import shapes
 from .._args import padding_pairs
 from ._table import WIDTH, fmt, same
 
-__all__ = ["shape_text", "torch_notes"]
+__all__ = ["roundtrip_torch", "shape_text", "torch_notes"]
 
 _FORMULAS = {
     "conv": "floor((size + pad_lo + pad_hi - dilation*(kernel_size-1) - 1) / stride) + 1",
@@ -48,7 +48,7 @@ def _torch_value(value: object) -> object:
     """A per-dimension value as torch takes it: symmetric (p, p) pairs as p, equal entries as one int."""
     if isinstance(value, tuple) and all(isinstance(v, tuple) and v[0] == v[1] for v in value):
         value = tuple(lo for lo, _ in value)
-    return same(value)
+    return value[0] if isinstance(value, tuple) and len(value) == 1 else same(value)
 
 
 def fmt_arg(value: object) -> str:
@@ -173,3 +173,22 @@ def _pairs(pairs: tuple[tuple[int, int], ...]) -> str:
     """``((1, 1), (1, 1))`` as ``(1, 1)`` (every dimension alike), else ``(0, 1) x (1, 1)``."""
     one = same(pairs)
     return f"({one[0]}, {one[1]})" if isinstance(one[0], int) else fmt(pairs)
+
+
+def roundtrip_torch(r: shapes.Roundtrip, params: dict) -> list[str]:
+    """The conv and the transposed conv that restores ``r.size``, as PyTorch lines."""
+    pairs, out = r.padding, r.size
+    if any(lo != hi for lo, hi in pairs):
+        return [f"  (padding (lo, hi) = {_pairs(pairs)}: torch pads both sides equally; see convlab shape)"]
+    layer = {**params, "padding": pairs}
+    size = list(_per_dim(r.size, _ndim(out)))
+    down = _call("conv", out, layer)
+    up = _call("convtranspose", out, layer, output_padding=r.output_padding).replace(
+        "(in_channels, out_channels", "(out_channels, in_channels"
+    )
+    return [
+        "in PyTorch:",
+        f"  down = {down}",
+        f"  up = {up}",
+        f"  # or output_padding=0 and call up(y, output_size={size})",
+    ]
