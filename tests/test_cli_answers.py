@@ -316,3 +316,72 @@ def test_roundtrip_torch_lines_restore_the_size(capsys, torch, size, k, s, p):
     plain = torch.nn.ConvTranspose2d(2, 1, k, stride=s, padding=scope["up"].padding)
     assert tuple(plain(y, output_size=list(hw)).shape[-2:]) == hw
     assert f"output_size={list(hw)}" in out
+
+
+def _help_text(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--help"])
+    assert stop.value.code == 0
+    return capsys.readouterr().out
+
+
+def _commands_of_parser() -> dict:
+    from convlab.cli import build_parser
+
+    parser = build_parser()
+    return next(a for a in parser._actions if hasattr(a, "choices") and isinstance(a.choices, dict)).choices
+
+
+def test_convlab_help_opens_with_the_forum_questions(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    text = _help_text(capsys)
+    assert text.index("Which command answers my question") < text.index("positional arguments")
+    for question, command in [
+        ("my ConvTranspose2d gives 23 instead of 24", "convlab shape convt 12 -k 3 -s 2 -p 1"),
+        ("which conv turns 768 into 128?", "convlab solve 768 128"),
+        ("what sizes does my unpadded U-Net accept?", "convlab unet-sizes 572"),
+        ("why checkerboard artifacts", "convlab overlap 5 -k 3 -s 2"),
+        ("padding='same' with stride 2?", "convlab shape conv 7 -k 3 -s 2 -p same"),
+        ("conv as a matrix for 4x4 and 3x3", "convlab explain conv 4x4 -k 3"),
+        ("receptive field", "convlab rf"),
+        ("crop offsets of the U-Net's skip connections", "convlab unet-sizes 572"),
+        ("quantise", "convlab quantize"),
+        ("fixed-point", "convlab fixed-sweep"),
+        ("test vectors for my RTL", "convlab vectors"),
+        ("run my ONNX model", "convlab run"),
+        ("segment a large image", "convlab segment"),
+        ("tile sizes", "convlab unet"),
+        ("Winograd", "convlab explain winograd"),
+    ]:
+        line = next((x for x in text.splitlines() if question in x), None)
+        assert line is not None, question
+        after = text[text.index(line) :].split("\n", 2)
+        assert command in after[0] or command in after[1], (question, command)
+    assert max(len(line) for line in text.splitlines()) <= _help.WIDTH
+
+
+def test_every_sub_command_help_ends_with_two_or_three_runnable_examples(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    commands = _commands_of_parser()
+    assert set(commands) == set(_help.EXAMPLES)
+    for name in commands:
+        text = _help_text(capsys, name)
+        examples = text[text.index("\nexamples:\n") :].splitlines()[2:]
+        runs = [line.strip() for line in examples if line.startswith("  convlab ")]
+        assert 2 <= len(runs) <= 3, name
+        assert runs == [command for _, command in _help.EXAMPLES[name]]
+        assert "default None" not in text and "default: None" not in text, name
+        assert max(len(line) for line in text.splitlines()) <= _help.WIDTH, name
+        assert "--wide" in text
+
+
+def test_demo_help_says_what_the_demo_does(capsys):
+    text = _help_text(capsys, "demo")
+    assert "Segment a synthetic image of cells" in text.split("options:")[0]
+
+
+def test_wide_prints_the_full_table(capsys):
+    narrow = _answer(capsys, "unet-sizes", "572x588")
+    wide = _answer(capsys, "unet-sizes", "572x588", "--wide")
+    assert max(map(len, narrow.splitlines())) <= _help.WIDTH < max(map(len, wide.splitlines()))
+    assert narrow.count("level  ") == 2 and wide.count("level  ") == 1  # cut into two column groups
