@@ -385,3 +385,12 @@ def test_wide_prints_the_full_table(capsys):
     wide = _answer(capsys, "unet-sizes", "572x588", "--wide")
     assert max(map(len, narrow.splitlines())) <= _help.WIDTH < max(map(len, wide.splitlines()))
     assert narrow.count("level  ") == 2 and wide.count("level  ") == 1  # cut into two column groups
+
+
+def test_readme_has_the_question_table_of_convlab_help():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Which command answers my question") :]
+    block = section[section.index("```text\n") + 8 : section.index("\n```")]
+    assert block == _help.question_table()

@@ -137,8 +137,8 @@ def run_roundtrip(args: argparse.Namespace) -> str:
         f"conv           {fmt(r.size)} -> {fmt(r.conv_size)}",
         f"convtranspose  {fmt(r.conv_size)} -> {fmt(r.back_size)}   (same kernel, stride, padding; "
         f"output_padding 0){'' if restored else '   != ' + fmt(r.size)}",
-        f"input sizes {fmt(r.same_conv_size)} all give {fmt(r.conv_size)} after the conv, so the transposed "
-        "conv cannot know which one to restore.",
+        f"input sizes {fmt(same(r.same_conv_size))} all give {fmt(same(r.conv_size))} after the conv, so "
+        "the transposed conv cannot know which one to restore.",
         f"output_padding={fmt(same(r.output_padding))} restores {fmt(r.size)}.",
     ]
     return "\n".join(lines + roundtrip_torch(r, _params(args)))
