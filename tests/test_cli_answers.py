@@ -392,5 +392,6 @@ def test_readme_has_the_question_table_of_convlab_help():
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme[readme.index("## Which command answers my question") :]
-    block = section[section.index("```text\n") + 8 : section.index("\n```")]
+    start = section.index("```text\n") + len("```text\n")
+    block = section[start : section.index("\n```", start)]
     assert block == _help.question_table()
