@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import textwrap
 
 from ._table import WIDTH, columns, fit
 
@@ -216,8 +217,15 @@ def attach(parser: argparse.ArgumentParser) -> None:
             sub.formatter_class = argparse.RawDescriptionHelpFormatter
             if name in EXAMPLES:
                 sub.epilog = _examples(name)
-            if name in _DESCRIPTIONS:
+            if sub.description is None and name in _DESCRIPTIONS:
                 sub.description = _DESCRIPTIONS[name]
+            elif sub.description:
+                # The raw formatter keeps the examples' lines; descriptions written
+                # as one long string are wrapped here instead.
+                paragraphs = sub.description.split("\n\n")
+                sub.description = "\n\n".join(
+                    textwrap.fill(" ".join(p.split()), WIDTH - 2) for p in paragraphs
+                )
             _without_none_default(sub)
             sub.add_argument(
                 "--wide",
