@@ -14,19 +14,6 @@ from convlab.cli import _help, main
 # run in the slow suite only; the rest of the help runs on every commit.
 _SLOW = ("convlab demo", "convlab segment", "convlab fixed-sweep", "convlab quantize")
 
-# The help is written in issue 15's grammar (sizes positional everywhere);
-# until h12's grammar is merged these spell the same thing the old way.
-# Delete the dict once `convlab unet 572` and `convlab overlap 5 ...` parse.
-_TODAY = {
-    "convlab overlap 5 -k 3 -s 2": "convlab overlap --size 5 -k 3 -s 2",
-    "convlab overlap 5 -k 4 -s 2 -p 1": "convlab overlap --size 5 -k 4 -s 2 -p 1",
-    "convlab overlap 5 -k 3 -s 2 -o overlap.png": "convlab overlap --size 5 -k 3 -s 2 -o overlap.png",
-    "convlab unet 572": "convlab unet --input 572",
-    "convlab unet 572 --addresses NHWC": "convlab unet --input 572 --addresses NHWC",
-    "convlab unet 256 --padding same --batch-norm": "convlab unet --input 256 --padding same --batch-norm",
-    "convlab unet 512 --padding same": "convlab unet --input 512 --padding same",
-}
-
 
 def _commands() -> list[str]:
     listed = [command for _, command in _help.QUESTIONS]
@@ -71,7 +58,7 @@ def workdir(tmp_path_factory):
 @pytest.mark.parametrize("command", [_marked(c) for c in _commands()])
 def test_every_command_of_the_help_runs_and_fits_100_columns(command, workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
-    argv = shlex.split(_TODAY.get(command, command))
+    argv = shlex.split(command)
     assert argv[0] == "convlab"
     status = main(argv[1:])
     out, err = capsys.readouterr()
@@ -277,14 +264,14 @@ def test_rf_per_output_pixel_column_is_receptive_field_range(capsys):
 
 
 def test_unet_receptive_field_is_the_range_torch_shows(capsys):
-    out = _answer(capsys, "unet", *_TODAY["convlab unet 572"].split()[2:])
+    out = _answer(capsys, "unet", 572)
     assert "receptive field: 188..204x188..204 input pixels, depending on the output pixel" in out
     assert "204x204 input pixels per output pixel" not in out
 
 
 @pytest.mark.parametrize(("n", "k", "s"), [(5, 3, 2), (6, 5, 3), (4, 3, 2)])
 def test_overlap_names_a_torch_fix_whose_taps_are_even(capsys, torch, n, k, s):
-    out = _answer(capsys, "overlap", "--size", n, "-k", k, "-s", s)  # --size: kept by h12's grammar too
+    out = _answer(capsys, "overlap", n, "-k", k, "-s", s)
     assert out.count("\n  nn.") == 2 and "Odena et al. 2016" in out
     fix, resize = (layer for layer, _ in _pasted(out, torch))
     ones = torch.ones(1, 1, n, n)
@@ -396,3 +383,17 @@ def test_readme_has_the_question_table_of_convlab_help():
     start = section.index("```text\n") + len("```text\n")
     block = section[start : section.index("\n```", start)]
     assert block == _help.question_table()
+
+
+def test_readme_shape_command_line_shows_what_the_commands_print(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## The shape command line") :]
+    start = section.index("```console\n") + len("```console\n")
+    block = section[start : section.index("```\n", start)]
+    for chunk in block.split("$ convlab ")[1:]:
+        command, _, shown = chunk.partition("\n")
+        main(shlex.split(command))
+        out, err = capsys.readouterr()
+        assert (out + err).strip() == shown.strip(), command

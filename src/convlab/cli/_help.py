@@ -202,6 +202,14 @@ def _without_none_default(parser: argparse.ArgumentParser) -> None:
             action.help = text.strip(" ;,") or None
 
 
+def _wrapped(text: str | None) -> str | None:
+    """Paragraphs written as long strings, wrapped to WIDTH: the raw formatter that keeps the
+    examples' and the table's lines would print them as they are."""
+    if not text:
+        return text
+    return "\n\n".join(textwrap.fill(" ".join(p.split()), WIDTH - 2) for p in text.split("\n\n"))
+
+
 def attach(parser: argparse.ArgumentParser) -> None:
     """Put the question table on ``parser`` and the examples on each of its sub-commands."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -210,6 +218,7 @@ def attach(parser: argparse.ArgumentParser) -> None:
         "Which command answers my question:\n\n" + question_table() + "\n\n"
         "Every command takes --help, with examples; sizes are written 24, 572x572 or 24x25x26."
     )
+    parser.epilog = _wrapped(parser.epilog)  # the grammar's dimension rule (h12)
     for action in parser._actions:
         if not isinstance(action, argparse._SubParsersAction):
             continue
@@ -219,13 +228,8 @@ def attach(parser: argparse.ArgumentParser) -> None:
                 sub.epilog = _examples(name)
             if sub.description is None and name in _DESCRIPTIONS:
                 sub.description = _DESCRIPTIONS[name]
-            elif sub.description:
-                # The raw formatter keeps the examples' lines; descriptions written
-                # as one long string are wrapped here instead.
-                paragraphs = sub.description.split("\n\n")
-                sub.description = "\n\n".join(
-                    textwrap.fill(" ".join(p.split()), WIDTH - 2) for p in paragraphs
-                )
+            else:
+                sub.description = _wrapped(sub.description)
             _without_none_default(sub)
             sub.add_argument(
                 "--wide",
