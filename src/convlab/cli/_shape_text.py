@@ -151,7 +151,10 @@ def _last(ranges: tuple[range, ...]) -> object:
 def shape_text(op: str, args: argparse.Namespace, params: dict, out: object, working: list[str]) -> str:
     """The whole answer of ``convlab shape``: the layer, the working, the size, PyTorch's view."""
     shown = {**params, "stride": "kernel_size" if params["stride"] is None else params["stride"]}
-    lines = [f"{op}: size {fmt(args.size)}, " + ", ".join(f"{k} {fmt(v)}" for k, v in shown.items())]
+    if op == "convtranspose":
+        shown["output_padding"] = args.output_padding
+    layer = ", ".join(f"{name} {_header_value(value)}" for name, value in shown.items())
+    lines = [f"{op}: size {fmt(args.size)}, {layer}"]
     lines.append(f"  out = {_FORMULAS[op]}")
     lines += [f"  dim {dim}: {line}" for dim, line in enumerate(working)]
     lines.append(f"output size: {fmt(out)}")
@@ -159,6 +162,19 @@ def shape_text(op: str, args: argparse.Namespace, params: dict, out: object, wor
         lines += _floor_note(args, params, out)
     lines += torch_notes(op, args, params, out)
     return "\n".join(lines)
+
+
+def _header_value(value: object) -> str:
+    """A layer value once when every dimension has the same (the size line says 24x24); (lo, hi) pairs
+    as pairs."""
+    if isinstance(value, str):
+        return value
+    compact = _torch_value(value)
+    if isinstance(compact, tuple) and compact and isinstance(compact[0], tuple):
+        return _pairs(compact)
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple) and compact == value[0]:
+        return f"({compact[0]}, {compact[1]})"
+    return fmt(compact)
 
 
 def _floor_note(args: argparse.Namespace, params: dict, out: object) -> list[str]:
