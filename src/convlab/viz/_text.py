@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._numbering import label
+
 MAX_COLUMNS = 40  # matrix columns printed in full; wider ones get a summary
 MAX_ROWS = 64
 WIDTH = 100  # characters per line when blocks are set side by side
@@ -18,14 +20,14 @@ def names(letter: str, shape: tuple[int, ...]) -> np.ndarray:
     """``x1``, ``x2``, ... for every position of a grid, counted from 1 in row-major order.
 
     The same rule as the values a worked example holds (1, 2, 3, ...: ``x5``
-    holds 5) and as the pictures' labels (h14's ``viz._numbering.label``).
+    holds 5) and as the pictures' labels: :func:`convlab.viz._numbering.label`.
 
     >>> names("x", (2, 2)).tolist()
     [['x1', 'x2'], ['x3', 'x4']]
     """
     out = np.empty(shape, dtype=object)
     for flat, index in enumerate(np.ndindex(*shape)):
-        out[index] = f"{letter}{flat + 1}"
+        out[index] = label(letter, flat)
     return out
 
 
