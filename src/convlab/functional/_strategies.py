@@ -52,8 +52,14 @@ class Strategy:
     run_fused: Callable[[ConvArgs, Epilogue], np.ndarray] | None = None
 
 
+def _winograd_or_gemm(args: ConvArgs) -> np.ndarray:
+    """Winograd's result, or the exact GEMM rows' when it holds an inf or NaN (see all_finite)."""
+    out = _winograd.run(args)
+    return out if _winograd.all_finite(out) else choose(args, DEFAULT_ALGORITHM).run(args)
+
+
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("winograd", "winograd", _winograd.applies, _winograd.workspace, _winograd.run),
+    Strategy("winograd", "winograd", _winograd.applies, _winograd.workspace, _winograd_or_gemm),
     Strategy("direct", "gemm", _direct.applies, _direct.workspace, _direct.run, _direct.run_fused),
     Strategy("wide", "gemm", _wide.applies, _wide.workspace, _wide.run, _wide.run_fused),
     Strategy("im2col", "gemm", _im2col.applies, _im2col.workspace, _im2col.run, _im2col.run_fused),

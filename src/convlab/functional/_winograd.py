@@ -112,14 +112,16 @@ def workspace(args) -> int:
 def run(args) -> np.ndarray:
     """``(N, C_out, *out)`` by F(DEFAULT_TILE, 3), no bias; the transformed kernel cached per weight array."""
     pads = tuple((win.lo, win.hi) for win in args.windows)
-    with np.errstate(invalid="ignore", over="ignore"):  # such results are recomputed below
-        out = winograd_conv(args.x, args.w, pads, args.groups, DEFAULT_TILE, cache=True)
-    # The transforms subtract inputs, so an inf in a tile becomes inf - inf = NaN
-    # where the GEMM (and torch) give inf. A sum is non-finite exactly when some
-    # output is (or, harmlessly, when finite outputs overflow it): one cheap
-    # reduction; such rare results are recomputed by the exact GEMM rows.
-    if not np.isfinite(np.add.reduce(out, axis=None)):
-        from ._strategies import choose  # the table imports this module
+    with np.errstate(invalid="ignore", over="ignore"):  # see all_finite
+        return winograd_conv(args.x, args.w, pads, args.groups, DEFAULT_TILE, cache=True)
 
-        return choose(args, "gemm").run(args)
-    return out
+
+def all_finite(out: np.ndarray) -> bool:
+    """Whether a Winograd result may stand; the strategy table recomputes it by GEMM if not.
+
+    The transforms subtract inputs, so an inf in a tile becomes inf - inf = NaN
+    where the GEMM (and torch) give inf. A sum is non-finite exactly when some
+    output is (or, harmlessly, when finite outputs overflow it): one cheap
+    reduction instead of a boolean array.
+    """
+    return bool(np.isfinite(np.add.reduce(out, axis=None)))
