@@ -296,3 +296,40 @@ def test_tiff_readers_behind_an_opened_source(folder, monkeypatch):
             MissingDependency, match=r"^reading cells\.tif needs tifffile: pip install 'convlab\[io\]'$"
         ):
             call()
+
+
+def test_sites_behind_the_early_checks(folder, monkeypatch):
+    # Reached by library callers that skip predict_tiled's checks, and by Dask workers.
+    from pathlib import Path
+
+    from convlab.tiling._dask import _connect, run_distributed
+    from convlab.tiling._sinks import MappedFileSink, ZarrSink
+
+    _block(monkeypatch, "zarr", "tifffile", "dask.distributed")
+    dask = "running the tiles on a Dask scheduler needs dask.distributed: pip install 'convlab[dask]'"
+    for call, message in (
+        (
+            lambda: ZarrSink(Path("o.zarr"), (4, 4), np.uint8, (2, 2)),
+            "writing o.zarr needs zarr: pip install ",
+        ),
+        (
+            lambda: MappedFileSink(Path("o.tif"), (4, 4), np.uint8),
+            "writing o.tif needs tifffile: pip install ",
+        ),
+        (lambda: _connect("tcp://127.0.0.1:1"), dask),
+        (lambda: run_distributed(*[None] * 9), dask),
+    ):
+        with pytest.raises(MissingDependency) as info:
+            call()
+        assert str(info.value).startswith(message)
+    assert sorted(p.name for p in folder.iterdir()) == ["cells.png", "cells.tif", "w.npz"]
+
+
+def test_library_onnxruntime_comparison(monkeypatch):
+    pytest.importorskip("onnx")
+    from convlab.onnx import compare_onnxruntime
+
+    _block(monkeypatch, "onnxruntime")
+    with pytest.raises(MissingDependency) as info:
+        compare_onnxruntime(None, {})
+    assert str(info.value) == "--compare onnxruntime needs onnxruntime: pip install onnxruntime"
