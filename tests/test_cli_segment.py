@@ -85,7 +85,8 @@ def test_side_by_side_is_written_by_default_named_and_announced(folder, capsys):
     out, _ = _segment(capsys, "-w", "w2.npz", "-o", "mask.png")
     lines = out.splitlines()
     assert lines[1].startswith("wrote mask.png: the mask")
-    assert lines[2] == "wrote mask_side_by_side.png: the image | the classes coloured over it"
+    assert lines[2].startswith("  pixels: class 0 ") and "class 1 " in lines[2]
+    assert lines[3] == "wrote mask_side_by_side.png: the image | the classes coloured over it"
     picture = read_image("mask_side_by_side.png")
     assert picture.shape == (3, 30, 34 + 4 + 34)
     # The left half is the grey image itself (uint8 is shown unstretched).
@@ -98,7 +99,7 @@ def test_side_by_side_is_written_by_default_named_and_announced(folder, capsys):
 
 def test_no_side_by_side_writes_only_the_mask(folder, capsys):
     out, _ = _segment(capsys, "-w", "w3.npz", "-o", "m.png", "--no-side-by-side")
-    assert "side_by_side" not in out and len(out.splitlines()) == 2
+    assert "side_by_side" not in out and len(out.splitlines()) == 3
     out, _ = _segment(capsys, "-w", "w3.npz", "-o", "m.png", "--no-side-by-side", "--json")
     data = json.loads(out)
     assert data["side_by_side"] is None and data["classes"] == 3 and data["mask_values"] == [0, 128, 255]

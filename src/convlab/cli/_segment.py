@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -233,13 +234,14 @@ def _report(args, x, padded, mask: np.ndarray, out: Path, side: Path | None, cla
                 "class_pixels": pixels,
             }
         )
-    share = ", ".join(f"class {c}: {n / mask.size:.1%}" for c, n in pixels.items())
+    share = ", ".join(f"class {c} {n / mask.size:.1%}" for c, n in pixels.items())
     levels = mask_levels(np.arange(classes), classes)
     values = "/".join(map(str, levels)) if classes <= 4 else f"{levels[0]}, {levels[1]}, ..., 255"
     stored = f"greys {values} for classes 0..{classes - 1}" if png else f"class indices 0..{classes - 1}"
     lines = [
         f"{args.image}: {fmt(x.shape[1:])}, network input {fmt(padded)}",
-        f"wrote {out}: the mask, {fmt(mask.shape)} uint8, {stored} ({share})",
+        f"wrote {out}: the mask, {fmt(mask.shape)} uint8, {stored}",
+        *textwrap.wrap(f"pixels: {share}", 100, initial_indent="  ", subsequent_indent="    "),
     ]
     if side is not None:
         lines.append(f"wrote {side}: the image | the classes coloured over it")
