@@ -132,3 +132,19 @@ def test_help_documents_the_files_and_the_mask_values(capsys):
     assert "OUTPUT-STEM_side_by_side.png" in text
     assert "class c of K is grey round(255*c/(K-1)), 0/255 for two classes" in text
     assert ".tif, .tiff or .npy hold the class indices" in text
+
+
+def test_a_3d_volume_needs_a_mask_format_with_planes(tmp_path, monkeypatch, capsys):
+    tifffile = pytest.importorskip("tifffile")
+    monkeypatch.chdir(tmp_path)
+    tifffile.imwrite("vol.tif", np.zeros((20, 20, 20), np.uint8), metadata={"axes": "ZYX"})
+    save_weights(UNet(width=2, depth=1, ndim=3, padding="same", seed=0).state_dict(), "w3d.npz")
+    argv = ["segment", "vol.tif", "-w", "w3d.npz"]
+    status = main([*argv, "-o", "m.png"])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "is 3-D (shape 1x20x20x20): a PNG holds one plane; write the mask as .tif, .tiff or .npy" in err
+    assert main([*argv, "-o", "m.npy", "--no-side-by-side"]) == 0, capsys.readouterr().err
+    assert np.load("m.npy").shape == (20, 20, 20)
+    assert main([*argv, "-o", "m.tif"]) == 0, capsys.readouterr().err
+    assert read_image("m_side_by_side.png").shape == (3, 20, 20 + 4 + 20)  # the middle plane

@@ -144,6 +144,11 @@ def run(args: argparse.Namespace) -> str:
             f"the model is {model.ndim}-D but image {args.image!r} has {x.ndim - 1} spatial dimensions "
             f"(shape {fmt(image.shape)})"
         )
+    if x.ndim == 4 and out.suffix.lower() == ".png":  # before the network runs, not after
+        raise ConvlabError(
+            f"image {args.image!r} is 3-D (shape {fmt(image.shape)}): a PNG holds one plane; "
+            "write the mask as .tif, .tiff or .npy"
+        )
     logits, padded = predict(model, x, what=args.image)
     mask = to_mask(logits)
     classes = max(2, logits.shape[0])
