@@ -146,5 +146,7 @@ def test_a_3d_volume_needs_a_mask_format_with_planes(tmp_path, monkeypatch, caps
     assert "is 3-D (shape 1x20x20x20): a PNG holds one plane; write the mask as .tif, .tiff or .npy" in err
     assert main([*argv, "-o", "m.npy", "--no-side-by-side"]) == 0, capsys.readouterr().err
     assert np.load("m.npy").shape == (20, 20, 20)
+    # The volume's labels as a ZYX TIFF (write_image takes planes only): found by this test.
     assert main([*argv, "-o", "m.tif"]) == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(read_image("m.tif")[0], np.load("m.npy"))
     assert read_image("m_side_by_side.png").shape == (3, 20, 20 + 4 + 20)  # the middle plane

@@ -180,6 +180,11 @@ def _write_mask(mask: np.ndarray, out: Path, classes: int) -> None:
             np.save(file, mask, allow_pickle=False)
     elif out.suffix.lower() == ".png":
         write_image(mask_levels(mask, classes), out)
+    elif mask.ndim == 3:
+        # A volume: write_image takes planes and colour images, whose (H, W, 3) a volume may look like.
+        tifffile = require("tifffile", "io", f"writing {out}")
+        with atomic_path(out) as tmp:
+            tifffile.imwrite(tmp, mask, photometric="minisblack", metadata={"axes": "ZYX"})
     else:
         write_image(mask, out)
 
