@@ -28,12 +28,13 @@ def test_solve_768_128_lists_kernel_6_stride_6_first(capsys):
 def test_unet_sizes_572_prints_388_and_the_four_crop_windows(capsys):
     status, out, _ = run(capsys, "unet-sizes", "572")
     assert status == 0
-    assert "572 -> 388" in out
+    # A bare number is 2-D (the grammar's rule): the paper's 572x572 tile.
+    assert "572x572 -> 388x388" in out
     for window in (
-        "568 -> 392 at 88..479",
-        "280 -> 200 at 40..239",
-        "136 -> 104 at 16..119",
-        "64 -> 56 at 4..59",
+        "568x568 -> 392x392 at 88..479 x 88..479",
+        "280x280 -> 200x200 at 40..239 x 40..239",
+        "136x136 -> 104x104 at 16..119 x 16..119",
+        "64x64 -> 56x56 at 4..59 x 4..59",
     ):
         assert window in out
 
@@ -41,8 +42,8 @@ def test_unet_sizes_572_prints_388_and_the_four_crop_windows(capsys):
 def test_roundtrip_24_says_23_and_output_padding_1(capsys):
     status, out, _ = run(capsys, "roundtrip", "24", "-k", "3", "-s", "2", "-p", "1")
     assert status == 0
-    assert "12 -> 23" in out
-    assert "output_padding=1 restores 24" in out
+    assert "12x12 -> 23x23" in out
+    assert "output_padding=1x1 restores 24x24" in out
 
 
 def test_roundtrip_3d_json(capsys):
@@ -58,7 +59,7 @@ def test_shape_shows_every_term_of_the_formula(capsys):
     status, out, _ = run(capsys, "shape", "conv", "24", "-k", "3", "-s", "2", "-p", "1")
     assert status == 0
     assert "floor((24 + 1 + 1 - 1*(3-1) - 1) / 2) + 1 = floor(23 / 2) + 1 = 11 + 1 = 12" in out
-    assert "input sizes 23..24 all give 12" in out
+    assert "input sizes 23..24x23..24 all give 12x12" in out
 
 
 def test_shape_pool_ceil_mode_drops_the_window_starting_in_the_padding(capsys):
@@ -80,7 +81,7 @@ def test_shape_convtranspose_and_asymmetric_padding(capsys):
 
 def test_shape_same_padding_at_stride_2(capsys):
     status, out, _ = run(capsys, "shape", "conv", "7", "-k", "3", "-s", "2", "-p", "same", "--json")
-    assert status == 0 and json.loads(out)["output_size"] == 4
+    assert status == 0 and json.loads(out)["output_size"] == [4, 4]
 
 
 def test_solve_json_and_transposed(capsys):
@@ -93,7 +94,7 @@ def test_solve_json_and_transposed(capsys):
 
 def test_solve_without_solutions_says_so(capsys):
     status, out, _ = run(capsys, "solve", "10", "100", "--max-stride", "2")
-    assert status == 0 and out.startswith("0 convolutions map 10 to 100")
+    assert status == 0 and out.startswith("0 convolutions map 10x10 to 100x100")
 
 
 def test_rf_table_and_json(capsys):
@@ -128,12 +129,12 @@ def test_demo_answers_the_seed_questions(capsys):
         (["shape", "conv", "5", "-k", "3", "-s", "0"], ["stride"]),
         (["shape", "conv", "5", "-k", "3", "-p", "x"], ["padding", "'x'"]),
         (["shape", "conv", "5"], ["-k/--kernel-size"]),
-        (["shape", "deconv", "5", "-k", "3"], ["invalid choice", "deconv"]),
+        (["shape", "deconv", "5", "-k", "3"], ["expected one of", "deconv"]),
         (["shape", "pool", "5", "-k", "2", "-p", "2"], ["padding", "half"]),
-        (["roundtrip", "24x24", "-k", "3x3x3"], ["kernel_size"]),
+        (["roundtrip", "24x24", "-k", "3x3x3"], ["-k/--kernel-size 3x3x3", "size 24x24 has 2"]),
         (["rf", "q3"], ["layer spec", "q3"]),
         (["solve", "10", "0"], ["out_size"]),
-        (["bogus"], ["invalid choice"]),
+        (["bogus"], ["unknown command", "bogus"]),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, words):

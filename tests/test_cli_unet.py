@@ -117,7 +117,7 @@ def test_invalid_size_exits_2_with_one_line_naming_the_layer_and_nearest_sizes(c
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--input", "572x572x572"], "--input must be an int or 2 ints"),
+        (["572x572x572", "--ndim", "2"], "572x572x572 has 3 per-dimension values but --ndim is 2"),
         (["--input", "572", "--width", "0"], "width must be positive integers"),
         (["--input", "572", "--up", "nearest"], "argument --up: invalid choice"),
         (["--input", "abc"], "sizes must be integers"),

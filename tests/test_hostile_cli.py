@@ -46,6 +46,11 @@ REPRODUCTIONS = [
     (("solve", "768", "128", "--max-stride", HUGE), "--max-stride"),
     (("solve", "768", "128", "--max-dilation", HUGE), "--max-dilation"),
     (("demo", "--size", "100000"), "demo --size 100000"),
+    # issue 15's positional sizes keep the same bounds
+    (("unet", "572", "--width", "100000"), "width=100000"),
+    (("overlap", "100000x100000", "-k", "3"), "output pixel"),
+    (("animate", "conv", "1" + "0" * 30, "-k", "3", "-o", "a.gif"), "too large for animate"),
+    (("animate", "convt", "5", "-k", "3", "-s", HUGE, "-o", "a.gif"), "too large for animate"),
 ]
 
 
@@ -141,17 +146,19 @@ _LAYERS = [
     "c3d10000",
 ]
 _COMMANDS = {
-    "shape": (["conv", "convtranspose", "pool"], ["-k", "-s", "-p", "-d", "--op"]),
-    "roundtrip": ([], ["-k", "-s", "-p", "-d"]),
+    "shape": (["conv", "convt", "convtranspose", "pool"], ["-k", "-s", "-p", "-d", "--op", "--ndim"]),
+    "roundtrip": ([], ["-k", "-s", "-p", "-d", "--ndim"]),
     "solve": ([], ["--max-kernel-size", "--max-stride", "--max-padding", "--max-dilation", "--limit",
-                   "--kernel-size", "--stride"]),
-    "unet-sizes": ([], ["--depth", "-k", "--convs"]),
+                   "-k", "-s", "-p", "-d", "--op", "--ndim"]),
+    "unet-sizes": ([], ["--depth", "-k", "-p", "--convs", "--ndim"]),
     "explain": (["conv", "convtranspose", "unfold", "crop"], ["-k", "-s", "-p", "-d", "--op", "-c", "--seed",
-                                                             "--crop"]),
-    "overlap": ([], ["-k", "-s", "-p", "-d", "--op", "--size"]),
-    "unet": ([], ["--input", "--depth", "--width", "--convs", "--classes", "--kernel-size", "--in-channels"]),
+                                                             "--crop", "--ndim"]),
+    "overlap": ([], ["-k", "-s", "-p", "-d", "--op", "--ndim", "--size"]),
+    "unet": ([], ["--depth", "--width", "--convs", "--classes", "-k", "--in-channels", "--ndim"]),
     "rf": ([], ["--input"]),
 }  # fmt: skip
+# The size is positional (issue 15): always for these, sometimes for overlap (default 5).
+_SIZED = ("shape", "roundtrip", "explain", "unet-sizes", "unet")
 
 
 def _invocation(rng: random.Random) -> list[str]:
@@ -162,7 +169,7 @@ def _invocation(rng: random.Random) -> list[str]:
         argv.append(rng.choice(ops))
     if command == "rf":
         argv += rng.sample(_LAYERS, rng.randint(1, 3))
-    elif command in ("shape", "roundtrip", "explain", "unet-sizes"):
+    elif command in _SIZED or (command == "overlap" and rng.random() < 0.7):
         argv.append(rng.choice([*_VALUES[:6], "4", "5x5", "572", *_VALUES[6:]]))
     elif command == "solve":
         argv += [rng.choice(["768", "5", "0", HUGE]), rng.choice(["128", "3", "-1", "4096"])]
@@ -170,8 +177,6 @@ def _invocation(rng: random.Random) -> list[str]:
         argv += [option, rng.choice(_VALUES)]
     if command in ("shape", "roundtrip", "overlap") and "-k" not in argv:
         argv += ["-k", rng.choice(["3", "2x2", "0", HUGE])]
-    if command == "unet" and "--input" not in argv:
-        argv += ["--input", rng.choice(["572", "64", "3", HUGE])]
     if rng.random() < 0.2:
         argv.append("--json")
     return argv

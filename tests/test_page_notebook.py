@@ -217,9 +217,11 @@ def test_write_page_checks_the_file_name_first(tmp_path):
     [
         (("conv", "5", "-k", "7"), "kernel_size is larger than the padded input"),
         (("conv", "5", "-k", "3", "--ndim", "1"), "the interactive page draws 2-D layers"),
-        (("conv", "5", "-k", "3", "--ceil-mode"), "--ceil-mode applies to pool only, got op=conv"),
+        # The grammar refuses a flag that does not apply, with one message for every command.
+        (("conv", "5", "-k", "3", "--ceil-mode"), "--ceil-mode applies to pool, not conv"),
+        (("pool", "5", "-k", "3", "--groups", "2"), "--groups applies to conv, convtranspose, not pool"),
         (
-            ("pool", "5", "-k", "3", "--groups", "2"),
+            ("pool", "5", "-k", "3", "--out-channels", "2"),
             "--groups and --out-channels apply to conv and convtranspose",
         ),
         (("conv", "5", "-k", "3", "-c", "3", "--groups", "2"), "in_channels must be divisible by groups"),
@@ -246,7 +248,6 @@ def test_cli_page_json(tmp_path, capsys):
         (("conv", "5", "-k", "3", "--groups", "2"), "--groups 2"),
         (("conv", "5", "-k", "3", "-c", "2"), "--channels 2"),
         (("conv", "5", "-k", "3", "--out-channels", "2"), "--out-channels 2"),
-        (("conv", "5", "-k", "3", "--ceil-mode"), "--ceil-mode"),
     ],
 )
 def test_page_only_options_are_refused_for_pictures(tmp_path, capsys, monkeypatch, argv, flag):

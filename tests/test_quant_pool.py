@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convlab import ConvlabError
 from convlab.quant import max_pool, qlinear_average_pool
 
 pytest.importorskip("onnxruntime")
@@ -88,6 +90,15 @@ def test_qlinear_average_pool_equals_onnxruntime_and_naive(case, include_pad, sx
     model, feeds = onnx_model(
         "QLinearAveragePool", inputs, attrs, x.dtype.name, domain="com.microsoft", opset=13
     )
+    n = math.prod(kernel)
+    scale = sx / (sy * np.float32(n))
+    if tuple(kernel) == x.shape[2:] and not any(map(any, pairs)) and not 2.0**-32 <= scale < 256:
+        # onnxruntime's global kernel throws here; so does its golden model.
+        with pytest.raises(Exception, match="out of computation range"):
+            run_ort(model, feeds)
+        with pytest.raises(ConvlabError, match="outside"):
+            qlinear_average_pool(x, sx, zx, sy, zy, kernel, stride, pairs, count_include_pad=include_pad)
+        return
     expected = run_ort(model, feeds)
     got = qlinear_average_pool(x, sx, zx, sy, zy, kernel, stride, pairs, count_include_pad=include_pad)
     np.testing.assert_array_equal(got, expected)
@@ -101,3 +112,28 @@ def test_qlinear_average_pool_equals_onnxruntime_and_naive(case, include_pad, sx
             count = np.float32(np.prod(kernel) if include_pad else len(idx))
             value = np.float32(np.float32(np.float32(total / count) / sy) + np.float32(int(zy)))
             assert got[(n, c, *pos)] == min(max(int(np.rint(value)), info.min), info.max)
+
+
+def test_qlinear_global_average_pool_refuses_where_onnxruntime_does():
+    """x_scale / y_scale = 1.7 / 0.0037 ~ 459 over one element: onnxruntime's global kernel
+    throws ("out of computation range"), so the golden model refuses too, naming the ratio;
+    just inside the range, both compute the same codes."""
+    from quant_oracles import onnx_model, run_ort
+
+    x = np.array([[[[217]]]], np.uint8)
+    for sx, sy, refused in ((1.7, 0.0037, True), (0.5, 0.0037, False)):
+        inputs = [("x", x), ("xs", np.float32(sx)), ("xz", np.uint8(3)), ("ys", np.float32(sy)),
+                  ("yz", np.uint8(5))]  # fmt: skip
+        model, feeds = onnx_model(
+            "QLinearAveragePool", inputs, {"kernel_shape": [1, 1]}, "uint8", domain="com.microsoft", opset=13
+        )
+        if refused:
+            with pytest.raises(Exception, match="out of computation range"):
+                run_ort(model, feeds)
+            with pytest.raises(ConvlabError, match=r"x_scale / \(y_scale \* n\) = 459\.459 \(n = 1\)"):
+                qlinear_average_pool(x, sx, 3, sy, 5, 1)
+        else:
+            got = qlinear_average_pool(x, sx, 3, sy, 5, 1)
+            # 0.5 * (217 - 3) / 0.0037 = 28918.9 + 5 saturates at 255.
+            np.testing.assert_array_equal(got, np.array([[[[255]]]], np.uint8))
+            np.testing.assert_array_equal(got, run_ort(model, feeds))

@@ -438,7 +438,7 @@ def test_unet_and_explain_crop_show_addresses(capsys):
     assert main(["explain", "crop", "9x7", "--crop", "4", "--addresses", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["addresses"] == {"start": 16, "run": 4, "loops": [[4, 7]]}
     assert main(["explain", "conv", "4", "-k", "3", "--addresses"]) == 2
-    assert "--addresses is for explain crop" in capsys.readouterr().err
+    assert "--addresses applies to crop, not conv" in capsys.readouterr().err  # the grammar's one message
 
 
 def test_a_dump_that_ends_early_is_compared_as_far_as_it_goes(golden, tmp_path, capsys):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import traceback
+import typing
 from collections.abc import Sequence
 
 from .._args import ConvlabError
@@ -20,21 +22,47 @@ from . import (
     _unet_cmds,
     _vectors_cmds,
 )
+from ._parse import DIMENSION_RULE, did_you_mean, normalise
 
 __all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error message and exit status 2."""
+    """argparse with a one-line error message, exit status 2, and a pointer to this command's help."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def option_names(self) -> list[str]:
+        """Every option this parser takes, read from its own help (what the user can see)."""
+        return sorted(set(re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", self.format_help())))
+
+
+class _TopParser(_Parser):
+    """``convlab``'s parser: unknown commands and options suggest the closest; errors name the command."""
+
+    commands: typing.ClassVar[dict[str, _Parser]] = {}
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        args = sys.argv[1:] if args is None else [str(a) for a in args]
+        word = next((a for a in args if not a.startswith("-")), None)
+        if word is not None and word not in self.commands:
+            self.error(f"unknown command {word!r}{did_you_mean(word, self.commands)}")
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras and getattr(namespace, "command", None) in self.commands:
+            command = self.commands[namespace.command]
+            names = command.option_names()
+            hints = "".join(did_you_mean(e.partition("=")[0], names) for e in extras if e[:1] == "-")
+            command.error(f"unrecognized arguments: {' '.join(extras)[:200]}{hints[:200]}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
-    parser = _Parser(prog="convlab", description="Convolution arithmetic, exact, fast and visible.")
+    parser = _TopParser(
+        prog="convlab", description="Convolution arithmetic, exact, fast and visible.", epilog=DIMENSION_RULE
+    )
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")
@@ -48,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _vectors_cmds.add_commands(sub, common)
     _onnx_cmds.add_commands(sub, common)
     _quant_cmds.add_command(sub, common)
+    parser.commands = dict(sub.choices)
     return parser
 
 
@@ -66,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("convlab: error: name a command (see convlab --help)", file=sys.stderr)
         return 2
     try:
+        if getattr(args, "grammar", None) is not None:
+            normalise(args, args.command)
         text = args.run(args)
     except KeyboardInterrupt:
         print(f"convlab {args.command}: interrupted", file=sys.stderr)
@@ -83,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(command: str, err: Exception) -> int:
     if isinstance(err, (ConvlabError, TypeError)):
-        message = str(err)
+        # The arguments were wrong: the command's own help shows the right ones.
+        message = f"{err} (see convlab {command} --help)"
     elif isinstance(err, MemoryError):
         message = "out of memory; use a smaller size, or --tile where the command has it"
     elif isinstance(err, OSError):

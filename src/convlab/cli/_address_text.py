@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from .._args import ConvlabError
-
 __all__ = [
     "crop_address_line",
     "crop_addresses",
@@ -61,12 +59,12 @@ def skip_address_lines(windows: list[dict], layout: str | None) -> list[str]:
 
 
 def crop_addresses(args: argparse.Namespace) -> dict | None:
-    """``explain crop --addresses``: the crop of a ``(1, channels, *size)`` image as one address range."""
-    if args.op != "crop":
-        raise ConvlabError(f"--addresses is for explain crop, got explain {args.op}")
-    size, crop, channels, layout = args.size, args.crop, args.channels, args.addresses
-    size = (size,) * 2 if isinstance(size, int) else tuple(size)
-    return crop_range((1, channels, *size), crop, layout)
+    """``explain crop --addresses``: the crop of a ``(1, channels, *size)`` image as one address range.
+
+    The grammar (cli/_parse) has refused ``--addresses`` on other operators and
+    made ``size`` and ``crop`` per-dimension tuples.
+    """
+    return crop_range((1, args.channels, *args.size), args.crop, args.addresses)
 
 
 def crop_address_line(span: dict | None, layout: str | None) -> str:

@@ -8,32 +8,63 @@ import math
 from .._args import ConvlabError
 from . import _winograd_cmd
 from ._address_text import crop_address_line, crop_addresses
-from ._parse import bounded_int, padding_arg, size_arg
+from ._parse import Grammar, add_layer_options, bounded_int, choice_arg, compact, size_arg
 from ._table import dumps
 
-_EXPLAIN_OPS = ("conv", "convtranspose", "unfold", "crop", "winograd")
-
-
-def _layer(p: argparse.ArgumentParser, *, kernel_required: bool = True) -> None:
-    p.add_argument("-k", "--kernel-size", type=size_arg, required=kernel_required, help="e.g. 3 or 3x5")
-    p.add_argument("-s", "--stride", type=size_arg, default=1, help="default %(default)s")
-    p.add_argument(
-        "-p", "--padding", type=padding_arg, default=0, help="1, 1x2, lo:hi like 0:1, 0:1x1:1, same"
-    )
-    p.add_argument("-d", "--dilation", type=size_arg, default=1, help="default %(default)s")
-    p.add_argument("--output-padding", "--op", type=size_arg, default=0, help="convtranspose only")
-    p.add_argument(
-        "--ndim", type=int, choices=(1, 2), default=None, help="1-D or 2-D when all values are ints"
-    )
+_EXPLAIN_OPS = ("conv", "convt", "convtranspose", "unfold", "crop", "winograd")
+_LAYER = ("kernel_size", "stride", "padding", "dilation")
+_EXPLAIN = Grammar(
+    applies={
+        "conv": _LAYER,
+        "convtranspose": (*_LAYER, "output_padding"),
+        "unfold": _LAYER,
+        "crop": (),
+        "winograd": ("kernel_size", "padding"),
+    },
+    sizes=("size", "crop"),
+    only={
+        "crop": ("--crop", ("crop",)),
+        "addresses": ("--addresses", ("crop",)),
+        "tile": ("--tile", ("winograd",)),
+    },
+    needs_kernel=("conv", "convtranspose", "unfold"),
+    ndims=(1, 2),
+)
+# A picture draws every cell: a value above this is a typo or a picture nobody can read.
+_ANIMATE_MAX = 64
+_ANIMATE = Grammar(
+    applies={
+        "conv": (*_LAYER, "groups"),
+        "convtranspose": (*_LAYER, "output_padding", "groups"),
+        "pool": (*_LAYER, "ceil_mode"),
+    },
+    # --pool (h14's, default None: which pooling a picture draws) applies to pool alone.
+    only={"view": ("--view", ("convtranspose",)), "pool": ("--pool", ("pool",))},
+    defaults={"view": "both"},
+    ndims=(1, 2),
+    maximum=_ANIMATE_MAX,
+    why="it draws every cell",
+)
+_OVERLAP = Grammar(
+    applies={"": (*_LAYER, "output_padding")},
+    aliases={"size": "size_option"},
+    defaults={"size": 5},
+    ndims=(1, 2),
+)
 
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "explain", parents=[common], help="a worked example: input, kernel, matrix, and every route agreeing"
     )
-    p.add_argument("op", choices=_EXPLAIN_OPS, help="the operator")
-    p.add_argument("size", type=size_arg, help="input size: 4, or 4x4 for 2-D (ints alone mean 2-D)")
-    _layer(p, kernel_required=False)
+    p.add_argument(
+        "op",
+        type=choice_arg(_EXPLAIN_OPS),
+        metavar="OP",
+        help="conv, convtranspose (or convt), unfold, crop or winograd",
+    )
+    p.add_argument("size", type=size_arg, metavar="SIZE", help="input size: 4, or 4x4")
+    add_layer_options(p, (*_LAYER, "output_padding"), kernel_required=False, ndims=(1, 2))
     p.add_argument("--crop", type=size_arg, default=None, help="crop only: the crop size")
     p.add_argument("--addresses", nargs="?", const="NCHW", metavar="LAYOUT", help="crop only: word addresses")
     p.add_argument("-c", "--channels", type=int, default=1, help="input and output channels (default 1)")
@@ -45,18 +76,25 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     )
     p.add_argument("--symbolic", action="store_true", help="names (x00, w01) instead of numbers")
     _winograd_cmd.add_arguments(p)
-    p.set_defaults(run=run_explain)
+    p.set_defaults(run=run_explain, grammar=_EXPLAIN)
 
     p = sub.add_parser(
         "animate", parents=[common], help="conv_arithmetic-style animation: .gif, .png or .svg"
     )
-    p.add_argument("op", choices=("conv", "convtranspose", "pool"), help="the layer (pool: .html only)")
-    p.add_argument("size", type=size_arg, help="input size: 5, or 5x7 (ints alone mean 2-D)")
-    _layer(p)
+    ops = ("conv", "convt", "convtranspose", "pool")
+    p.add_argument("op", type=choice_arg(ops), metavar="OP", help="conv, convtranspose (or convt) or pool")
+    p.add_argument(
+        "size", type=size_arg, metavar="SIZE", help=f"input size: 5, or 5x7 (at most {_ANIMATE_MAX})"
+    )
+    add_layer_options(p, (*_LAYER, "output_padding", "groups", "ceil_mode"), ndims=(1, 2))
     _page_options(p)
     views = ("both", "scatter", "zero-insertion")
     p.add_argument(
-        "--view", choices=views, default="both", help="convtranspose: scatter, zero-insertion or both"
+        "--view",
+        type=choice_arg(views),
+        metavar="{" + ",".join(views) + "}",
+        default=None,
+        help="convtranspose: scatter, zero-insertion or both (default both)",
     )
     p.add_argument(
         "-o",
@@ -64,25 +102,26 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         required=True,
         help="FILE.gif (animation), .png or .svg (all frames), .html (interactive page)",
     )
-    p.set_defaults(run=run_animate)
+    p.set_defaults(run=run_animate, grammar=_ANIMATE)
 
     p = sub.add_parser(
         "overlap", parents=[common], help="kernel taps landing on each output pixel of a transposed conv"
     )
-    _layer(p)
-    p.add_argument("--size", type=size_arg, default=5, help="input size (default %(default)s)")
+    p.add_argument(
+        "size", type=size_arg, metavar="SIZE", nargs="?", default=None, help="input size (default 5)"
+    )
+    add_layer_options(p, (*_LAYER, "output_padding"), ndims=(1, 2))
+    p.add_argument("--size", dest="size_option", type=size_arg, default=None, help=argparse.SUPPRESS)
     p.add_argument("-o", "--output", default=None, help="also draw a heat map: FILE.png or .svg")
-    p.set_defaults(run=run_overlap)
+    p.set_defaults(run=run_overlap, grammar=_OVERLAP)
 
 
 def _page_options(p: argparse.ArgumentParser) -> None:
-    """Options only the interactive page draws; pooling's stride defaults to its kernel."""
-    stride = p._option_string_actions["-s"]
-    stride.default, stride.help = None, "default 1 (pool: the kernel size)"
-    p.add_argument("--ceil-mode", action="store_true", help="pool only (.html)")
-    p.add_argument("-c", "--channels", type=int, default=1, help="input channels (.html only; default 1)")
-    p.add_argument("--out-channels", type=int, default=None, help="conv/convtranspose (.html only)")
-    p.add_argument("--groups", type=int, default=1, help="conv/convtranspose (.html only; default 1)")
+    """The channels a picture or the page draws (h14's pictures draw them too)."""
+    p.add_argument("-c", "--channels", type=int, default=1, help="input channels (default 1)")
+    p.add_argument(
+        "--out-channels", type=int, default=None, help="conv and convtranspose: output channels (default: -c)"
+    )
 
 
 def _page_only(args: argparse.Namespace) -> None:
@@ -277,7 +316,11 @@ def _run_page(args: argparse.Namespace) -> str:
             "the interactive page draws 2-D layers, got --ndim 1 (write a .gif or .svg for 1-D)"
         )
     view = "zero-insertion" if args.view == "zero-insertion" else "scatter"
-    layer = (args.size, args.kernel_size, args.stride, args.padding, args.dilation, args.output_padding)
+    # The page's boxes show values as written (3, not 3x3); an unset pool stride stays
+    # empty there, so that it follows the kernel when the reader changes it.
+    stride = args.stride if "stride" in args.given else None
+    values = (args.size, args.kernel_size, stride, args.padding, args.dilation, args.output_padding)
+    layer = tuple(compact(v) for v in values)
     if args.ceil_mode and args.op != "pool":
         raise ConvlabError(f"--ceil-mode applies to pool only, got op={args.op}")
     if args.op == "pool" and (args.groups != 1 or args.out_channels is not None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import shapes
-from ._parse import bounded_int, layer_arg, padding_arg, size_arg
+from ._parse import NDIM_HELP, Grammar, add_layer_options, bounded_int, choice_arg, layer_arg, size_arg
 from ._table import dumps, fmt, table
 
 _OPS = {"conv": "conv", "convtranspose": "convtranspose", "convt": "convtranspose", "pool": "pool"}
@@ -16,58 +16,47 @@ _FORMULAS = {
 }
 
 
-def _layer_options(p: argparse.ArgumentParser, *, stride_default: object = 1) -> None:
-    p.add_argument("-k", "--kernel-size", type=size_arg, required=True, help="e.g. 3 or 3x5")
-    p.add_argument("-s", "--stride", type=size_arg, default=stride_default, help="default %(default)s")
-    p.add_argument(
-        "-p", "--padding", type=padding_arg, default=0, help="1, 1x2, lo:hi like 0:1, 0:1x1:1, same or valid"
-    )
-    p.add_argument("-d", "--dilation", type=size_arg, default=1)
+_LAYER = ("kernel_size", "stride", "padding", "dilation")
+_SHAPE = Grammar(
+    applies={"conv": _LAYER, "convtranspose": (*_LAYER, "output_padding"), "pool": (*_LAYER, "ceil_mode")}
+)
+# solve pins scalars (a square kernel) and searches the rest.
+_SOLVE = Grammar(
+    applies={
+        "convolutions": _LAYER,
+        "transposed convolutions (--transposed)": (*_LAYER, "output_padding"),
+    },
+    sizes=("in_size", "out_size"),
+    expand="sizes",
+    op=lambda args: "transposed convolutions (--transposed)" if args.transposed else "convolutions",
+)
 
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "shape", parents=[common], help="output size of a conv, convtranspose or pool, with working"
     )
-    p.add_argument("op", choices=sorted(_OPS), help="the layer")
-    p.add_argument("size", type=size_arg, help="input size: 24, or 572x572 for 2-D")
-    _layer_options(p, stride_default=None)
-    p.add_argument("--output-padding", "--op", type=size_arg, default=0, help="convtranspose only")
-    p.add_argument("--ceil-mode", action="store_true", help="pool only")
-    p.set_defaults(run=run_shape)
+    p.add_argument(
+        "op", type=choice_arg(tuple(_OPS)), metavar="OP", help="conv, convtranspose (or convt) or pool"
+    )
+    p.add_argument("size", type=size_arg, metavar="SIZE", help="input size: 24, 572x572 or 24x25x26")
+    add_layer_options(p, (*_LAYER, "output_padding", "ceil_mode"))
+    p.set_defaults(run=run_shape, grammar=_SHAPE)
 
     p = sub.add_parser("roundtrip", parents=[common], help="conv then convtranspose: the size you get back")
-    p.add_argument("size", type=size_arg)
-    _layer_options(p)
-    p.set_defaults(run=run_roundtrip)
+    p.add_argument("size", type=size_arg, metavar="SIZE", help="input size: 24, 572x572 or 24x25x26")
+    add_layer_options(p, _LAYER)
+    p.set_defaults(run=run_roundtrip, grammar=Grammar(applies={"": _LAYER}))
 
     p = sub.add_parser(
         "solve", parents=[common], help="every kernel/stride/padding mapping one size to another"
     )
-    p.add_argument("in_size", type=size_arg)
-    p.add_argument("out_size", type=size_arg)
+    p.add_argument("in_size", type=size_arg, metavar="IN", help="input size: 768 or 768x512")
+    p.add_argument("out_size", type=size_arg, metavar="OUT", help="output size: 128 or 128x64")
     p.add_argument("--transposed", action="store_true", help="search transposed convolutions")
-    pins = {"kernel-size": (1, 4096), "stride": (1, 4096), "padding": (0, 4096), "dilation": (1, 256)}
-    for name, (low, high) in pins.items():
-        p.add_argument(
-            f"--{name}",
-            type=bounded_int(low, high),
-            default=None,
-            help=f"pin the {name.replace('-', ' ')} ({low} to {high})",
-        )
-    # The search enumerates kernels x strides x dilations x paddings: these
-    # caps keep one run to seconds.
-    p.add_argument("--max-kernel-size", type=bounded_int(1, 64), default=16, help="default 16, at most 64")
-    p.add_argument("--max-stride", type=bounded_int(1, 64), default=16, help="default 16, at most 64")
-    p.add_argument(
-        "--max-padding",
-        type=bounded_int(0, 256),
-        default=None,
-        help="default: dilated kernel - 1; at most 256",
-    )
-    p.add_argument("--max-dilation", type=bounded_int(1, 8), default=1, help="default 1, at most 8")
+    _solve_pins(p)
     p.add_argument("--limit", type=int, default=20, help="rows to print, 0 for all (default %(default)s)")
-    p.set_defaults(run=run_solve)
+    p.set_defaults(run=run_solve, grammar=_SOLVE)
 
     p = sub.add_parser("rf", parents=[common], help="receptive field, jump and start of a chain of layers")
     p.add_argument(
@@ -81,16 +70,58 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p = sub.add_parser(
         "unet-sizes", parents=[common], help="U-Net feature sizes, skip crops, valid input sizes"
     )
-    p.add_argument("size", type=size_arg, help="input size: 572 or 572x572")
+    p.add_argument("size", type=size_arg, metavar="SIZE", help="input size: 572 or 572x572")
     p.add_argument(
         "--depth", type=bounded_int(0, 64), default=4, help="number of 2x2 pools (default %(default)s)"
     )
-    p.add_argument("-k", "--kernel-size", type=bounded_int(1, 1 << 20), default=3)
+    p.add_argument("-k", "--kernel-size", type=bounded_int(1, 1 << 20), default=3, help="default 3")
     p.add_argument(
         "--convs", type=bounded_int(1, 1024), default=2, help="convolutions per level (default %(default)s)"
     )
-    p.add_argument("--padding", choices=("valid", "same"), default="valid")
-    p.set_defaults(run=run_unet_sizes)
+    p.add_argument(
+        "-p",
+        "--padding",
+        type=choice_arg(("valid", "same")),
+        default="valid",
+        help="valid or same (default valid)",
+    )
+    p.add_argument("--ndim", type=int, choices=(1, 2, 3), default=None, help=NDIM_HELP)
+    p.set_defaults(run=run_unet_sizes, grammar=Grammar(applies={"": ()}, expand="sizes"))
+
+
+def _solve_pins(p: argparse.ArgumentParser) -> None:
+    """The pinned layer values (one for every dimension) and the bounds of the search."""
+    pins = {"kernel-size": (1, 4096), "stride": (1, 4096), "padding": (0, 4096), "dilation": (1, 256)}
+    for name, (low, high) in pins.items():
+        p.add_argument(
+            f"-{name[0]}",
+            f"--{name}",
+            metavar=name[0].upper(),
+            type=bounded_int(low, high),
+            default=None,
+            help=f"pin the {name.replace('-', ' ')}, one value for every dimension ({low} to {high})",
+        )
+    p.add_argument(
+        "--op",
+        "--output-padding",
+        dest="output_padding",
+        metavar="OP",
+        type=bounded_int(0, 4095),
+        default=None,
+        help="with --transposed: pin the output_padding",
+    )
+    # The search enumerates kernels x strides x dilations x paddings: these
+    # caps keep one run to seconds.
+    p.add_argument("--max-kernel-size", type=bounded_int(1, 64), default=16, help="default 16, at most 64")
+    p.add_argument("--max-stride", type=bounded_int(1, 64), default=16, help="default 16, at most 64")
+    p.add_argument(
+        "--max-padding",
+        type=bounded_int(0, 256),
+        default=None,
+        help="default: dilated kernel - 1; at most 256",
+    )
+    p.add_argument("--max-dilation", type=bounded_int(1, 8), default=1, help="default 1, at most 8")
+    p.add_argument("--ndim", type=int, choices=(1, 2, 3), default=None, help=NDIM_HELP)
 
 
 def _params(args: argparse.Namespace) -> dict:
@@ -179,6 +210,9 @@ def run_solve(args: argparse.Namespace) -> str:
         max_padding=args.max_padding,
         max_dilation=args.max_dilation,
     )
+    pinned = getattr(args, "output_padding", None)  # the search has no output_padding pin: filter its answers
+    if pinned is not None:
+        found = shapes.Solutions(s for s in found if s.output_padding == pinned)
     shown = found if args.limit <= 0 else found[: args.limit]
     if args.json:
         return dumps(

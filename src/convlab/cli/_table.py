@@ -12,7 +12,8 @@ __all__ = ["dumps", "fmt", "table"]
 def fmt(value: object) -> str:
     """Sizes as ``572`` or ``572x572``, pairs as ``(lo, hi)``, ranges as ``a..b``."""
     if isinstance(value, range):
-        return f"{value.start}..{value.stop - 1}" if len(value) > 1 else str(value.start)
+        # Not len(range): it overflows past 2**63, and a fuzzed stride of 10**30 gets there.
+        return f"{value.start}..{value.stop - 1}" if value.stop - value.start > 1 else str(value.start)
     if isinstance(value, Fraction):
         return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
     if isinstance(value, tuple):

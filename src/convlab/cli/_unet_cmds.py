@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import shapes
 from .._args import ConvlabError, describe, per_dim
 from ._address_text import skip_address_lines, skip_addresses
-from ._parse import size_arg
+from ._parse import Grammar, size_arg
 from ._table import dumps, fmt, table
 
 __all__ = ["add_commands", "config_from_args", "config_options", "run_unet"]
@@ -37,16 +37,37 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         parents=[common],
         help="shape-only trace of a U-Net: layer shapes, skip crops, parameters, FLOPs, memory",
     )
-    p.add_argument("--input", type=size_arg, required=True, help="input size: 572 or 572x572")
+    p.add_argument(
+        "input", nargs="?", type=size_arg, default=None, metavar="SIZE", help="input size: 572 or 572x572"
+    )
+    p.add_argument("--input", dest="input_option", type=size_arg, default=None, help=argparse.SUPPRESS)
     p.add_argument("--addresses", nargs="?", const="NCHW", metavar="LAYOUT", help="skip crops as addresses")
-    config_options(p, defaults_from="the paper's U-Net: 1 channel in, 2 classes, depth 4, width 64")
-    p.set_defaults(run=run_unet)
+    config_options(
+        p, defaults_from="the paper's U-Net: 1 channel in, 2 classes, depth 4, width 64", short_flags=True
+    )
+    # The configuration (a --config file's ndim, or 2) decides a bare number's dimensions.
+    grammar = Grammar(
+        applies={"": ()},
+        sizes=("input",),
+        aliases={"input": "input_option"},
+        required=("input",),
+        expand="none",
+    )
+    p.set_defaults(run=run_unet, grammar=grammar)
 
 
 def config_options(
-    p: argparse.ArgumentParser, *, defaults_from: str, fields: tuple[str, ...] = tuple(_FLAGS)
+    p: argparse.ArgumentParser,
+    *,
+    defaults_from: str,
+    fields: tuple[str, ...] = tuple(_FLAGS),
+    short_flags: bool = False,
 ) -> None:
-    """``--config FILE.json`` and the flags of the UNetConfig ``fields``; unset ones: ``defaults_from``."""
+    """``--config FILE.json`` and the flags of the UNetConfig ``fields``; unset ones: ``defaults_from``.
+
+    ``short_flags`` adds ``-k`` and ``-p``, the layer grammar's spellings, where
+    nothing else of the command takes them.
+    """
     group = p.add_argument_group(f"U-Net configuration (unset values: {defaults_from})")
     group.add_argument("--config", metavar="FILE.json", help="UNetConfig fields as a JSON object")
     options = {
@@ -58,7 +79,14 @@ def config_options(
     }
     for field in fields:
         kind = options.get(field, {"type": int, "metavar": "N"})
-        group.add_argument(_FLAGS[field], dest=field, default=None, **kind)
+        short = {"kernel_size": ["-k"], "padding": ["-p"]}.get(field, []) if short_flags else []
+        if short_flags and field == "ndim":
+            kind = {
+                **kind,
+                "help": "spatial dimensions; unset: those of a SIZE written per dimension, "
+                "else --config's, else 2",
+            }
+        group.add_argument(*short, _FLAGS[field], dest=field, default=None, **kind)
 
 
 def config_from_args(args: argparse.Namespace) -> dict:

@@ -106,6 +106,20 @@ def _sequential_sum(cols: np.ndarray) -> np.ndarray:
     return total
 
 
+def _check_global_range(scale: np.float32, n: int) -> None:
+    # onnxruntime's global kernel (MLAS CheckQLinearGlobalAveragePoolScaleAndSize)
+    # throws outside this range rather than compute: below 2**-32 or from 256 up
+    # every output is the same saturated constant. A golden model of that
+    # kernel refuses the same inputs, and says why.
+    if n >= 2**24:
+        raise ConvlabError(f"the global average covers {n} >= 2**24 elements, which onnxruntime refuses")
+    if not 2.0**-32 <= float(scale) < 256.0:
+        raise ConvlabError(
+            f"x_scale / (y_scale * n) = {float(scale):.6g} (n = {n}) is outside [2**-32, 256), where "
+            f"onnxruntime's global average kernel refuses to run (every output would be one constant)"
+        )
+
+
 def qlinear_average_pool(
     x: ArrayLike,
     x_scale: ArrayLike,
@@ -158,6 +172,7 @@ def qlinear_average_pool(
         n = math.prod(geom.kernel)
         acc = q.astype(np.int64).reshape(*q.shape[:2], -1).sum(axis=2) - zx * n
         scale = sx.reshape(()) / (sy.reshape(()) * np.float32(n))
+        _check_global_range(scale, n)
         return requantize_float(acc, scale, zy, dtype=kind.storage).reshape(
             *q.shape[:2], *(1,) * (q.ndim - 2)
         )
