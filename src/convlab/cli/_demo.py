@@ -22,38 +22,17 @@ import numpy as np
 from .._args import ConvlabError
 from .._limits import check_memory
 from ._demo_picture import CROP, demo_picture
-from ._shape_cmds import run_roundtrip, run_solve, run_unet_sizes
 from ._table import dumps
 
+# The tour runs real command lines, printed above their answers, so that each
+# one is also an example a reader can type (and the grammar's rules apply).
 _SECTIONS = (
     (
         "Why does ConvTranspose2d(k3, s2, p1) not undo Conv2d(k3, s2, p1) on 24x24?",
-        run_roundtrip,
-        {"size": 24, "kernel_size": 3, "stride": 2, "padding": 1, "dilation": 1},
+        ("roundtrip", "24", "-k", "3", "-s", "2", "-p", "1"),
     ),
-    (
-        "Which conv maps 768 to 128?",
-        run_solve,
-        {
-            "in_size": 768,
-            "out_size": 128,
-            "transposed": False,
-            "kernel_size": None,
-            "stride": None,
-            "padding": None,
-            "dilation": None,
-            "max_kernel_size": 16,
-            "max_stride": 16,
-            "max_padding": None,
-            "max_dilation": 1,
-            "limit": 5,
-        },
-    ),
-    (
-        "The U-Net paper's 572x572 input: sizes and copy-and-crop windows",
-        run_unet_sizes,
-        {"size": 572, "depth": 4, "kernel_size": 3, "convs": 2, "padding": "valid"},
-    ),
+    ("Which conv maps 768 to 128?", ("solve", "768", "128", "--limit", "5")),
+    ("The U-Net paper's 572x572 input: sizes and copy-and-crop windows", ("unet-sizes", "572")),
 )
 
 
@@ -238,17 +217,16 @@ def _report(args: argparse.Namespace, result: dict, output: Path) -> str:
 
 
 def run_tour(args: argparse.Namespace) -> str:
-    """The shape tour: three questions and convlab's answers."""
-    blocks = []
-    for title, command, values in _SECTIONS:
-        text = command(argparse.Namespace(json=False, **values))
-        blocks.append(f"== {title}\n{text}")
+    """The shape tour: three questions, the command that answers each, and its answer."""
+    from . import build_parser
+    from ._parse import normalise
+
+    parser, blocks = build_parser(), []
+    for title, argv in _SECTIONS:
+        command = parser.parse_args(list(argv))
+        if getattr(command, "grammar", None) is not None:  # as main() does: the layer's canonical form
+            normalise(command, command.command)
+        blocks.append((title, "convlab " + " ".join(argv), command.run(command)))
     if args.json:
-        return dumps(
-            {
-                "sections": [
-                    {"title": t, "text": b.split("\n", 1)[1]} for (t, _, _), b in zip(_SECTIONS, blocks)
-                ]
-            }
-        )
-    return "\n\n".join(blocks)
+        return dumps({"sections": [{"title": t, "command": c, "text": a} for t, c, a in blocks]})
+    return "\n\n".join(f"== {t}\n$ {c}\n{a}" for t, c, a in blocks)
