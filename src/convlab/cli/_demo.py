@@ -218,10 +218,9 @@ def _report(args: argparse.Namespace, result: dict, output: Path) -> str:
 
 def run_tour(args: argparse.Namespace) -> str:
     """The shape tour: three questions, the command that answers each, and its answer."""
-    from . import build_parser
     from ._parse import normalise
 
-    parser, blocks = build_parser(), []
+    parser, blocks = _tour_parser(), []
     for title, argv in _SECTIONS:
         command = parser.parse_args(list(argv))
         if getattr(command, "grammar", None) is not None:  # as main() does: the layer's canonical form
@@ -230,3 +229,17 @@ def run_tour(args: argparse.Namespace) -> str:
     if args.json:
         return dumps({"sections": [{"title": t, "command": c, "text": a} for t, c, a in blocks]})
     return "\n\n".join(f"== {t}\n$ {c}\n{a}" for t, c, a in blocks)
+
+
+def _tour_parser() -> argparse.ArgumentParser:
+    """The sub-commands the tour runs, defined by their own modules as ``convlab`` defines them.
+
+    Built here rather than taken from :func:`convlab.cli.build_parser`, which imports this module.
+    """
+    from ._shape_cmds import add_commands
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true")
+    parser = argparse.ArgumentParser(prog="convlab")
+    add_commands(parser.add_subparsers(dest="command"), common)
+    return parser
