@@ -9,10 +9,16 @@ relative error over outputs larger than 1e-3 of the largest. The float32
 GEMM path is shown for scale. ``--size`` trims the spatial size (the error
 hardly depends on it; the channel count sets the sum's length).
 
+``--models`` measures whole networks instead: the paper's U-Net at 572^2
+and milesial/Pytorch-UNet at 3x512^2 (random weights, seed 0, BatchNorm
+statistics randomised), float32 under ``algorithm("winograd")`` against the
+same network in float64 by the exact GEMM path.
+
 Usage::
 
     python benchmarks/winograd_error.py            # spatial size 64
     python benchmarks/winograd_error.py --size 0   # the layers' true sizes (slow)
+    python benchmarks/winograd_error.py --models   # whole U-Nets
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ def errors(got: np.ndarray, exact: np.ndarray) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=64, help="spatial size (0: each layer's own)")
+    parser.add_argument("--models", action="store_true", help="whole U-Nets instead of layers")
     args = parser.parse_args()
+    if args.models:
+        return models()
     print("layer | gemm f32 max/scale | F(2,3) max/scale (median rel) | F(4,3) ... | F(6,3) ...")
     for c_in, c_out, size in LAYERS:
         n = size if args.size == 0 else min(size, args.size)
@@ -51,6 +60,37 @@ def main() -> None:
             worst, median = errors(winograd_conv(x, w, ((0, 0), (0, 0)), 1, tile), exact)
             row.append(f"{worst:.1e} ({median:.1e})")
         print(" | ".join(row), flush=True)
+
+
+def models() -> None:
+    from convlab.functional import algorithm
+    from convlab.models import MilesialUNet, UNet, UNetConfig
+
+    nets = {
+        "paper U-Net 572 valid": (UNet(UNetConfig(), seed=0), (1, 1, 572, 572)),
+        "milesial U-Net 3x512": (_randomised(MilesialUNet(3, 2)), (1, 3, 512, 512)),
+    }
+    print("network | float32 winograd max/scale (median rel) | float32 gemm max/scale")
+    for name, (net, shape) in nets.items():
+        x = np.random.default_rng(1).normal(size=shape)
+        exact = net.to(np.float64)(x)
+        net = net.to(np.float32)
+        with algorithm("winograd"):
+            fast = net(x.astype(np.float32))
+        worst, median = errors(fast, exact)
+        gemm = errors(net(x.astype(np.float32)), exact)[0]
+        print(f"{name} | {worst:.1e} ({median:.1e}) | {gemm:.1e}", flush=True)
+
+
+def _randomised(net):
+    """BatchNorm running statistics drawn away from 0 and 1, so that the norms do something."""
+    rng = np.random.default_rng(2)
+    for module in net.modules():
+        if hasattr(module, "running_var"):
+            c = module.running_var.shape[0]
+            module.running_mean[...] = rng.normal(size=c) * 0.1
+            module.running_var[...] = rng.random(c) + 0.5
+    return net
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def _gather_only():
 
 
 def _wide_always():
-    return mock.patch.object(_wide, "_MAX_JUNK", 1.0)
+    return mock.patch.multiple(_wide, _MAX_JUNK=1.0, _MIN_TAP_DEPTH=1)
 
 
 def _no_blas():

@@ -42,12 +42,13 @@ def _args(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, seed=0, d
     [
         ((1, 8, 20, 20), (4, 8, 1, 1), {}, "direct"),
         ((2, 3, 9), (5, 3, 1), {}, "direct"),
-        ((1, 8, 64, 64), (8, 8, 3, 3), {"padding": 1}, "wide"),
-        ((1, 4, 6, 10, 10), (4, 4, 3, 1, 1), {}, "wide"),  # no junk: the kernel spans dim 0 only
+        ((1, 16, 64, 64), (8, 16, 3, 3), {"padding": 1}, "wide"),
+        ((1, 8, 64, 64), (8, 8, 3, 3), {"padding": 1}, "im2col"),  # per-tap GEMMs of depth 8: too thin
+        ((1, 16, 6, 10, 10), (4, 16, 3, 1, 1), {}, "wide"),  # no junk: the kernel spans dim 0 only
         ((1, 8, 64, 64), (8, 8, 3, 3), {"padding": 1, "stride": 2}, "im2col"),
         ((1, 8, 8, 8), (8, 8, 3, 3), {}, "im2col"),  # 25 % junk columns
         ((1, 8, 20, 20), (4, 8, 1, 1), {"stride": 2}, "im2col"),
-        ((1, 8, 20, 20), (4, 8, 1, 1), {"padding": 1}, "wide"),
+        ((1, 16, 20, 20), (4, 16, 1, 1), {"padding": 1}, "wide"),
     ],
 )
 def test_each_strategy_is_chosen_where_it_should_be(x_shape, w_shape, kwargs, expected):
@@ -55,7 +56,7 @@ def test_each_strategy_is_chosen_where_it_should_be(x_shape, w_shape, kwargs, ex
 
 
 def test_wide_needs_its_workspace():
-    args = _args((1, 8, 64, 64), (8, 8, 3, 3), padding=1)
+    args = _args((1, 16, 64, 64), (8, 16, 3, 3), padding=1)
     need = _wide.workspace(args)
     with cf.workspace_limit(need):
         assert choose(args).name == "wide"
@@ -94,8 +95,8 @@ def test_every_applicable_strategy_equals_the_reference_exactly(case, seed):
         return  # the kernel does not fit: refused before any strategy
     expected = ref.conv(args.x, args.w, None, args.stride, args.pads, args.dilation, args.groups)
     ran = 0
-    # Lift the junk threshold so that the wide strategy applies at every stride-1 case.
-    with mock.patch.object(_wide, "_MAX_JUNK", 1.0):
+    # Lift the junk and depth thresholds so that the wide strategy applies at every stride-1 case.
+    with mock.patch.multiple(_wide, _MAX_JUNK=1.0, _MIN_TAP_DEPTH=1):
         for row in STRATEGIES:
             # Winograd trades rounding for speed: tests/test_winograd.py holds it to its bound.
             if row.algorithm == "gemm" and row.applies(args):
@@ -110,7 +111,7 @@ def test_strategies_equal_torch_on_one_case(torch):
     args = _args((2, 4, 17, 19), (6, 2, 3, 2), padding=((1, 0), (2, 1)), groups=2, seed=5)
     x = np.pad(args.x, ((0, 0), (0, 0), (1, 0), (2, 1)))
     expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(args.w), groups=2).numpy()
-    with mock.patch.object(_wide, "_MAX_JUNK", 1.0):
+    with mock.patch.multiple(_wide, _MAX_JUNK=1.0, _MIN_TAP_DEPTH=1):
         outputs = {
             row.name: row.run(args) for row in STRATEGIES if row.algorithm == "gemm" and row.applies(args)
         }

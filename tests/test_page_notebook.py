@@ -242,19 +242,37 @@ def test_cli_page_json(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "argv, flag",
+    "argv, words",
     [
-        (("pool", "5", "-k", "2"), "op pool"),
-        (("conv", "5", "-k", "3", "--groups", "2"), "--groups 2"),
-        (("conv", "5", "-k", "3", "-c", "2"), "--channels 2"),
-        (("conv", "5", "-k", "3", "--out-channels", "2"), "--out-channels 2"),
+        (("conv", "5", "-k", "3", "--ceil-mode"), "--ceil-mode applies to pool, not conv"),
+        (("conv", "5", "-k", "3", "-c", "3", "--groups", "2"), "groups must divide channels"),
+        (("conv", "5", "-k", "3", "-c", "9"), "channels must be from 1 to 8"),
+        (("conv", "5", "-k", "3", "-c", "2", "--values"), "values are drawn for one channel"),
+        (("conv", "5", "-k", "3", "--pool", "avg"), "--pool applies to pool, not conv"),
+        (("pool", "5", "-k", "2", "--pool", "avg", "-d", "2"), "average pooling has no dilation"),
+        (("pool", "5", "-k", "3", "-p", "0:1"), "pooling pads both sides alike"),
+        (("conv", "5", "-k", "3", "--fps", "0"), "fps must be from 0.25 to 50"),
+        (("conv", "5", "-k", "3", "--fps", "nan"), "fps must be from 0.25 to 50"),
+        (("conv", "5", "-k", "3", "--fps", "51"), "fps must be from 0.25 to 50"),
+        (("conv", "5", "-k", "3", "--fps", "2", "-o", "a.png"), "fps applies to .gif animations"),
     ],
 )
-def test_page_only_options_are_refused_for_pictures(tmp_path, capsys, monkeypatch, argv, flag):
+def test_picture_options_are_checked_before_drawing(tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)
-    assert main(["animate", *argv, "-o", "a.svg"]) == 2
-    err = capsys.readouterr().err
-    assert f"{flag} is drawn by the interactive page only: write -o FILE.html" in err
+    argv = argv if "-o" in argv else (*argv, "-o", "a.gif")
+    assert main(["animate", *argv]) == 2
+    assert words in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [(("--values",), "--values"), (("--fps", "4"), "--fps 4.0"), (("--pool", "avg"), "--pool avg")],
+)
+def test_picture_only_options_are_refused_for_the_page(tmp_path, capsys, monkeypatch, argv, flag):
+    monkeypatch.chdir(tmp_path)
+    assert main(["animate", "pool", "5", "-k", "2", *argv, "-o", "a.html"]) == 2
+    assert f"{flag} applies to .gif, .png and .svg pictures, not to the .html page" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

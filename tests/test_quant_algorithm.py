@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convlab.functional import algorithm
+from convlab.functional import algorithm, conv2d
 from convlab.quant import FixedPoint, conv_integer, fixed_conv
 
 
@@ -24,10 +24,21 @@ def _loop_conv(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
+def _winograd_would_run(x: np.ndarray, w: np.ndarray) -> None:
+    """The same shapes in float32 do take Winograd under the context (it rounds
+    differently from the GEMM), so the exact results below prove quant stays on GEMM."""
+    xf, wf = x.astype(np.float32) / 128, w.astype(np.float32) / 128
+    with algorithm("winograd"):
+        fast = conv2d(xf, wf)
+    assert not np.array_equal(fast, conv2d(xf, wf))
+
+
 def test_conv_integer_is_exact_under_winograd():
     rng = np.random.default_rng(3)
-    x = rng.integers(-128, 128, (1, 8, 12, 12), dtype=np.int8)
-    w = rng.integers(-128, 128, (4, 8, 3, 3), dtype=np.int8)
+    # 64 -> 64 channels: a shape the float Winograd rule takes (see below).
+    x = rng.integers(-128, 128, (1, 64, 12, 12), dtype=np.int8)
+    w = rng.integers(-128, 128, (64, 64, 3, 3), dtype=np.int8)
+    _winograd_would_run(x, w)
     with algorithm("winograd"):
         got = conv_integer(x, w)
     np.testing.assert_array_equal(got, _loop_conv(x, w))
@@ -36,8 +47,9 @@ def test_conv_integer_is_exact_under_winograd():
 def test_fixed_conv_is_exact_under_winograd():
     rng = np.random.default_rng(4)
     fmt = FixedPoint(16, 8)
-    x = rng.integers(-(1 << 15), 1 << 15, (1, 4, 10, 10))
-    w = rng.integers(-(1 << 15), 1 << 15, (3, 4, 3, 3))
+    x = rng.integers(-(1 << 15), 1 << 15, (1, 64, 10, 10))
+    w = rng.integers(-(1 << 15), 1 << 15, (64, 64, 3, 3))
+    _winograd_would_run(x, w)
     out_fmt = FixedPoint(48, 16)
     with algorithm("winograd"):
         got = fixed_conv(x, fmt, w, fmt, out_format=out_fmt)

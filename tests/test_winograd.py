@@ -157,24 +157,53 @@ def test_winograd_transform_errors():
         lowering.winograd_transform(12, 4)
 
 
-def test_strategy_interface_applies_and_runs():
+def _strategy_args(kernel=3, stride=1, transposed=False, channels=128, groups=2):
     from types import SimpleNamespace
 
+    windows = [SimpleNamespace(kernel=kernel, stride=stride, dilation=1, lo=1, hi=1)] * 2
+    x = np.random.default_rng(0).normal(size=(2, channels, 9, 10)).astype(np.float32)
+    w = np.random.default_rng(1).normal(size=(channels, channels // groups, kernel, kernel))
+    w = w.astype(np.float32)
+    return SimpleNamespace(x=x, w=w, groups=groups, windows=windows, transposed=transposed, out_shape=(9, 10))
+
+
+def test_strategy_interface_applies_and_runs():
     from convlab.functional import _winograd
 
-    def args(kernel=3, stride=1, transposed=False):
-        windows = [SimpleNamespace(kernel=kernel, stride=stride, dilation=1, lo=1, hi=1)] * 2
-        x = np.random.default_rng(0).normal(size=(2, 4, 9, 10)).astype(np.float32)
-        w = np.random.default_rng(1).normal(size=(6, 2, kernel, kernel)).astype(np.float32)
-        return SimpleNamespace(x=x, w=w, groups=2, windows=windows, transposed=transposed, out_shape=(9, 10))
-
+    args = _strategy_args
     assert _winograd.applies(args()) and not _winograd.applies(args(kernel=5))
     assert not _winograd.applies(args(stride=2)) and not _winograd.applies(args(transposed=True))
     a = args()
     expected = conv2d(a.x.astype(np.float64), a.w.astype(np.float64), padding=1, groups=2)
     got = _winograd.run(a)
-    assert got.dtype == np.float32 and _winograd.workspace(a) > 0
+    assert got.dtype == np.float32 and _winograd.workspace(a) > a.w.nbytes * 4  # at least G w G^T
     assert np.abs(got - expected).max() <= FLOAT32_BOUND[_winograd.DEFAULT_TILE] * np.abs(expected).max()
+
+
+@pytest.mark.parametrize(
+    ("channels", "groups", "pays"),
+    [(128, 2, True), (64, 1, True), (32, 1, False), (64, 2, False), (128, 128, False)],
+)
+def test_winograd_applies_where_it_pays(channels, groups, pays):
+    from convlab.functional import _winograd
+
+    assert _winograd.applies(_strategy_args(channels=channels, groups=groups)) is pays
+    # Per group: C_in * C_out / (C_in + C_out) >= 32, i.e. 64 -> 64 is the smallest square layer.
+    assert _winograd.pays(64, 64) and not _winograd.pays(63, 64) and not _winograd.pays(3, 1024)
+    assert _winograd.pays(48, 96) and not _winograd.pays(47, 96)
+    assert _winograd.pays(128, 128, 1) and not _winograd.pays(127, 128, 1)  # 1-d saves less: 3 -> 1.5
+    assert _winograd.pays(24, 24, 3) and not _winograd.pays(23, 24, 3)  # 3-d saves more: 27 -> 3.4
+
+
+def test_small_layers_under_winograd_run_the_exact_gemm():
+    from convlab.functional import algorithm
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 16, 20, 19)).astype(np.float32)
+    w = (rng.normal(size=(16, 16, 3, 3)) / 12).astype(np.float32)
+    with algorithm("winograd"):
+        got = conv2d(x, w, padding=1)
+    np.testing.assert_array_equal(got, conv2d(x, w, padding=1))
 
 
 def test_algorithm_winograd_runs_conv_and_a_whole_model():
@@ -182,9 +211,9 @@ def test_algorithm_winograd_runs_conv_and_a_whole_model():
     from convlab.models import UNet, UNetConfig
 
     rng = np.random.default_rng(3)
-    x = rng.normal(size=(2, 4, 20, 19)).astype(np.float32)
-    w = (rng.normal(size=(6, 4, 3, 3)) / 6).astype(np.float32)
-    b = rng.normal(size=6).astype(np.float32)
+    x = rng.normal(size=(2, 64, 20, 19)).astype(np.float32)
+    w = (rng.normal(size=(72, 64, 3, 3)) / 24).astype(np.float32)
+    b = rng.normal(size=72).astype(np.float32)
     exact = conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), padding=1)
     by_keyword = conv2d(x, w, b, padding=1, algorithm="winograd")
     with algorithm("winograd"):
@@ -194,10 +223,11 @@ def test_algorithm_winograd_runs_conv_and_a_whole_model():
     assert np.abs(by_keyword - exact).max() <= FLOAT32_BOUND[4] * np.abs(exact).max()
     assert not np.array_equal(by_keyword, conv2d(x, w, b, padding=1))  # really a different route
     np.testing.assert_array_equal(strided, conv2d(x, w, b, stride=2))
-    net = UNet(UNetConfig(width=4, depth=2, padding="same"), seed=1)
+    net = UNet(UNetConfig(width=32, depth=2, padding="same"), seed=1)
     image = rng.normal(size=(1, 1, 36, 36)).astype(np.float32)
     reference = net.to(np.float64)(image.astype(np.float64))
     net = net.to(np.float32)
     with algorithm("winograd"):
         fast = net(image)
     assert np.abs(fast - reference).max() <= FLOAT32_BOUND[4] * np.abs(reference).max()
+    assert not np.array_equal(fast, net(image))  # its 64-channel layers ran Winograd

@@ -96,6 +96,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         default=None,
         help="convtranspose: scatter, zero-insertion or both (default both)",
     )
+    _picture_options(p)
     p.add_argument(
         "-o",
         "--output",
@@ -124,18 +125,27 @@ def _page_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _page_only(args: argparse.Namespace) -> None:
-    """A picture draws one channel of a conv: the page's options are refused, not ignored."""
+def _picture_options(p: argparse.ArgumentParser) -> None:
+    """Options of the .gif/.png/.svg pictures only (h14's; the rest of the grammar is the parser's)."""
+    p.add_argument(
+        "--values",
+        action="store_true",
+        help="write numbers (inputs, weights, products, outputs), not x1, w1, y1",
+    )
+    p.add_argument("--fps", type=float, default=None, help="GIF frames per second, 0.25 to 50 (default 1.5)")
+    p.add_argument("--pool", choices=("max", "avg"), default=None, help="pool only: max (default) or avg")
+
+
+def _picture_only(args: argparse.Namespace) -> None:
+    """The page has its own controls: the pictures' options are refused there, not ignored."""
     given = [
-        ("op pool", args.op == "pool"),
-        ("--ceil-mode", args.ceil_mode),
-        (f"--channels {args.channels}", args.channels != 1),
-        (f"--out-channels {args.out_channels}", args.out_channels is not None),
-        (f"--groups {args.groups}", args.groups != 1),
+        ("--values", args.values),
+        (f"--fps {args.fps}", args.fps is not None),
+        (f"--pool {args.pool}", args.pool),
     ]
     for flag, used in given:
         if used:
-            raise ConvlabError(f"{flag} is drawn by the interactive page only: write -o FILE.html")
+            raise ConvlabError(f"{flag} applies to .gif, .png and .svg pictures, not to the .html page")
 
 
 def _one_d(args: argparse.Namespace) -> None:
@@ -289,19 +299,26 @@ def run_animate(args: argparse.Namespace) -> str:
     from ..viz import animate
 
     if str(args.output).lower().endswith((".html", ".htm")):
+        _picture_only(args)
         return _run_page(args)
-    _page_only(args)
     _one_d(args)
     frames = animate(
         args.op,
         args.size,
         args.kernel_size,
         args.output,
-        stride=1 if args.stride is None else args.stride,
+        stride=args.stride,
         padding=args.padding,
         dilation=args.dilation,
         output_padding=args.output_padding,
         view=args.view,
+        values=args.values,
+        pool_mode=args.pool,
+        ceil_mode=args.ceil_mode,
+        channels=args.channels,
+        out_channels=args.out_channels,
+        groups=args.groups,
+        fps=args.fps,
     )
     if args.json:
         return dumps({"output": args.output, "frames": frames})

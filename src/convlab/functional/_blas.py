@@ -17,20 +17,25 @@ with ``np.matmul``) :func:`gemm` returns ``None`` and callers use ``np.matmul``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Gemm", "gemm"]
+__all__ = ["Gemm", "blas_threads", "can_single_thread", "gemm", "pool_instead", "single_threaded"]
 
 # gemm(a, b, c, beta): c = a @ b + beta * c, all 2-D with unit stride along rows.
 Gemm = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
 
 _SYMBOLS = {np.dtype(np.float32): "scipy_cblas_sgemm64_", np.dtype(np.float64): "scipy_cblas_dgemm64_"}
 _ROW_MAJOR, _NO_TRANS = 101, 111
+_THREADS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_")
+_single = {"depth": 0, "saved": 0}
+_single_lock = threading.Lock()
 
 
 @functools.cache
@@ -91,3 +96,70 @@ def _probe(call: Gemm, dtype: np.dtype) -> bool:
     call(a, b, c[:, :9], 2.0)
     # Small integers: every rounding is exact, any order gives the same result.
     return bool(np.array_equal(c[:, :9], expected))
+
+
+@functools.cache
+def _thread_controls():
+    """(get, set) of the BLAS thread count of the library :func:`gemm` calls, or ``None``."""
+    library = _library()
+    found = [getattr(library, name, None) for name in _THREADS] if library is not None else [None]
+    if None in found:
+        return None
+    get, set_ = found
+    get.argtypes, get.restype = [], ctypes.c_int
+    set_.argtypes, set_.restype = [ctypes.c_int], None
+    return get, set_
+
+
+def can_single_thread() -> bool:
+    """Whether :func:`single_threaded` really makes :func:`gemm` run on one thread."""
+    return _thread_controls() is not None
+
+
+def blas_threads() -> int | None:
+    """The thread count NumPy's BLAS runs with now (1 inside :func:`single_threaded`), or ``None``."""
+    controls = _thread_controls()
+    return None if controls is None else controls[0]()
+
+
+def pool_instead(threads: int) -> bool:
+    """Whether a pool of ``threads`` may run single-threaded GEMMs in place of BLAS's own threads.
+
+    Only when BLAS would use exactly as many threads: a user's (or a
+    benchmark's) ``OPENBLAS_NUM_THREADS`` is kept, and a machine with more
+    cores than the pool (:func:`._threads.thread_count` stops at 8) keeps
+    BLAS's threading.
+    """
+    return threads > 1 and blas_threads() == threads
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """NumPy's BLAS on one thread inside the block, so that the caller's own threads run the GEMMs.
+
+    Why: each multithreaded BLAS call ends at a barrier of its threads; the
+    per-tap GEMMs of a chunk are nine such calls, and on a machine where
+    another process holds a core a barrier waits a whole time slice (a loaded
+    2-core box ran 3-10x slower). One chunk per pool thread, each on a
+    single-threaded BLAS, has one join per layer. The count is global to the
+    library, so nested and concurrent blocks share one saved value: the first
+    to enter saves it, the last to leave restores it. Other threads' GEMMs
+    in the meantime are as exact, on one thread.
+    """
+    controls = _thread_controls()
+    if controls is None:
+        yield
+        return
+    get, set_ = controls
+    with _single_lock:
+        if _single["depth"] == 0:
+            _single["saved"] = get()
+            set_(1)
+        _single["depth"] += 1
+    try:
+        yield
+    finally:
+        with _single_lock:
+            _single["depth"] -= 1
+            if _single["depth"] == 0:
+                set_(_single["saved"])

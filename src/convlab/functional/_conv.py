@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 
 from ._algorithm import resolve_algorithm
 from ._conv_args import conv_args
+from ._epilogue import Epilogue, relu_into
 from ._im2col import reshape_view
 from ._strategies import choose
 
@@ -34,13 +35,27 @@ def conv_nd(
     padding_mode: object,
     ndim: int,
     algorithm: object = None,
+    relu: bool = False,
 ) -> np.ndarray:
-    """The convolution of ``ndim`` spatial dimensions behind ``conv1d/2d/3d``."""
+    """The convolution of ``ndim`` spatial dimensions behind ``conv1d/2d/3d``.
+
+    ``relu=True`` returns ``relu(conv(...))`` (what ``nn`` runs for a
+    convolution followed by a ReLU), applied with the bias to each block of
+    the output as the strategy stores it when the strategy can
+    (``run_fused``): bit for bit the same values, two passes over the output fewer.
+    """
     args = conv_args(input, weight, bias, stride, padding, dilation, groups, padding_mode, ndim)
-    out = choose(args, resolve_algorithm(algorithm)).run(args)
-    if args.b is not None:
-        out += args.b.reshape(-1, *(1,) * ndim)
-    out = args.policy.finish(out)
+    row = choose(args, resolve_algorithm(algorithm))
+    epilogue = Epilogue(args.b, relu)
+    if row.run_fused is not None and args.policy.output == args.policy.accumulate:
+        out = row.run_fused(args, epilogue)
+    else:
+        out = row.run(args)
+        if args.b is not None:
+            out += args.b.reshape(-1, *(1,) * ndim)
+        out = args.policy.finish(out)
+        if relu:
+            relu_into(out)
     return out[0] if args.unbatched else out
 
 
@@ -76,8 +91,10 @@ def conv1d(
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As ``torch.nn.Conv1d``: the input is padded with this mode first.
     algorithm : str, optional
-        The lowering: ``'gemm'`` (exact). ``None`` takes the one set by
-        :func:`convlab.functional.algorithm` (``'gemm'`` by default).
+        The lowering: ``'gemm'`` (exact) or ``'winograd'`` (where it applies
+        and pays, see :func:`convlab.functional.algorithm`). ``None`` takes
+        the one set by :func:`convlab.functional.algorithm` (``'gemm'`` by
+        default).
 
     Returns
     -------
@@ -88,10 +105,11 @@ def conv1d(
     ``out = floor((size + lo + hi - dilation*(k - 1) - 1) / stride) + 1`` per
     dimension (:func:`convlab.shapes.conv_output_size`). Computed by the first
     strategy of the table (:mod:`convlab.functional._strategies`) that applies:
-    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 one GEMM
-    per kernel tap on shifted views of the (zero-padded) image, accumulated in
-    a chunk of outputs; otherwise im2col in chunks of output positions, each one
-    GEMM. Chunks and the padded copy are bounded by
+    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 (from
+    16 input channels per group) one GEMM per kernel tap on shifted views of the
+    (zero-padded) image, accumulated in a chunk of outputs; otherwise im2col in
+    chunks of output positions, each one GEMM. Chunks run on a small thread pool,
+    each on a single-threaded BLAS. Chunks and the padded copy are bounded by
     :func:`convlab.functional.set_workspace_limit`; the padded input and the
     output are checked first against :func:`convlab.memory_limit`.
 
@@ -137,8 +155,10 @@ def conv2d(
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As ``torch.nn.Conv2d``: the input is padded with this mode first.
     algorithm : str, optional
-        The lowering: ``'gemm'`` (exact). ``None`` takes the one set by
-        :func:`convlab.functional.algorithm` (``'gemm'`` by default).
+        The lowering: ``'gemm'`` (exact) or ``'winograd'`` (where it applies
+        and pays, see :func:`convlab.functional.algorithm`). ``None`` takes
+        the one set by :func:`convlab.functional.algorithm` (``'gemm'`` by
+        default).
 
     Returns
     -------
@@ -149,10 +169,11 @@ def conv2d(
     ``out = floor((size + lo + hi - dilation*(k - 1) - 1) / stride) + 1`` per
     dimension (:func:`convlab.shapes.conv_output_size`). Computed by the first
     strategy of the table (:mod:`convlab.functional._strategies`) that applies:
-    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 one GEMM
-    per kernel tap on shifted views of the (zero-padded) image, accumulated in
-    a chunk of outputs; otherwise im2col in chunks of output positions, each one
-    GEMM. Chunks and the padded copy are bounded by
+    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 (from
+    16 input channels per group) one GEMM per kernel tap on shifted views of the
+    (zero-padded) image, accumulated in a chunk of outputs; otherwise im2col in
+    chunks of output positions, each one GEMM. Chunks run on a small thread pool,
+    each on a single-threaded BLAS. Chunks and the padded copy are bounded by
     :func:`convlab.functional.set_workspace_limit`; the padded input and the
     output are checked first against :func:`convlab.memory_limit`.
 
@@ -200,8 +221,10 @@ def conv3d(
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As ``torch.nn.Conv3d``: the input is padded with this mode first.
     algorithm : str, optional
-        The lowering: ``'gemm'`` (exact). ``None`` takes the one set by
-        :func:`convlab.functional.algorithm` (``'gemm'`` by default).
+        The lowering: ``'gemm'`` (exact) or ``'winograd'`` (where it applies
+        and pays, see :func:`convlab.functional.algorithm`). ``None`` takes
+        the one set by :func:`convlab.functional.algorithm` (``'gemm'`` by
+        default).
 
     Returns
     -------
@@ -212,10 +235,11 @@ def conv3d(
     ``out = floor((size + lo + hi - dilation*(k - 1) - 1) / stride) + 1`` per
     dimension (:func:`convlab.shapes.conv_output_size`). Computed by the first
     strategy of the table (:mod:`convlab.functional._strategies`) that applies:
-    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 one GEMM
-    per kernel tap on shifted views of the (zero-padded) image, accumulated in
-    a chunk of outputs; otherwise im2col in chunks of output positions, each one
-    GEMM. Chunks and the padded copy are bounded by
+    a 1x1 kernel as one GEMM per chunk on the input itself; at stride 1 (from
+    16 input channels per group) one GEMM per kernel tap on shifted views of the
+    (zero-padded) image, accumulated in a chunk of outputs; otherwise im2col in
+    chunks of output positions, each one GEMM. Chunks run on a small thread pool,
+    each on a single-threaded BLAS. Chunks and the padded copy are bounded by
     :func:`convlab.functional.set_workspace_limit`; the padded input and the
     output are checked first against :func:`convlab.memory_limit`.
 

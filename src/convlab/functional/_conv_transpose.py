@@ -10,13 +10,15 @@ which would multiply the work by ``prod(stride)``.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._args import ConvlabError
 from ._conv import IntArg
 from ._conv_args import ConvArgs, transpose_args
-from ._im2col import reshape_view
+from ._im2col import pool_threads, reshape_view, run_chunks
 from ._window import disjoint, scatter_add, taps
 from ._workspace import chunks
 
@@ -34,46 +36,100 @@ def conv_transpose_nd(
     dilation: object,
     output_size: object,
     ndim: int,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The transposed convolution of ``ndim`` spatial dimensions behind ``conv_transpose1d/2d/3d``."""
+    """The transposed convolution of ``ndim`` spatial dimensions behind ``conv_transpose1d/2d/3d``.
+
+    ``out``, a batched array (or view) of the result's shape and dtype, receives
+    the result: ``nn`` writes a U-Net's up-convolution straight into its half
+    of the skip concatenation.
+    """
     args = transpose_args(
         input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, ndim
     )
-    out = args.policy.finish(_transpose(args))
-    return out[0] if args.unbatched else out
+    if out is not None:
+        expected = (args.x.shape[0], args.w.shape[1] * args.groups, *args.out_shape)
+        if (
+            out.shape != expected
+            or out.dtype != args.policy.output
+            or args.policy.output != args.policy.accumulate
+        ):
+            raise ConvlabError(
+                f"out must be an array of shape {expected} and dtype {args.policy.output}, "
+                f"got out of shape {out.shape} and dtype {out.dtype}"
+            )
+        return _transpose(args, out)
+    result = args.policy.finish(_transpose(args))
+    return result[0] if args.unbatched else result
 
 
-def _transpose(args: ConvArgs) -> np.ndarray:
+def _tiles(args: ConvArgs) -> bool:
+    """Whether the taps tile the output exactly (kernel = stride, no dilation, padding or output_padding)."""
+    return all(
+        w.kernel == w.stride and w.dilation == 1 and w.padding == (0, 0) and not w.output_padding
+        for w in args.windows
+    )
+
+
+def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
     """``(N, C_out, *out_shape)``: per chunk of input positions, one GEMM, then col2im.
 
     The GEMM of a chunk is ``(g, C_out/g * taps, C_in/g) @ (g, C_in/g, positions)``:
     the transpose of the convolution's weight matrix. The input chunk is a
     contiguous run of positions, so it enters BLAS without a copy.
+
+    Disjoint taps (the U-Net's 2x2 stride-2 up-convolution) give each output
+    pixel one term: col2im stores instead of adding, the bias is added to the
+    chunk's columns in cache where the taps tile the output (``v + b`` either
+    way), which then needs no zeros, and chunks write disjoint pixels, so they run on
+    the pool with a single-threaded BLAS each (see :mod:`._wide`).
     """
-    x, w, b, groups, image = args.x, args.w, args.b, args.groups, args.image
-    n, c_in = x.shape[:2]
-    c_out, k = w.shape[1] * groups, taps(image)
-    bias = None if b is None else b.reshape(-1, *(1,) * args.ndim)
-    # Disjoint taps (the U-Net's 2x2 stride-2 up-convolution): each output pixel
-    # gets one term, so col2im stores instead of adding and the bias comes last.
+    x, image = args.x, args.image
     store = disjoint(image)
-    out = np.zeros((n, c_out, *args.out_shape), dtype=args.policy.accumulate)
+    tiled = store and _tiles(args)
+    if out is None:
+        shape = (x.shape[0], args.w.shape[1] * args.groups, *args.out_shape)
+        out = (np.empty if tiled else np.zeros)(shape, dtype=args.policy.accumulate)
+    elif not tiled:
+        out[...] = 0
+    bias = None if args.b is None else args.b.reshape(-1, 1, *(1,) * args.ndim)
+    # Where the taps leave gaps (stride > kernel) the gaps get the bias too: added at the end.
+    in_cols = bias is not None and tiled and out.dtype == x.dtype
     if bias is not None and not store:
-        out += bias
+        out += bias[:, 0]
+    per_position = out.shape[1] * taps(image) * x.dtype.itemsize
+    # Disjoint taps: chunks write disjoint pixels and may run at once.
+    threads = pool_threads(per_position) if store else 1
+    chunk = _chunk_runner(args, out, bias if in_cols else None, store)
+    run_chunks(chunk, chunks(x.shape[0], x.shape[2:], per_position), threads)
+    if bias is not None and store and not in_cols:
+        out += bias[:, 0]
+    return out
+
+
+def _chunk_runner(args: ConvArgs, out: np.ndarray, bias: np.ndarray | None, store: bool):
+    """``chunk((batch, box))``: one chunk of input positions, its GEMM into this thread's columns, col2im."""
+    x, w, groups, image = args.x, args.w, args.groups, args.image
+    c_in, c_out, k = x.shape[1], out.shape[1], taps(image)
     w_t = w.reshape(groups, c_in // groups, c_out // groups * k).transpose(0, 2, 1)
-    buffer = np.empty(0, dtype=x.dtype)
-    for batch, box in chunks(n, x.shape[2:], c_out * k * x.dtype.itemsize):
+    buffers: dict[int, np.ndarray] = {}
+
+    def chunk(item: tuple[slice, tuple[slice, ...]]) -> None:
+        batch, box = item
         nb, sizes = batch.stop - batch.start, tuple(s.stop - s.start for s in box)
         size = nb * c_out * k * math.prod(sizes)
-        if buffer.size < size:
-            buffer = np.empty(size, dtype=x.dtype)
+        buffer = buffers.get(threading.get_ident())
+        if buffer is None or buffer.size < size:
+            buffer = buffers[threading.get_ident()] = np.empty(size, dtype=x.dtype)
         cols = buffer[:size].reshape(nb, groups, c_out // groups * k, math.prod(sizes))
         source = reshape_view(x[(batch, slice(None), *box)], (nb, groups, c_in // groups, -1))
         np.matmul(w_t, source, out=cols)
-        scatter_add(cols.reshape(nb, c_out, k, *sizes), image, box, out[batch], assign=store)
-    if bias is not None and store:
-        out += bias
-    return out
+        planes = cols.reshape(nb, c_out, k, *sizes)
+        if bias is not None:
+            planes += bias
+        scatter_add(planes, image, box, out[batch], assign=store)
+
+    return chunk
 
 
 def conv_transpose1d(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._conv_args import ConvArgs
+from ._epilogue import Epilogue
 from ._im2col import convolve_chunks
 
-__all__ = ["applies", "run", "workspace"]
+__all__ = ["applies", "run", "run_fused", "workspace"]
 
 
 def applies(args: ConvArgs) -> bool:
@@ -26,5 +27,11 @@ def workspace(args: ConvArgs) -> int:
 
 
 def run(args: ConvArgs) -> np.ndarray:
+    return run_fused(args, Epilogue())
+
+
+def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     x = args.x
-    return convolve_chunks(args, lambda batch, box, sizes: x[(batch, slice(None), *box)][:, :, None])
+    return convolve_chunks(
+        args, lambda batch, box, sizes: x[(batch, slice(None), *box)][:, :, None], epilogue
+    )

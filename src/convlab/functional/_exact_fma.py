@@ -56,6 +56,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._epilogue import relu_into
 from ._threads import blocks, parallel, scratch
 
 __all__ = ["fma"]
@@ -66,7 +67,9 @@ _TINY32 = 2.0**-126
 _SAFE_LO, _SAFE_HI, _SAFE_C = 2.0**-460, 2.0**460, 2.0**1000
 
 
-def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def fma(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray | None = None, *, relu: bool = False
+) -> np.ndarray:
     """``a * b + c`` with a single rounding, broadcasting; float32 or float64.
 
     Parameters
@@ -74,7 +77,11 @@ def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray | None = No
     a, b, c : numpy.ndarray
         Of one floating dtype (float32 or float64), broadcastable together.
     out : numpy.ndarray, optional
-        Receives the result (the broadcast shape, the same dtype).
+        Receives the result (the broadcast shape, the same dtype); for
+        float32 it may be ``a`` itself (a block is read whole before it is written).
+    relu : bool
+        ``max(0, .)`` of each block of the result while it is in cache, as
+        :func:`convlab.functional.relu` (a BatchNorm followed by a ReLU).
 
     Returns
     -------
@@ -105,7 +112,13 @@ def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray | None = No
     else:
         kernel = _fma64_block
     a, b, c = (np.broadcast_to(v, shape) for v in (a, b, c))
-    parallel(lambda index: kernel(a[index], b[index], c[index], out[index]), blocks(shape))
+
+    def block(index: tuple) -> None:
+        kernel(a[index], b[index], c[index], out[index])
+        if relu:
+            relu_into(out[index])
+
+    parallel(block, blocks(shape))
     return out
 
 

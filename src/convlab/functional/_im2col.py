@@ -8,15 +8,29 @@ is the columns of one chunk, at least one output position's
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
+from . import _blas
 from ._conv_args import ConvArgs
+from ._epilogue import Epilogue
+from ._threads import parallel, thread_count
 from ._window import gather, taps
-from ._workspace import chunks
+from ._workspace import chunk_positions, chunks, get_workspace_limit
 
-__all__ = ["applies", "convolve_chunks", "reshape_view", "run", "workspace"]
+__all__ = [
+    "applies",
+    "convolve_chunks",
+    "pool_threads",
+    "reshape_view",
+    "run",
+    "run_chunks",
+    "run_fused",
+    "workspace",
+]
 
 # columns(batch, box, sizes) -> (nb, C_in, taps, *sizes) operand of one chunk's GEMM
 Columns = Callable[[slice, tuple[slice, ...], tuple[int, ...]], np.ndarray]
@@ -33,38 +47,83 @@ def workspace(args: ConvArgs) -> int:
 
 def run(args: ConvArgs) -> np.ndarray:
     """``(N, C_out, *out_shape)``: per chunk of output positions, im2col then one GEMM."""
+    return run_fused(args, Epilogue())
+
+
+def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
+    """:func:`run` with ``epilogue`` applied to each chunk right after its GEMM."""
     x, image = args.x, args.image
-    buffer = np.empty(0, dtype=x.dtype)
+    buffers: dict[int, np.ndarray] = {}  # one per thread: chunks may run on the pool
 
     def columns(batch: slice, box: tuple[slice, ...], sizes: tuple[int, ...]) -> np.ndarray:
-        nonlocal buffer
         size = (batch.stop - batch.start) * x.shape[1] * taps(image) * math.prod(sizes)
-        if buffer.size < size:
-            buffer = np.empty(size, dtype=x.dtype)
+        buffer = buffers.get(threading.get_ident())
+        if buffer is None or buffer.size < size:
+            buffer = buffers[threading.get_ident()] = np.empty(size, dtype=x.dtype)
         cols = buffer[:size].reshape(batch.stop - batch.start, x.shape[1], taps(image), *sizes)
         gather(x[batch], image, box, cols)
         return cols
 
-    return convolve_chunks(args, columns)
+    return convolve_chunks(args, columns, epilogue)
 
 
-def convolve_chunks(args: ConvArgs, columns: Columns) -> np.ndarray:
+def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None = None) -> np.ndarray:
     """The chunk loop shared with the ``direct`` strategy: ``out[box] = W_mat @ columns(box)``.
 
     The GEMM of a chunk is ``(g, C_out/g, C_in/g * taps) @ (g, C_in/g * taps, positions)``,
     written straight into the output: a chunk is a contiguous run of output
     positions, so its slice of the output is a strided matrix BLAS accepts.
+    Float chunks run on the pool, one per thread on a single-threaded BLAS
+    (as :mod:`._wide`'s): the gathers run in parallel too, and the result is
+    the same as one thread's; ``columns`` must then give each thread its own buffer.
     """
     x, w, groups, out_shape = args.x, args.w, args.groups, args.out_shape
     (n, c_in), c_out, k = x.shape[:2], w.shape[0], taps(args.image)
     out = np.empty((n, c_out, *out_shape), dtype=args.policy.accumulate)
     wmat = w.reshape(groups, c_out // groups, c_in // groups * k)
-    for batch, box in chunks(n, out_shape, workspace(args)):
+    threads = pool_threads(workspace(args)) if out.dtype.kind == "f" else 1
+
+    def chunk(item: tuple[slice, tuple[slice, ...]]) -> None:
+        batch, box = item
         nb, sizes = batch.stop - batch.start, tuple(b.stop - b.start for b in box)
         source = reshape_view(columns(batch, box, sizes), (nb, groups, c_in // groups * k, -1))
         target = reshape_view(out[(batch, slice(None), *box)], (nb, groups, c_out // groups, -1))
         np.matmul(wmat, source, out=target)
+        if epilogue is not None and not epilogue.empty:
+            for sample in out[(batch, slice(None), *box)]:
+                epilogue.apply(sample)
+
+    run_chunks(chunk, chunks(n, out_shape, workspace(args)), threads)
     return out
+
+
+def pool_threads(bytes_per_position: int) -> int:
+    """Threads for the chunks :func:`._workspace.chunks` makes of ``bytes_per_position`` each.
+
+    The pool's when one chunk per thread fits the workspace limit, chunks
+    hold at least a thousand positions (thinner GEMMs lose more than the pool
+    gains) and the pool may stand in for BLAS's threads
+    (:func:`._blas.pool_instead`); else 1. The chunks are the same either way,
+    so the result does not depend on the thread count: a chunk's GEMM of
+    another width may round differently (BLAS's edge kernels), and tiles of
+    an image must give the whole image's values.
+    """
+    threads = thread_count()
+    if not _blas.pool_instead(threads):
+        return 1
+    positions = chunk_positions(bytes_per_position)
+    fits = threads * positions * bytes_per_position <= get_workspace_limit()
+    return threads if fits and positions >= 1024 else 1
+
+
+def run_chunks(chunk: Callable[[Any], None], items: Iterable[Any], threads: int) -> None:
+    """``chunk(item)`` for every item: on the pool under a single-threaded BLAS when ``threads > 1``."""
+    if threads < 2:
+        for item in items:
+            chunk(item)
+        return
+    with _blas.single_threaded():
+        parallel(chunk, items)
 
 
 def reshape_view(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -18,7 +18,7 @@ from ._arrays import as_float_array, result_dtype
 from ._exact_fma import fma
 from ._threads import blocks, parallel
 
-__all__ = ["batch_norm", "relu"]
+__all__ = ["batch_norm", "batch_norm_into", "relu"]
 
 _SERIAL_BELOW = 1 << 20  # elements: below this a hand-off to the pool costs more than the pass
 
@@ -103,11 +103,45 @@ def batch_norm(
     array([[-1., -1.],
            [ 1.,  1.]])
     """
+    return batch_norm_into(input, running_mean, running_var, weight, bias, training, eps)
+
+
+def batch_norm_into(
+    input: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    training: bool = False,
+    eps: float = 1e-5,
+    *,
+    relu: bool = False,
+    inplace: bool = False,
+) -> np.ndarray:
+    """:func:`batch_norm`, then ``relu`` on each block in cache; ``inplace`` writes into ``input``.
+
+    ``inplace`` is honoured when ``input`` is a writeable C-contiguous float32
+    array of the result's dtype (``nn`` passes it for a convolution's fresh output);
+    otherwise a new array is returned. The values are bit for bit those of
+    ``relu(batch_norm(...))``.
+    """
     if not isinstance(training, bool) or training:
         raise ConvlabError(f"batch_norm supports inference only (training=False), got training={training!r}")
     x = as_float_array(input, "input")
     if x.ndim < 2:
         raise ConvlabError(f"input must have shape (N, C, *), got input of shape {x.shape}")
+    alpha, beta = _affine(x, running_mean, running_var, weight, bias, eps)
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    x = x.astype(alpha.dtype, copy=False)
+    # float32 only: its block kernel reads all of a block before writing it;
+    # float64's reads its operands again after the store (the range check).
+    into = inplace and x is input and x.dtype == np.float32 and x.flags.writeable and x.flags.c_contiguous
+    out = x if into else None
+    return fma(x, alpha.reshape(shape), beta.reshape(shape), out=out, relu=relu)
+
+
+def _affine(x, running_mean, running_var, weight, bias, eps) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``alpha = weight / sqrt(var + eps)`` and ``beta = fma(-mean, alpha, bias)``."""
     channels = x.shape[1]
     if running_mean is None or running_var is None:
         raise ConvlabError(
@@ -122,8 +156,7 @@ def batch_norm(
     invstd = dtype.type(1) / np.sqrt(p["running_var"] + dtype.type(eps))
     alpha = invstd * p["weight"] if "weight" in p else invstd
     beta = fma(-p["running_mean"], alpha, p.get("bias", np.zeros(channels, dtype)))
-    shape = (1, channels) + (1,) * (x.ndim - 2)
-    return fma(x.astype(dtype, copy=False), alpha.reshape(shape), beta.reshape(shape))
+    return alpha, beta
 
 
 def _eps(eps: object) -> float:

@@ -14,7 +14,10 @@ with three functions of a :class:`~._conv_args.ConvArgs` and one row here:
 - ``workspace(args) -> int``: the fewest bytes of temporaries it needs beyond
   input and output (compared with :func:`get_workspace_limit`);
 - ``run(args) -> ndarray``: the ``(N, C_out, *args.out_shape)`` result in
-  ``args.policy.accumulate`` (the bias is added and the policy applied after).
+  ``args.policy.accumulate`` (the bias is added and the policy applied after);
+- optionally ``run_fused(args, epilogue) -> ndarray``: the same with an
+  :class:`~._epilogue.Epilogue` (bias, ReLU) applied to each block as it is
+  stored, bit for bit what ``run`` followed by the epilogue gives.
 
 Rows are tried in order, so a specialised strategy goes before the general
 ones of its algorithm. A new algorithm name is registered by its first row.
@@ -29,6 +32,7 @@ import numpy as np
 
 from . import _direct, _im2col, _wide, _winograd
 from ._conv_args import ConvArgs
+from ._epilogue import Epilogue
 from ._workspace import get_workspace_limit
 
 __all__ = ["DEFAULT_ALGORITHM", "STRATEGIES", "Strategy", "algorithms", "choose"]
@@ -45,13 +49,14 @@ class Strategy:
     applies: Callable[[ConvArgs], bool]
     workspace: Callable[[ConvArgs], int]
     run: Callable[[ConvArgs], np.ndarray]
+    run_fused: Callable[[ConvArgs, Epilogue], np.ndarray] | None = None
 
 
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy("winograd", "winograd", _winograd.applies, _winograd.workspace, _winograd.run),
-    Strategy("direct", "gemm", _direct.applies, _direct.workspace, _direct.run),
-    Strategy("wide", "gemm", _wide.applies, _wide.workspace, _wide.run),
-    Strategy("im2col", "gemm", _im2col.applies, _im2col.workspace, _im2col.run),
+    Strategy("direct", "gemm", _direct.applies, _direct.workspace, _direct.run, _direct.run_fused),
+    Strategy("wide", "gemm", _wide.applies, _wide.workspace, _wide.run, _wide.run_fused),
+    Strategy("im2col", "gemm", _im2col.applies, _im2col.workspace, _im2col.run, _im2col.run_fused),
 )
 
 

@@ -31,21 +31,35 @@ the N-d gather is as fast or faster (``_MAX_JUNK``).
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
 from . import _blas
 from ._conv_args import ConvArgs
+from ._epilogue import Epilogue
+from ._im2col import run_chunks
+from ._threads import parallel, thread_count
 from ._window import taps
 from ._workspace import chunk_positions, get_workspace_limit
 
-__all__ = ["applies", "run", "workspace"]
+__all__ = ["applies", "run", "run_fused", "workspace"]
 
 # Measured on the U-Net layers (benchmarks/bench_conv.py, 1 and 2 threads, float32):
 # per-tap GEMMs beat the N-d gather by 5-15 % (1 thread) and 10-25 % (2 threads)
 # from 570 px down to 136 px, tie at 64 px (3 % junk) and lose up to 20 % at
 # 30 px (6.7 % junk, and K = C_in GEMMs against the gather's 9 * C_in).
 _MAX_JUNK = 0.05
+# Input channels per group below which one GEMM per tap is too thin (K = C_in):
+# im2col's single GEMM (K = C_in * taps) ran 3x faster at 1-3 channels, 1.3x at
+# 8, and tied at 16 (64 output channels at 300^2, pooled chunks, loaded box).
+_MIN_TAP_DEPTH = 16
+# Output bytes of one pool thread's chunk: the accumulator its nine GEMMs
+# revisit stays in the core's L2 (1 MiB here). Measured on the U-Net layers
+# (loaded box): one thread, 1 MiB beat 4 MiB at 64-128 channels and tied at
+# 512; pooled, 1 and 2 MiB tied, 512 KiB ran 25-30 % slower at 128-256
+# channels (thinner GEMMs).
+_THREAD_CHUNK = 1 << 20
 
 
 def applies(args: ConvArgs) -> bool:
@@ -66,31 +80,57 @@ def workspace(args: ConvArgs) -> int:
 
 def run(args: ConvArgs) -> np.ndarray:
     """``(N, C_out, *out_shape)`` by the wide lowering; requires :func:`applies`."""
-    x, w, groups, out_shape, lo = args.x, args.w, args.groups, args.out_shape, args.lo
-    extent, rows = _extent(args), _rows(args)
-    n, c_out = x.shape[0], w.shape[0]
+    return run_fused(args, Epilogue())
+
+
+def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
+    """:func:`run` with ``epilogue`` (bias, ReLU) applied to each chunk as it is stored.
+
+    With NumPy's own BLAS and more than one core, chunks of rows go to the
+    thread pool, one chunk per thread at a time on a single-threaded BLAS
+    (:func:`._blas.single_threaded`): a chunk's nine GEMMs then accumulate in
+    that core's cache, and a layer has one join instead of a barrier per GEMM.
+    Each output is computed by the same calls either way, so the result does
+    not depend on the thread count.
+    """
+    x, w, out_shape = args.x, args.w, args.out_shape
+    extent = _extent(args)
+    threads, rows = _plan(args)
+    strides, offsets, tail = _flat_geometry(args, extent)
+    out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
+    lower = (_by_taps(w, offsets) if args.groups == 1 else None) or _by_gather(
+        w, offsets, args.groups, rows * strides[0]
+    )
+    crop = (slice(None), slice(None), *(slice(0, o) for o in out_shape[1:]))
+    accumulators: dict[int, np.ndarray] = {}
+
+    def chunk(item: tuple[int, int, np.ndarray]) -> None:
+        sample, a, flat = item
+        b = min(a + rows, out_shape[0])
+        acc = accumulators.get(threading.get_ident())
+        if acc is None:
+            acc = accumulators.setdefault(
+                threading.get_ident(), np.empty((w.shape[0], rows * strides[0]), x.dtype)
+            )
+        lower(flat, a * strides[0], acc[:, : (b - a - 1) * strides[0] + tail])
+        wide = acc[:, : (b - a) * strides[0]].reshape(w.shape[0], b - a, *extent[1:])
+        epilogue.store(wide[crop], out[sample, :, a:b])
+
+    padded = _Padded(x, args.lo, extent)
+    for sample in range(x.shape[0]):
+        flat = padded.flat(sample)
+        run_chunks(chunk, [(sample, a, flat) for a in range(0, out_shape[0], rows)], threads)
+    return out
+
+
+def _flat_geometry(args: ConvArgs, extent: tuple[int, ...]) -> tuple[list[int], list[int], int]:
+    """(flat strides of the padded extent, flat offset of each tap, one past a row's last valid position)."""
     strides = [math.prod(extent[i + 1 :]) for i in range(len(extent))]
     offsets = [
         sum(t * d * s for t, d, s in zip(tap, args.dilation, strides)) for tap in np.ndindex(*args.kernel)
     ]
-    # The flat index of the last valid position within one row of the first dimension, plus one.
-    tail = sum((o - 1) * s for o, s in zip(out_shape[1:], strides[1:])) + 1
-    out = np.empty((n, c_out, *out_shape), dtype=x.dtype)
-    acc = np.empty((c_out, rows * strides[0]), dtype=x.dtype)
-    crop = (slice(None), slice(None), *(slice(0, o) for o in out_shape[1:]))
-    lower = (_by_taps(w, offsets) if groups == 1 else None) or _by_gather(
-        w, offsets, groups, rows * strides[0]
-    )
-    padded = _Padded(x, lo, extent)
-    for sample in range(n):
-        flat = padded.flat(sample)
-        for a in range(0, out_shape[0], rows):
-            b = min(a + rows, out_shape[0])
-            length, start = (b - a - 1) * strides[0] + tail, a * strides[0]
-            lower(flat, start, acc[:, :length])
-            wide = acc[:, : (b - a) * strides[0]].reshape(c_out, b - a, *extent[1:])
-            out[sample, :, a:b] = wide[crop]
-    return out
+    tail = sum((o - 1) * s for o, s in zip(args.out_shape[1:], strides[1:])) + 1
+    return strides, offsets, tail
 
 
 def _by_taps(w: np.ndarray, offsets: list[int]):
@@ -148,7 +188,7 @@ def _bytes(args: ConvArgs, extent: tuple[int, ...]) -> tuple[int, int]:
 def _rows(args: ConvArgs) -> int | None:
     """Rows of the first dimension per chunk, or ``None`` when the wide lowering does not apply."""
     extent, out_shape = _extent(args), args.out_shape
-    if any(s != 1 for s in args.stride):
+    if any(s != 1 for s in args.stride) or args.x.shape[1] // args.groups < _MIN_TAP_DEPTH:
         return None
     if any(lo + n > e for lo, n, e in zip(args.lo, args.x.shape[2:], extent)):
         return None  # the padding after is negative: part of the image is never read
@@ -166,6 +206,23 @@ def _rows(args: ConvArgs) -> int | None:
     positions = min(chunk_positions(target), (get_workspace_limit() - copy) // per_position)
     rows = min(positions // math.prod(extent[1:]), out_shape[0])
     return rows if rows > 0 else None
+
+
+def _plan(args: ConvArgs) -> tuple[int, int]:
+    """(threads, rows per chunk): the pool with single-threaded GEMMs where it can run, else one thread."""
+    serial = (1, _rows(args))
+    threads = thread_count()
+    if args.groups != 1 or _blas.gemm(args.x.dtype) is None or not _blas.pool_instead(threads):
+        return serial
+    extent = _extent(args)
+    copy, per_position = _bytes(args, extent)
+    row = math.prod(extent[1:])
+    wanted = max(1, _THREAD_CHUNK // (args.w.shape[0] * args.x.dtype.itemsize * row))
+    fits = (get_workspace_limit() - copy) // (threads * per_position * row)
+    rows = min(wanted, fits, args.out_shape[0])
+    if rows < 1 or -(-args.out_shape[0] // rows) < 2:
+        return serial  # one chunk per thread does not fit, or there is only one chunk
+    return threads, rows
 
 
 class _Padded:
@@ -189,5 +246,12 @@ class _Padded:
     def flat(self, sample: int) -> np.ndarray:
         if self.buffer is None:
             return self.x[sample].reshape(self.x.shape[1], -1)
-        self.buffer[self.interior] = self.x[sample]
+        source, interior = self.x[sample], self.buffer[self.interior]
+
+        def copy(channels: tuple[slice]) -> None:
+            interior[channels] = source[channels]
+
+        # A memory-bound copy: blocks of channels on the pool (NumPy copies on one thread).
+        step = max(1, (1 << 18) // max(1, math.prod(source.shape[1:])))
+        parallel(copy, [(slice(c, c + step),) for c in range(0, source.shape[0], step)])
         return self.buffer.reshape(self.buffer.shape[0], -1)

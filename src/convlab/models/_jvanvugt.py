@@ -76,7 +76,7 @@ class _UpBlock(Module):
         self.conv_block = _ConvBlock(c_in, c_out, padding, batch_norm, rng, dtype)
 
     def forward(self, x: np.ndarray, bridge: np.ndarray) -> np.ndarray:
-        return self.conv_block(_MERGE.apply(bridge, self.up(x)))
+        return self.conv_block(_MERGE.join(bridge, [("up", self.up)], x))
 
 
 class JvanvugtUNet(UNetBase):

@@ -72,7 +72,7 @@ class _Up(Module):
             self.conv = _DoubleConv(c_in, c_out, None, bias, rng, dtype)
 
     def forward(self, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-        return self.conv(_MERGE.apply(x2, self.up(x1)))
+        return self.conv(_MERGE.join(x2, [("up", self.up)], x1))
 
 
 class _OutConv(Module):

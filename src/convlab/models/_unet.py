@@ -71,9 +71,7 @@ class Level(Module):
         return [(f"{prefix}.{name}", m) for name, m in self.named_children() if name not in _EXTRAS]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        for _, unit in self.units(""):
-            x = unit(x)
-        return x
+        return nn.run_chain((unit for _, unit in self.units("")), x)
 
 
 class UNet(UNetBase):

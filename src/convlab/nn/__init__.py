@@ -17,6 +17,9 @@ for float64) stored under torch's names, so ``load_state_dict`` takes a torch
   ``AvgPool1d/2d/3d``, ``ReLU``, ``BatchNorm1d/2d/3d``, ``Upsample``,
   ``Dropout``, ``Dropout1d/2d/3d``, ``Identity``; containers ``Sequential``,
   ``ModuleList``.
+- :func:`run_chain`: layers in order, a convolution's ReLU and BatchNorm
+  fused into its output blocks (bit for bit the same values); what
+  ``Sequential`` and the U-Nets run.
 - :func:`fold_batch_norm`: an opt-in copy with ``Conv -> BatchNorm`` folded
   into the convolution, as onnxruntime does (faster, not bit-equal).
 
@@ -31,6 +34,7 @@ Examples
 (2, 4, 8, 8)
 """
 
+from ._chain import run_chain
 from ._containers import ModuleList, Sequential
 from ._conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ._fold import fold_batch_norm
@@ -88,4 +92,5 @@ __all__ = [
     "TraceRow",
     "Upsample",
     "fold_batch_norm",
+    "run_chain",
 ]

@@ -132,9 +132,20 @@ class _Conv(_ConvNd):
         self.padding_mode = padding_mode
 
     def forward(self, input: np.ndarray) -> np.ndarray:
+        return self.forward_relu(input, relu=False)
+
+    def forward_relu(self, input: np.ndarray, relu: bool = True) -> np.ndarray:
+        """``relu(self(input))`` with the bias and the ReLU applied as each output block is stored.
+
+        Bit for bit the same as the two layers one after the other, without
+        two passes over the output (:func:`convlab.nn.run_chain` calls it for
+        a convolution followed by a ``ReLU``).
+        """
+        if not isinstance(relu, bool):
+            raise TypeError(f"relu must be a bool, got {type(relu).__name__} {describe(relu)}")
         self._check_input(np.shape(input))
         args = (self.stride, self.padding, self.dilation, self.groups, self.padding_mode, self._ndim)
-        return conv_nd(input, self.weight, self.bias, *args)
+        return conv_nd(input, self.weight, self.bias, *args, relu=relu)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The output shape for an input shape, from :func:`convlab.shapes.conv_output_size`."""
@@ -179,6 +190,16 @@ class _ConvTranspose(_ConvNd):
         self._check_input(np.shape(input))
         args = (self.stride, self.padding, self.output_padding, self.groups, self.dilation, output_size)
         return conv_transpose_nd(input, self.weight, self.bias, *args, self._ndim)
+
+    def forward_into(self, input: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out[...] = self(input)`` with no temporary; ``out`` (a view will do) of the exact shape, dtype.
+
+        A U-Net writes its up-convolution straight into its half of the skip
+        concatenation this way.
+        """
+        self._check_input(np.shape(input))
+        args = (self.stride, self.padding, self.output_padding, self.groups, self.dilation, None)
+        return conv_transpose_nd(input, self.weight, self.bias, *args, self._ndim, out=out)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The output shape, from :func:`convlab.shapes.conv_transpose_output_size`."""

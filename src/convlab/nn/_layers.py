@@ -11,7 +11,7 @@ from numpy.typing import DTypeLike
 from .._args import ConvlabError, as_int, describe
 from .._limits import check_memory
 from ..functional._interpolate import _output_size, interpolate
-from ..functional._norm import batch_norm, relu
+from ..functional._norm import batch_norm_into, relu
 from ..functional._pool import _avg_pool_nd, _max_pool_nd
 from ..shapes import pool_output_size
 from ._module import Buffer, Module, Parameter, float_dtype
@@ -202,8 +202,20 @@ class _BatchNorm(Module):
         self.num_batches_tracked = Buffer(np.array(0, np.int64))
 
     def forward(self, input: np.ndarray) -> np.ndarray:
+        return self.forward_relu(input, relu=False)
+
+    def forward_relu(self, input: np.ndarray, relu: bool = True, inplace: bool = False) -> np.ndarray:
+        """``relu(self(input))``, the ReLU on each block in cache; ``inplace`` may reuse ``input``.
+
+        Bit for bit the layers one after the other (:func:`convlab.nn.run_chain`
+        calls it, with ``inplace`` for a convolution's fresh output).
+        """
+        for name, flag in (("relu", relu), ("inplace", inplace)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {describe(flag)}")
         self.output_shape(np.shape(input))
-        return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, eps=self.eps)
+        params = (self.running_mean, self.running_var, self.weight, self.bias)
+        return batch_norm_into(input, *params, eps=self.eps, relu=relu, inplace=inplace)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) not in self._ranks or input_shape[1] != self.num_features:

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from .._args import ConvlabError
 from .._extras import require
-from ._scene import Line, Rect, Scene, Text
+from ._scene import HATCH, Line, Rect, Scene, Text, flatten
 
 BACKGROUND = "#ffffff"
 SHEET_GAP = 12
@@ -52,9 +52,10 @@ def _dashed(draw, x0: int, y0: int, x1: int, y1: int, color: str) -> None:
 
 def _rect(draw, r: Rect) -> None:
     x1, y1 = r.x + r.w - 1, r.y + r.h - 1
-    draw.rectangle([r.x, r.y, x1, y1], fill=r.fill)
+    if r.fill:
+        draw.rectangle([r.x, r.y, x1, y1], fill=r.fill)
     if r.crossed:
-        draw.line([(r.x + 3, y1 - 3), (x1 - 3, r.y + 3)], fill=r.outline)
+        draw.line([(r.x + 3, y1 - 3), (x1 - 3, r.y + 3)], fill=HATCH)
     if r.dashed:
         _dashed(draw, r.x, r.y, x1, y1, r.outline)
     else:
@@ -67,7 +68,7 @@ def draw_scene(scene: Scene, width: int | None = None, height: int | None = None
     image = image_mod.new("RGB", (width or scene.width, height or scene.height), BACKGROUND)
     draw = draw_mod.Draw(image)
     font = _font()
-    for item in scene.items:
+    for item in flatten(scene.items):
         if isinstance(item, Rect):
             _rect(draw, item)
         elif isinstance(item, Line):
@@ -119,10 +120,11 @@ def png_bytes(scenes: list[Scene]) -> bytes:
 def _palette_image(image_mod, scenes: list[Scene]):
     colours = {BACKGROUND, "#d9d9d9"}
     for scene in scenes:
-        for item in scene.items:
+        for item in flatten(scene.items):
             colours.update(
-                getattr(item, name) for name in ("fill", "outline", "color") if hasattr(item, name)
+                getattr(item, name) for name in ("fill", "outline", "color") if getattr(item, name, "")
             )
+    colours.add(HATCH)
     rgb = sorted(tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in colours)
     rgb += [(v, v, v) for v in range(0, 256, 17)]
     rgb = sorted(set(rgb))[:256]
@@ -132,8 +134,12 @@ def _palette_image(image_mod, scenes: list[Scene]):
     return palette
 
 
-def gif_bytes(scenes: list[Scene], duration_ms: int = 700) -> bytes:
-    """An endlessly looping GIF, one scene per frame; the last frame is held longer."""
+def gif_bytes(scenes: list[Scene], duration_ms: int | list[int] = 700) -> bytes:
+    """An endlessly looping GIF, one scene per frame.
+
+    ``duration_ms`` is one duration for every frame (the last then held three
+    times as long) or a list with one per frame.
+    """
     w = max(s.width for s in scenes)
     h = max(s.height for s in scenes)
     _refuse("GIF", w * h * len(scenes), MAX_GIF_PIXELS, len(scenes))
@@ -143,7 +149,10 @@ def gif_bytes(scenes: list[Scene], duration_ms: int = 700) -> bytes:
     image_mod, _, _ = pil()
     palette = _palette_image(image_mod, scenes)
     frames = [draw_scene(s, w, h).quantize(palette=palette, dither=0) for s in scenes]
-    durations = [duration_ms] * (len(frames) - 1) + [duration_ms * 3]
+    if isinstance(duration_ms, int):
+        durations = [duration_ms] * (len(frames) - 1) + [duration_ms * 3]
+    else:
+        durations = list(duration_ms)
     buffer = io.BytesIO()
     frames[0].save(
         buffer, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0, disposal=1

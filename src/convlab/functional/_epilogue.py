@@ -1,0 +1,65 @@
+"""What a convolution does to a block of its output while the block is in cache: bias, then ReLU.
+
+Why: added after the whole convolution, the bias is one more pass over the
+output in memory and a following ReLU another; done on each chunk as a
+strategy stores it (the per-tap GEMMs' crop copy, im2col's GEMM target) both
+cost nothing but the arithmetic. The values are the same bit for bit: the
+float sum ``acc + bias`` and ``max(0, .)`` are computed once per element
+whichever block holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Epilogue", "relu_into"]
+
+
+def relu_into(array: np.ndarray) -> None:
+    """``array = max(0, array)`` in place, as :func:`convlab.functional.relu`.
+
+    ``np.maximum(a, b)`` is ``a > b ? a : b``, NaN from either side: zero
+    first keeps ``-0.0`` (torch's ``clamp_min``) and NaN propagates.
+
+    >>> a = np.array([-1.0, -0.0, 2.0, np.nan])
+    >>> relu_into(a); a
+    array([ 0., -0.,  2., nan])
+    """
+    np.maximum(array.dtype.type(0), array, out=array)
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """``out = relu?(block + bias)`` per output block, channels on the block's first axis.
+
+    >>> e = Epilogue(np.array([1.0, -5.0]), relu=True)
+    >>> out = np.empty((2, 2))
+    >>> e.store(np.array([[1.0, -3.0], [2.0, 3.0]]), out); out
+    array([[2., 0.],
+           [0., 0.]])
+    """
+
+    bias: np.ndarray | None = None
+    relu: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.bias is None and not self.relu
+
+    def store(self, block: np.ndarray, target: np.ndarray) -> None:
+        """``target[...] = epilogue(block)``: the copy into the output and the epilogue in one pass."""
+        if self.bias is not None:
+            np.add(block, self.bias.reshape(-1, *(1,) * (block.ndim - 1)), out=target)
+        else:
+            target[...] = block
+        if self.relu:
+            relu_into(target)
+
+    def apply(self, block: np.ndarray) -> None:
+        """The epilogue in place on ``block`` ``(C_out, ...)``."""
+        if self.bias is not None:
+            block += self.bias.reshape(-1, *(1,) * (block.ndim - 1))
+        if self.relu:
+            relu_into(block)

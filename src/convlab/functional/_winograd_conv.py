@@ -1,0 +1,202 @@
+"""Winograd's fast path: slabs of tiles through input transform, channel GEMMs and output transform.
+
+:func:`winograd_conv` computes a stride-1, dilation-1 convolution by
+F(m, k) along every axis; :mod:`._winograd_slabs` says how the slabs are
+cut and scheduled, :mod:`._winograd_passes` how the transforms run,
+:mod:`._winograd_kernels` how the kernel is transformed and cached.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._winograd_kernels import cached_kernel, transformed_kernel
+from ._winograd_matrices import per_axis
+from ._winograd_passes import input_transform, output_transform
+from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_channels
+
+__all__ = ["winograd_conv"]
+
+# Transforms up to 6x6 (F(4, 3), F(2, 3)) run as explicit passes
+# (:mod:`._winograd_passes`): coefficients 0, +-1, +-2, +-4, +-5, +-8, few
+# terms. Larger ones (F(6, 3): up to 21 and eight terms a row) keep BLAS's
+# fused multiply-adds, whose one rounding a term is measurably more accurate
+# than a multiply and an add.
+_PASSES_ALPHA = 6
+
+
+def winograd_conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    pads: tuple[tuple[int, int], ...],
+    groups: int,
+    tile: int,
+    cache: bool = False,
+) -> np.ndarray:
+    """Stride-1, dilation-1 convolution ``(N, C_in, *size) -> (N, C_out, *out)`` by F(tile, k), no bias.
+
+    Takes the canonical arguments of :func:`convlab.functional.conv2d`: a
+    batched input, the weight ``(C_out, C_in/groups, *k)``, zero padding as
+    ``(lo, hi)`` pairs, the group count. Works in slabs of tile rows along
+    the first spatial axis (:mod:`._winograd_slabs`), each through the
+    input transform, the ``prod(alpha)`` channel GEMMs and the output
+    transform while it is in the caches; the transformed kernel is
+    ``prod(alpha) / prod(k)`` times the weight, and ``cache=True`` keeps it
+    for the next call with the same weight array (:mod:`._winograd_kernels`).
+
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> winograd_conv(x, np.ones((1, 1, 3, 3)), ((0, 0), (0, 0)), 1, 2)
+    array([[[[45., 54.],
+             [81., 90.]]]])
+    """
+    conv = _Conv(x, w, pads, groups, tile, cache)
+    rows = slab_rows(
+        conv.tiles[0], math.prod(conv.tiles[1:]), x.shape[1] + w.shape[0], conv.points, x.itemsize
+    )
+    run_slabs(conv.slab, slab_items(x.shape[0], conv.tiles[0], rows))
+    return conv.out
+
+
+class _Conv:
+    """One call's operands, transforms and output; :meth:`slab` computes one slab of it."""
+
+    def __init__(self, x, w, pads, groups: int, tile: int, cache: bool) -> None:
+        self.x, self.w, self.pads, self.groups, self.m = x, w, pads, groups, tile
+        self.kernel = w.shape[2:]
+        out_shape = tuple(n + lo + hi - k + 1 for n, (lo, hi), k in zip(x.shape[2:], pads, self.kernel))
+        self.at, _, self.bt = per_axis(tile, self.kernel, x.dtype)
+        g = per_axis(tile, self.kernel, np.dtype(np.float64))[1]
+        self.u = cached_kernel(w, g, groups, tile) if cache else transformed_kernel(w, g, groups)
+        self.points = self.u.shape[0]
+        self.tiles = [-(-o // tile) for o in out_shape]
+        self.out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
+        self.passes = max(a.shape[1] for a in self.bt) <= _PASSES_ALPHA
+
+    def slab(self, item: tuple[int, int, int], split: bool) -> None:
+        """Tile rows ``first .. first + count`` of image ``image``; ``split``: transforms on the pool."""
+        image, first, count = item
+        m, alloc = self.m, arena()
+        counts = [count, *self.tiles[1:]]
+        sizes = [t * m + k - 1 for t, k in zip(counts, self.kernel)]
+        sizes[-1] = (counts[-1] + (m + self.kernel[-1] - 2) // m) * m  # whole blocks of the last axis
+        out = self.out[image, :, first * m : (first + count) * m]
+        if self.passes:
+            d = _phased_slab(self.x[image], self.pads, first * m, sizes, m, alloc)
+            self._by_passes(d, out, counts, split, alloc)
+        else:
+            self._by_blas(_slab(self.x[image], self.pads, first * m, sizes, alloc), out, counts)
+
+    def _by_passes(self, d, out, counts: list[int], split: bool, alloc) -> None:
+        tiles, inner = math.prod(counts), (slice(None),) * len(counts)  # the tile axes after the channels
+        alphas = [a.shape[1] for a in self.at]
+        v = alloc((*alphas, self.x.shape[1], *counts), self.x.dtype)
+
+        def forward(c: slice) -> None:
+            input_transform(d[c], self.bt, self.m, counts, arena("block"), v[(Ellipsis, c, *inner)])
+
+        split_channels(forward, v.shape[len(alphas)]) if split else forward(slice(None))
+        v = v.reshape(self.points, self.groups, -1, tiles)
+        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], tiles), v.dtype))
+        products = products.reshape(*alphas, -1, *counts)
+
+        output_transform(products, self.at, out, self.m, alloc)  # BLAS calls: on BLAS's threads when split
+
+    def _by_blas(self, d, out, counts: list[int]) -> None:
+        v = _input_tiles(d[None], self.bt, self.m, self.groups).reshape(
+            self.points, self.groups, -1, math.prod(counts)
+        )
+        y = _along_axes(self.at, np.matmul(self.u, v).reshape(*(a.shape[1] for a in self.at), -1))
+        _scatter_tiles(y, out[None], self.m, counts)
+
+
+def _along_axes(mats: tuple[np.ndarray, ...], data: np.ndarray) -> np.ndarray:
+    """Apply ``mats[i]`` to axis ``i`` of ``data`` ``(a_1, ..., a_D, X)``: one BLAS call per axis.
+
+    The separable form of the Kronecker product: ``2 alpha^3`` multiply-adds
+    per 2-d tile instead of ``alpha^4``, and no transposes, because axis
+    ``i`` is contracted as ``mats[i] @ data[p]`` for every prefix ``p``.
+    """
+    shape = list(data.shape)
+    for axis, mat in enumerate(mats):
+        prefix = math.prod(shape[:axis])
+        data = np.matmul(mat, data.reshape(prefix, shape[axis], -1))
+        shape[axis] = mat.shape[0]
+    return data.reshape(shape)
+
+
+def _slab(x: np.ndarray, pads, start: int, sizes: list[int], alloc=np.empty) -> np.ndarray:
+    """Rows ``start .. start + sizes[0]`` of one zero-padded image ``(C, *size)``, padded to ``sizes``."""
+    slab = alloc((x.shape[0], *sizes), x.dtype)
+    src, dst = [], []
+    for axis, (n, (lo, _), size) in enumerate(zip(x.shape[1:], pads, sizes)):
+        offset = lo - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
+        first, last = max(offset, 0), min(size, n + offset)
+        if first >= last:
+            slab[...] = 0
+            return slab
+        dst.append(slice(first, last))
+        src.append(slice(first - offset, last - offset))
+    _zero_outside(slab, dst)
+    slab[(Ellipsis, *dst)] = x[(Ellipsis, *src)]
+    return slab
+
+
+def _phased_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, alloc) -> np.ndarray:
+    """:func:`_slab` with its last axis split into ``m`` phases, as :func:`deinterleave` would, in one copy.
+
+    Block ``b`` of phase ``q`` holds padded coordinate ``b * m + q``, which
+    reads ``x[b * m + q - lo]``: a stride-``m`` slice of ``x`` per phase.
+    """
+    blocks, n = sizes[-1] // m, x.shape[-1]
+    lo = pads[-1][0] - (start if x.ndim == 2 else 0)  # 1-d: the slab's rows are its last axis
+    d = alloc((x.shape[0], *sizes[:-1], m, blocks), x.dtype)
+    src, dst = [], []
+    for axis, (size_in, (pad, _), size) in enumerate(zip(x.shape[1:-1], pads[:-1], sizes[:-1])):
+        offset = pad - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
+        first, last = max(offset, 0), min(size, size_in + offset)
+        dst.append(slice(first, max(first, last)))
+        src.append(slice(first - offset, last - offset))
+    for q in range(m):
+        b0, b1 = max(0, -(-(lo - q) // m)), min(blocks, (n + lo - q - 1) // m + 1)
+        phase = d[..., q, :]
+        _zero_outside(phase, [*dst, slice(b0, max(b0, b1))])
+        if b1 > b0 and all(cut.stop > cut.start for cut in dst):
+            taken = slice(b0 * m + q - lo, (b1 - 1) * m + q - lo + 1, m)
+            phase[(Ellipsis, *dst, slice(b0, b1))] = x[(Ellipsis, *src, taken)]
+    return d
+
+
+def _zero_outside(slab: np.ndarray, box: list[slice]) -> None:
+    """Zero every element of ``slab`` ``(C, *sizes)`` outside ``box`` (one slice per spatial axis)."""
+    for axis, cut in enumerate(box):
+        inner = (slice(None), *box[:axis])
+        slab[(*inner, slice(0, cut.start))] = 0
+        slab[(*inner, slice(cut.stop, None))] = 0
+
+
+def _input_tiles(slab: np.ndarray, bt: tuple[np.ndarray, ...], m: int, groups: int) -> np.ndarray:
+    """``(prod(alpha), groups, C_in/groups, N * tiles)``: ``B^T d B`` of every tile."""
+    n, c, *size = slab.shape
+    alphas = [a.shape[1] for a in bt]
+    counts = [(s - a) // m + 1 for s, a in zip(size, alphas)]
+    sn, sc, *ss = slab.strides
+    # (alpha..., C, N, tiles...): every tile's alpha^D values, tile-major, as a strided view.
+    view = np.lib.stride_tricks.as_strided(
+        slab, (*alphas, c, n, *counts), (*ss, sc, sn, *(s * m for s in ss)), writeable=False
+    )
+    d = np.ascontiguousarray(view).reshape(*alphas, -1)
+    return _along_axes(bt, d).reshape(-1, groups, c // groups, n * math.prod(counts))
+
+
+def _scatter_tiles(y: np.ndarray, out: np.ndarray, m: int, counts: list[int]) -> None:
+    """Write the output tiles ``y`` ``(m**D, C_out * N * tiles)`` into ``out`` ``(N, C_out, *size)``."""
+    ndim = len(counts)
+    n, c_out = out.shape[:2]
+    y = y.reshape(*(m,) * ndim, c_out, n, *counts)
+    order = [ndim + 1, ndim]
+    for axis in range(ndim):
+        order += [ndim + 2 + axis, axis]
+    full = y.transpose(order).reshape(n, c_out, *(t * m for t in counts))
+    out[...] = full[(Ellipsis, *(slice(0, s) for s in out.shape[2:]))]

@@ -1,0 +1,197 @@
+"""Winograd's fast path, slab by slab: input transform, channel GEMMs and output transform in the caches.
+
+One image's tiles are cut into *slabs* of whole tile rows along the first
+spatial axis. Each slab runs the three steps back to back: the transformed
+input ``V`` ``(prod(alpha), groups, C_in/groups, tiles)``, the
+``prod(alpha)`` channel GEMMs ``M = U @ V`` and the output transform,
+written straight into the output. A slab is sized to a few MiB, so ``V``
+and ``M`` stay in the caches between the steps; transforming the whole
+image first (one pass over memory per step, ``prod(alpha) / prod(m)`` times
+the input and output, 2.25x for F(4, 3)) was the slow part at 64 channels.
+
+Why slabs on threads with one-thread BLAS: the transforms are NumPy
+element passes and small GEMMs, which run on one core; handing whole slabs
+to the pool (:mod:`._threads`) keeps both cores busy on all three steps,
+and each slab's GEMMs then run single-threaded in their own thread
+(OpenBLAS's thread-local ``openblas_set_num_threads_local``, 0.3.27+), so
+the two threads do not fight over BLAS's own pool. Where a slab must hold
+many tiles for its GEMMs to reuse the transformed kernel (large channel
+counts, few tiles) there are too few slabs for the pool, and the slabs run
+one after the other with BLAS's threads on their large GEMMs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import math
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+
+from . import _blas, _threads
+
+__all__ = [
+    "SLAB_BYTES",
+    "Arena",
+    "arena",
+    "run_slabs",
+    "slab_items",
+    "slab_rows",
+    "split_channels",
+    "workspace_bytes",
+]
+
+# V and M of one slab: a few MiB keeps them in L2/L3 between the three steps
+# (measured on the 64-channel layer at 570^2: slabs of 1 and 2 tile rows, 2.6
+# and 5.2 MiB, cost the same per tile, 4 rows about 20 % more) ...
+SLAB_BYTES = 4 << 20
+# ... but a slab's GEMMs read the whole transformed kernel, prod(alpha) *
+# C_out * C_in values, once per slab: below about a hundred tiles per slab
+# that read, not the multiplications, bounds the large-channel layers.
+MIN_TILES = 128
+# A thread keeps its arena between calls up to this size (a model's next
+# layer reuses the pages instead of faulting fresh ones in); larger ones go.
+_KEEP_BYTES = 32 << 20
+_local = threading.local()
+
+
+def slab_rows(tile_rows: int, tiles_per_row: int, channels: int, points: int, itemsize: int) -> int:
+    """Tile rows per slab: ``SLAB_BYTES`` of ``V`` and ``M``, at least ``MIN_TILES`` tiles, at most all.
+
+    >>> slab_rows(142, 142, 128, 36, 4)    # 64 -> 64 channels at 570^2
+    1
+    >>> slab_rows(7, 7, 2048, 36, 4)       # 1024 -> 1024 at 30^2: all in one slab
+    7
+    """
+    row_bytes = points * channels * tiles_per_row * itemsize
+    rows = max(SLAB_BYTES // max(1, row_bytes), -(-MIN_TILES // max(1, tiles_per_row)), 1)
+    return min(rows, tile_rows)
+
+
+def run_slabs(work, items: list[tuple]) -> None:
+    """``work(item, split)`` for every slab: on the pool with one-thread BLAS when there are enough slabs.
+
+    Otherwise the slabs run one after the other, ``split=True``: each
+    splits its transforms over channel blocks on the pool
+    (:func:`split_channels`) and its GEMMs use BLAS's own threads.
+    """
+    if len(items) >= 2 * _threads.thread_count():
+
+        def single(item: tuple) -> None:
+            with one_blas_thread():
+                work(item, False)
+
+        _threads.parallel(single, items)
+        return
+    for item in items:
+        work(item, True)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """This thread's BLAS calls on one thread (OpenBLAS's thread-local setting), restored after."""
+    setter = _local_threads_setter()
+    if setter is None:
+        yield
+        return
+    previous = setter(1)
+    try:
+        yield
+    finally:
+        setter(previous)
+
+
+@functools.cache
+def _local_threads_setter():
+    """``openblas_set_num_threads_local`` of NumPy's own OpenBLAS, or ``None`` (older, or not OpenBLAS)."""
+    library = _blas._library()
+    function = getattr(library, "openblas_set_num_threads_local", None) if library is not None else None
+    if function is None:
+        return None
+    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+    return function
+
+
+def slab_items(batch: int, tile_rows: int, rows: int) -> list[tuple[int, int, int]]:
+    """``(image, first tile row, tile rows)`` of every slab.
+
+    >>> slab_items(2, 5, 2)
+    [(0, 0, 2), (0, 2, 2), (0, 4, 1), (1, 0, 2), (1, 2, 2), (1, 4, 1)]
+    """
+    return [
+        (b, first, min(rows, tile_rows - first)) for b in range(batch) for first in range(0, tile_rows, rows)
+    ]
+
+
+def workspace_bytes(points: int, channels: int, tiles_per_row: int, rows: int, itemsize: int) -> int:
+    """Bytes of the slabs in flight: ``V``, ``M`` and the output transform's temporaries, per thread."""
+    per_slab = 3 * points * channels * tiles_per_row * rows * itemsize
+    return per_slab * _threads.thread_count()
+
+
+class Arena:
+    """Uninitialised arrays carved from one reusable buffer: a slab's temporaries without page faults.
+
+    Every slab allocates the same temporaries (the padded slab, the
+    transforms' passes, the products), several MiB; fresh ``np.empty``
+    arrays of that size are new pages from the kernel each time, and
+    faulting them in cost more than the transforms themselves. The arena
+    hands out consecutive views of one buffer, :meth:`reset` at each slab;
+    after a slab that needed more, the next one gets a single buffer that
+    large.
+
+    >>> a = Arena()
+    >>> def slab():
+    ...     a.reset()
+    ...     return a((2, 3), np.dtype(np.float32))
+    >>> first, second, third = slab(), slab(), slab()
+    >>> np.shares_memory(second, third), a.nbytes
+    (True, 64)
+    """
+
+    def __init__(self) -> None:
+        self._chunks = [np.empty(0, dtype=np.uint8)]
+        self._offset = self._used = self._peak = 0
+
+    def __call__(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        nbytes = -(-math.prod(shape) * dtype.itemsize // 64) * 64  # 64-byte aligned starts
+        if self._offset + nbytes > self._chunks[-1].size:
+            self._chunks.append(np.empty(nbytes, dtype=np.uint8))
+            self._offset = 0
+        view = self._chunks[-1][self._offset : self._offset + nbytes]
+        self._offset += nbytes
+        self._used += nbytes
+        self._peak = max(self._peak, self._used)
+        return view[: math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+
+    def reset(self) -> None:
+        """Every earlier view may be overwritten from now on."""
+        if len(self._chunks) > 1:
+            self._chunks = [np.empty(self._peak, dtype=np.uint8)]
+        self._offset = self._used = 0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(chunk.size for chunk in self._chunks)
+
+
+def arena(name: str = "slab") -> Arena:
+    """This thread's arena ``name``, reset (a slab's, and a channel chunk's inside a slab: two names)."""
+    arenas = _local.__dict__.setdefault("arenas", {})
+    mine = arenas.get(name)
+    if mine is None or mine.nbytes > _KEEP_BYTES:
+        mine = arenas[name] = Arena()
+    mine.reset()
+    return mine
+
+
+def split_channels(work, channels: int) -> None:
+    """``work(slice)`` over a few channel blocks on the pool: one slab's transforms on every core."""
+    count = _threads.thread_count()
+    step = -(-channels // count)
+    blocks = [(slice(c, min(c + step, channels)),) for c in range(0, channels, step)]
+    _threads.parallel(lambda block: work(block[0]), blocks)

@@ -1,0 +1,123 @@
+"""nn.run_chain (what Sequential and the U-Nets run): fused conv+ReLU and conv+BatchNorm+ReLU give
+the layers' own results bit for bit, match torch, never write the caller's input, and leave a
+subclass with its own forward alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convlab import nn
+from torch_unets import randomise_norms
+
+torch = pytest.importorskip("torch")
+
+
+def _one_by_one(modules, x):
+    for module in modules:
+        x = module(x)
+    return x
+
+
+def _pair(dtype):
+    """The same chain in torch and in convlab (torch's weights)."""
+    torch.manual_seed(0)
+    theirs = randomise_norms(
+        torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.ReLU(inplace=True),
+            torch.nn.Conv2d(8, 8, 3, padding=1, bias=False),
+            torch.nn.BatchNorm2d(8),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(8, 4, 3, stride=2),
+            torch.nn.BatchNorm2d(4),
+            torch.nn.Conv2d(4, 4, 1),
+            torch.nn.ReLU(),
+        )
+    ).to(torch.float64 if dtype == np.float64 else torch.float32)
+    ours = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, dtype=dtype),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(8, 8, 3, padding=1, bias=False, dtype=dtype),
+        nn.BatchNorm2d(8, dtype=dtype),
+        nn.ReLU(),
+        nn.Conv2d(8, 4, 3, stride=2, dtype=dtype),
+        nn.BatchNorm2d(4, dtype=dtype),
+        nn.Conv2d(4, 4, 1, dtype=dtype),
+        nn.ReLU(),
+    )
+    ours.load_state_dict(theirs.state_dict())
+    return theirs, ours
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequential_fused_equals_layer_by_layer_and_torch(dtype):
+    theirs, ours = _pair(dtype)
+    x = np.random.default_rng(0).standard_normal((2, 3, 37, 41)).astype(dtype)
+    x.reshape(-1)[::5] = -0.0
+    before = x.copy()
+    fused = ours(x)
+    assert x.tobytes() == before.tobytes(), "the chain wrote into its input"
+    plain = _one_by_one(list(ours), x)
+    assert fused.dtype == plain.dtype and fused.tobytes() == plain.tobytes()
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x)).numpy()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
+def test_run_chain_leaves_a_subclass_forward_alone():
+    class Doubled(nn.Conv2d):
+        def forward(self, input):
+            return 2 * super().forward(input)
+
+    conv = Doubled(1, 2, 3)
+    x = np.random.default_rng(1).standard_normal((1, 1, 9, 9)).astype(np.float32)
+    got = nn.run_chain([conv, nn.ReLU()], x)
+    assert np.array_equal(got, np.maximum(0, 2 * nn.Conv2d.forward(conv, x)))
+
+
+def test_run_chain_batch_norm_on_the_callers_input_makes_a_new_array():
+    norm = nn.BatchNorm2d(2)
+    norm.running_mean = np.array([0.5, -1.0], np.float32)
+    x = np.arange(16, dtype=np.float32).reshape(1, 2, 2, 4) - 8
+    before = x.copy()
+    out = nn.run_chain([norm, nn.ReLU()], x)
+    assert out is not x and np.array_equal(x, before)
+    assert out.tobytes() == nn.ReLU()(norm(x)).tobytes()
+
+
+def test_run_chain_of_nothing_and_of_plain_layers():
+    x = np.array([[[-1.0, 2.0]]])
+    assert nn.run_chain([], x) is x
+    assert np.array_equal(nn.run_chain([nn.ReLU(), nn.Identity()], x), [[[0.0, 2.0]]])
+
+
+@pytest.mark.parametrize(
+    ("layer", "kwargs", "name"),
+    [
+        (nn.Conv2d(1, 1, 1), {"relu": 1}, "relu"),
+        (nn.BatchNorm2d(1), {"relu": "yes"}, "relu"),
+        (nn.BatchNorm2d(1), {"inplace": None}, "inplace"),
+    ],
+)
+def test_forward_relu_flags_must_be_bools(layer, kwargs, name):
+    with pytest.raises(TypeError, match=f"{name} must be a bool, got"):
+        layer.forward_relu(np.zeros((1, 1, 2, 2), np.float32), **kwargs)
+
+
+def test_run_chain_calls_an_instance_forward_unfused():
+    """The golden vectors' recorder replaces forward on instances: each layer must then be called."""
+    conv, norm, relu = nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2), nn.ReLU()
+    norm.running_mean = np.array([0.5, -1.0], np.float32)
+    seen = []
+    for name, layer in (("conv", conv), ("norm", norm), ("relu", relu)):
+        own = layer.forward
+        object.__setattr__(
+            layer, "forward", lambda x, own=own, name=name: seen.append((name, own(x))) or seen[-1][1]
+        )
+    x = np.random.default_rng(2).standard_normal((1, 1, 6, 6)).astype(np.float32)
+    out = nn.run_chain([conv, norm, relu], x)
+    assert [name for name, _ in seen] == ["conv", "norm", "relu"]
+    assert (seen[0][1] < 0).any(), "the conv's recorded output was normalised or rectified in place"
+    assert out.tobytes() == seen[-1][1].tobytes()

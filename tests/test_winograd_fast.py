@@ -1,0 +1,326 @@
+"""Winograd's fast path: slabs, threads, transform passes and the transformed-kernel cache.
+
+Every result is held against a float64 GEMM convolution (the exact route)
+within the bound tests/test_winograd.py states, and against the naive loop
+reference for small cases; the cache is held to *never* reuse a kernel whose
+weight changed.
+"""
+
+from __future__ import annotations
+
+import gc
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import reference_conv as ref
+from convlab import memory_limit
+from convlab.functional import _winograd_kernels as kernels
+from convlab.functional import _winograd_slabs as slabs
+from convlab.functional import algorithm, conv1d, conv2d, conv3d
+from convlab.functional._winograd import winograd_conv
+from convlab.functional._winograd_passes import combine, input_transform
+
+CONV = {1: conv1d, 2: conv2d, 3: conv3d}
+BOUND = 1e-4  # float32 F(4, 3) against float64, relative to the largest output (tests/test_winograd.py)
+
+
+def _exact(x, w, pads, groups):
+    conv = CONV[x.ndim - 2]
+    return conv(x.astype(np.float64), w.astype(np.float64), padding=pads, groups=groups)
+
+
+def _assert_within_bound(got, exact, bound=BOUND):
+    assert got.shape == exact.shape
+    assert np.abs(got - exact).max() <= bound * np.abs(exact).max()
+
+
+@st.composite
+def layers(draw):
+    ndim = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 1, 2]))
+    c_in, c_out = groups * draw(st.integers(1, 5)), groups * draw(st.integers(1, 5))
+    size = tuple(draw(st.integers(1, 23 if ndim < 3 else 9)) for _ in range(ndim))
+    pads = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(ndim))
+    size = tuple(max(n, 3 - lo - hi) for n, (lo, hi) in zip(size, pads))
+    return draw(st.integers(1, 3)), groups, c_in, c_out, size, pads
+
+
+PLANS = [
+    (1, 1),
+    (1 << 30, 128),
+    (1, 1 << 30),
+]  # (SLAB_BYTES, MIN_TILES): a tile row a slab, default, one slab
+
+
+@given(layers(), st.sampled_from(PLANS), st.booleans(), st.integers(0, 2**31))
+@example((1, 1, 1, 1, (3,), ((2, 2),)), PLANS[0], False, 0)  # 1-d: the slabs cut the last axis
+@example((2, 2, 4, 6, (13, 9), ((2, 0), (1, 2))), PLANS[0], True, 1)
+@example((1, 1, 3, 2, (7, 5, 6), ((0, 1), (2, 2), (1, 0))), PLANS[0], True, 2)
+@settings(max_examples=120, deadline=None)
+def test_every_slab_plan_equals_float64(layer, plan, threads, seed):
+    """Slabs of one tile row each (most slabs: the pool), one slab for all, with and without threads."""
+    batch, groups, c_in, c_out, size, pads = layer
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, c_in, *size)).astype(np.float32)
+    w = (rng.normal(size=(c_out, c_in // groups, *(3,) * len(size))) / 3).astype(np.float32)
+    slab_bytes, min_tiles = plan
+    with (
+        mock.patch.object(slabs, "SLAB_BYTES", slab_bytes),
+        mock.patch.object(slabs, "MIN_TILES", min_tiles),
+        mock.patch.object(slabs._threads, "thread_count", lambda: 2 if threads else 1),
+    ):
+        got = winograd_conv(x, w, pads, groups, 4)
+    _assert_within_bound(got, _exact(x, w, pads, groups))
+
+
+@pytest.mark.parametrize("tile", [1, 2, 3, 4])
+def test_passes_equal_the_naive_loop_in_float64(tile):
+    rng = np.random.default_rng(tile)
+    x, w = rng.normal(size=(2, 4, 11, 9)), rng.normal(size=(6, 2, 3, 3))
+    pads = ((2, 1), (0, 2))
+    expected = ref.conv(x, w, None, (1, 1), pads, (1, 1), 2)
+    got = winograd_conv(x, w, pads, 2, tile)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+def test_split_and_pooled_slabs_agree_with_one_slab():
+    """The same layer cut three ways: one slab with split transforms, many slabs on the pool, serial."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 64, 30, 27)).astype(np.float32)
+    w = (rng.normal(size=(64, 64, 3, 3)) / 24).astype(np.float32)
+    exact = _exact(x, w, ((1, 1), (1, 1)), 1)
+    results = []
+    for slab_bytes, min_tiles in ((1 << 30, 1 << 30), (1, 1)):
+        for count in (1, 2):
+            with (
+                mock.patch.object(slabs, "SLAB_BYTES", slab_bytes),
+                mock.patch.object(slabs, "MIN_TILES", min_tiles),
+                mock.patch.object(slabs._threads, "thread_count", lambda count=count: count),
+            ):
+                results.append(winograd_conv(x, w, ((1, 1), (1, 1)), 1, 4))
+    for got in results:
+        _assert_within_bound(got, exact)
+    # Splitting the transforms over channel blocks changes no arithmetic.
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_slab_rows_bounds():
+    assert slabs.slab_rows(142, 142, 128, 36, 4) == 1  # 64 -> 64 at 570: a few MiB a slab
+    assert slabs.slab_rows(16, 16, 1024, 36, 4) == 8  # 512 -> 512 at 64: MIN_TILES tiles
+    assert slabs.slab_rows(7, 7, 2048, 36, 4) == 7  # 1024 at 30: everything, one slab
+    assert slabs.slab_rows(3, 1, 2, 36, 4) == 3
+
+
+def test_one_blas_thread_restores_the_setting():
+    setter = slabs._local_threads_setter()
+    if setter is None:
+        pytest.skip("NumPy's BLAS has no openblas_set_num_threads_local")
+    before = setter(0)
+    setter(before)
+    with slabs.one_blas_thread():
+        assert setter(1) == 1
+    assert setter(before) == before
+
+
+def test_arena_reuses_its_buffer_after_the_first_slab():
+    arena = slabs.Arena()
+    sizes = [(3, 5), (7,), (2, 2, 2)]
+    first = [arena(s, np.dtype(np.float32)) for s in sizes]
+    arena.reset()
+    second = [arena(s, np.dtype(np.float32)) for s in sizes]
+    arena.reset()
+    third = [arena(s, np.dtype(np.float32)) for s in sizes]
+    assert [a.shape for a in third] == sizes and all(a.dtype == np.float32 for a in third)
+    assert all(np.shares_memory(a, b) for a, b in zip(second, third))
+    for a, value in zip(third, (1.0, 2.0, 3.0)):  # consecutive views never overlap
+        a[...] = value
+    assert [float(a.ravel()[0]) for a in third] == [1.0, 2.0, 3.0]
+    assert not any(np.shares_memory(a, b) for a, b in zip(first, third))
+
+
+def test_combine_and_pairs_compute_the_matrix_product():
+    rng = np.random.default_rng(0)
+    mat = np.array([[4, 0, -5, 0, 1, 0], [0, 4, 4, -1, -1, 0], [0, 4, -4, -1, 1, 0], [0, 2, 1, -2, -1, 0],
+                    [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1], [0, 0, 0, 0, 0, 0], [-1, -1, 0, 0, 0, 0]],
+                   dtype=np.float64)  # fmt: skip
+    taps = [rng.normal(size=(3, 4)) for _ in range(6)]
+    expected = np.einsum("ji,ixy->jxy", mat, np.stack(taps))
+    dst, scratch = np.empty((3, 4)), np.empty((3, 4))
+    for row, want in zip(mat, expected):
+        combine(row, taps, dst, scratch)
+        np.testing.assert_allclose(dst, want, rtol=1e-14, atol=1e-14)
+    from convlab.functional._winograd_passes import _combine_all
+
+    # Rows 1-2 and 3-4 are +-p mirrors: computed as E + O and E - O.
+    both = _combine_all(mat[:6], taps, 0, np.empty)
+    np.testing.assert_allclose(both, expected[:6], rtol=1e-14, atol=1e-13)
+
+
+def test_input_transform_writes_into_a_channel_block():
+    from convlab.functional._winograd_matrices import per_axis
+    from convlab.functional._winograd_passes import deinterleave
+
+    _, _, bt = per_axis(4, (3, 3), np.dtype(np.float64))
+    slab = deinterleave(np.random.default_rng(1).normal(size=(6, 10, 12)), 4)
+    whole = input_transform(slab, bt, 4, [2, 2])
+    block = np.full((6, 6, 6, 2, 2), np.nan)
+    input_transform(slab[2:5], bt, 4, [2, 2], out=block[:, :, 2:5])
+    np.testing.assert_array_equal(block[:, :, 2:5], whole[:, :, 2:5])
+    assert np.isnan(block[:, :, :2]).all() and np.isnan(block[:, :, 5:]).all()
+
+
+# ---------------------------------------------------------------- the kernel cache
+
+
+@pytest.fixture
+def cache():
+    kernels.clear_kernel_cache()
+    yield kernels
+    kernels.clear_kernel_cache()
+
+
+def _layer(seed=0, channels=64):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(1, channels, 12, 12)).astype(np.float32)
+    w = (rng.normal(size=(channels, channels, 3, 3)) / 24).astype(np.float32)
+    return x, w
+
+
+def _counting_transform():
+    return mock.patch.object(kernels, "transformed_kernel", wraps=kernels.transformed_kernel)
+
+
+def test_cache_reuses_the_transformed_kernel_of_the_same_array(cache):
+    x, w = _layer()
+    with _counting_transform() as transform, algorithm("winograd"):
+        first = conv2d(x, w, padding=1)
+        second = conv2d(x, w, padding=1)
+    assert transform.call_count == 1
+    np.testing.assert_array_equal(first, second)
+    assert cache.kernel_cache_bytes() == w.nbytes * (1 + 4)  # the copy and G w G^T (36 / 9 points)
+
+
+def test_cache_sees_a_weight_changed_in_place(cache):
+    x, w = _layer()
+    pads = ((1, 1), (1, 1))
+    with algorithm("winograd"):
+        before = conv2d(x, w, padding=1)
+        w[3, 5, 1, 2] += 1.0  # an optimizer step, load_state_dict into the same buffer...
+        stepped = w.copy()
+        after = conv2d(x, w, padding=1)
+        w[...] = np.flip(w, axis=0)
+        flipped = conv2d(x, w, padding=1)
+    assert not np.array_equal(before, after)
+    _assert_within_bound(after, _exact(x, stepped, pads, 1))
+    np.testing.assert_array_equal(after, winograd_conv(x, stepped, pads, 1, 4))
+    _assert_within_bound(flipped, _exact(x, w, pads, 1))
+    np.testing.assert_array_equal(flipped, winograd_conv(x, w, pads, 1, 4))
+
+
+def test_cache_compares_bits_not_values(cache):
+    """-0.0 == 0.0 and NaN != NaN as floats; the cache must see both as what they are."""
+    x, w = _layer()
+    w[0, 0, 0, 0] = 0.0
+    with _counting_transform() as transform, algorithm("winograd"):
+        conv2d(x, w, padding=1)
+        w[0, 0, 0, 0] = -0.0
+        conv2d(x, w, padding=1)
+        w[0, 0, 0, 0] = np.nan
+        conv2d(x, w, padding=1)
+        conv2d(x, w, padding=1)  # the same NaN bits: reused
+    assert transform.call_count == 3
+
+
+def test_cache_never_confuses_two_arrays(cache):
+    x, w = _layer()
+    other = w.copy()
+    other[0] *= -1
+    with _counting_transform() as transform, algorithm("winograd"):
+        a = conv2d(x, w, padding=1)
+        b = conv2d(x, other, padding=1)
+        c = conv2d(x, w.copy(), padding=1)  # equal values, another array: transformed again
+    assert transform.call_count == 3
+    np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(b, winograd_conv(x, other, ((1, 1), (1, 1)), 1, 4))
+
+
+def test_cache_forgets_dead_weights_and_respects_the_memory_limit(cache):
+    x, w = _layer()
+    with algorithm("winograd"):
+        conv2d(x, w, padding=1)
+    assert cache.kernel_cache_bytes() > 0
+    del w
+    gc.collect()
+    assert cache.kernel_cache_bytes() == 0
+    x, w = _layer(1)
+    with algorithm("winograd"), memory_limit(4 * 5 * w.nbytes - 1):  # a quarter is less than copy + G w G^T
+        got = conv2d(x, w, padding=1)
+    assert cache.kernel_cache_bytes() == 0
+    _assert_within_bound(got, _exact(x, w, ((1, 1), (1, 1)), 1))
+
+
+def test_a_model_forward_transforms_each_kernel_once(cache):
+    from convlab.models import UNet, UNetConfig
+
+    net = UNet(UNetConfig(width=64, depth=1, padding="same"), seed=2).to(np.float32)
+    image = np.random.default_rng(0).normal(size=(1, 1, 20, 20)).astype(np.float32)
+    with _counting_transform() as transform, algorithm("winograd"):
+        first = net(image)
+        calls = transform.call_count
+        second = net(image)
+    assert calls >= 2 and transform.call_count == calls  # the second pass reused every kernel
+    np.testing.assert_array_equal(first, second)
+
+
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=3), st.data())
+@settings(max_examples=80, deadline=None)
+def test_phased_slab_is_the_deinterleaved_padded_slab(size, data):
+    from convlab.functional._winograd_conv import _phased_slab, _slab
+    from convlab.functional._winograd_passes import deinterleave
+
+    m = data.draw(st.sampled_from([1, 2, 4]))
+    pads = tuple((data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))) for _ in size)
+    start = data.draw(st.integers(0, size[0] + sum(pads[0]) - 1))
+    sizes = [data.draw(st.integers(1, 12)) for _ in size]
+    sizes[-1] = m * data.draw(st.integers(1, 6))
+    x = np.random.default_rng(0).normal(size=(2, *size))
+    expected = deinterleave(_slab(x, pads, start, sizes), m)
+    np.testing.assert_array_equal(_phased_slab(x, pads, start, sizes, m, np.empty), expected)
+
+
+def test_cache_sees_a_change_in_any_block_of_a_large_weight(cache):
+    """The comparison runs in 1 MiB blocks on the pool: a change in the last block counts too."""
+    x, w = _layer(3, channels=256)  # 2.4 MB of weights: three blocks
+    with _counting_transform() as transform, algorithm("winograd"):
+        conv2d(x, w, padding=1)
+        conv2d(x, w, padding=1)
+        w.reshape(-1)[-1] += 1.0
+        changed = conv2d(x, w, padding=1)
+    assert transform.call_count == 2
+    np.testing.assert_array_equal(changed, winograd_conv(x, w, ((1, 1), (1, 1)), 1, 4))
+
+
+def test_non_finite_inputs_get_the_gemm_result():
+    """inf - inf in the input transform would make NaN beside an inf; the fast path hands
+    such convolutions to the exact GEMM rows, so the result equals the default path's and
+    torch's (inf where the window meets the inf, NaN only from NaN)."""
+    import torch
+
+    from convlab.functional import algorithm, conv2d
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 64, 12, 12)).astype(np.float32)
+    w = np.abs(rng.standard_normal((64, 64, 3, 3))).astype(np.float32)  # same-sign taps: inf stays inf
+    x[0, 3, 5, 5] = np.inf
+    x[0, 7, 9, 2] = np.nan
+    with algorithm("winograd"):
+        got = conv2d(x, w, padding=1)
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy()
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert np.isinf(got).any() and np.isnan(got).any()
+    np.testing.assert_array_equal(got, conv2d(x, w, padding=1))
