@@ -21,20 +21,21 @@ def test_solve_768_128_lists_kernel_6_stride_6_first(capsys):
     status, out, _ = run(capsys, "solve", "768", "128")
     assert status == 0
     rows = [line.split() for line in out.splitlines()[3:]]
-    assert rows[0][:5] == ["6", "6", "0", "1", "0"]
-    assert "Conv(C_in, C_out, 6, stride=6)" in out
+    assert rows[0][:6] == ["1", "6", "6", "0", "1", "0"]
+    assert "nn.Conv2d(in_channels, out_channels, 6, stride=6)" in out
 
 
 def test_unet_sizes_572_prints_388_and_the_four_crop_windows(capsys):
     status, out, _ = run(capsys, "unet-sizes", "572")
     assert status == 0
-    # A bare number is 2-D (the grammar's rule): the paper's 572x572 tile.
-    assert "572x572 -> 388x388" in out
+    # A bare number is 2-D (the grammar's rule): the paper's 572x572 tile, square, so the
+    # table gives one number per side.
+    assert "572x572 -> 388x388" in out and "sizes per side (the input is square)" in out
     for window in (
-        "568x568 -> 392x392 at 88..479 x 88..479",
-        "280x280 -> 200x200 at 40..239 x 40..239",
-        "136x136 -> 104x104 at 16..119 x 16..119",
-        "64x64 -> 56x56 at 4..59 x 4..59",
+        "568 -> 392 at 88..479",
+        "280 -> 200 at 40..239",
+        "136 -> 104 at 16..119",
+        "64 -> 56 at 4..59",
     ):
         assert window in out
 
@@ -43,7 +44,7 @@ def test_roundtrip_24_says_23_and_output_padding_1(capsys):
     status, out, _ = run(capsys, "roundtrip", "24", "-k", "3", "-s", "2", "-p", "1")
     assert status == 0
     assert "12x12 -> 23x23" in out
-    assert "output_padding=1x1 restores 24x24" in out
+    assert "output_padding=1 restores 24x24" in out
 
 
 def test_roundtrip_3d_json(capsys):
@@ -59,7 +60,7 @@ def test_shape_shows_every_term_of_the_formula(capsys):
     status, out, _ = run(capsys, "shape", "conv", "24", "-k", "3", "-s", "2", "-p", "1")
     assert status == 0
     assert "floor((24 + 1 + 1 - 1*(3-1) - 1) / 2) + 1 = floor(23 / 2) + 1 = 11 + 1 = 12" in out
-    assert "input sizes 23..24x23..24 all give 12x12" in out
+    assert "input sizes 23..24 all give 12: the floor drops the remainder" in out
 
 
 def test_shape_pool_ceil_mode_drops_the_window_starting_in_the_padding(capsys):
@@ -101,7 +102,7 @@ def test_rf_table_and_json(capsys):
     status, out, _ = run(capsys, "rf", "c3", "c3", "pool2", "--input", "572")
     assert status == 0
     last = out.splitlines()[4].split()
-    assert last[-4:] == ["6", "2", "0", "284"]
+    assert last[-5:] == ["6", "6", "2", "0", "284"]
     status, out, _ = run(capsys, "rf", "c3s2p1", "t3s2p1", "--json")
     layers = json.loads(out)["layers"]
     assert [x["receptive_field"] for x in layers] == [3, 5]
@@ -118,9 +119,10 @@ def test_unet_sizes_json_and_same_padding(capsys):
 def test_demo_answers_the_seed_questions(capsys):
     status, out, _ = run(capsys, "demo", "--shapes")
     assert status == 0
-    assert "12x12 -> 23x23" in out and "Conv(C_in, C_out, 6, stride=6)" in out and "88..479" in out
+    assert "12x12 -> 23x23" in out and "88..479" in out
+    assert "nn.Conv2d(in_channels, out_channels, 6, stride=6)" in out
     # Each answer under the command line that gives it, as a reader would type it.
-    assert "$ convlab roundtrip 24 -k 3 -s 2 -p 1\nconv " in out and "$ convlab unet-sizes 572\nU-Net" in out
+    assert "$ convlab roundtrip 24 -k 3 -s 2 -p 1\n" in out and "$ convlab unet-sizes 572\n" in out
 
 
 @pytest.mark.parametrize(

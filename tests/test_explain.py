@@ -23,14 +23,17 @@ def _grid_after(out: str, heading: str, rows: int) -> list[list[int]]:
     return [[int(v) for v in line.split()] for line in lines[start + 1 : start + 1 + rows]]
 
 
-def test_seed_001_transposed_conv_of_0123_with_itself(capsys):
-    # Seed 001: X = K = [[0, 1], [2, 3]] gives [[0, 0, 1], [0, 4, 6], [4, 12, 9]].
+def test_seed_001_transposed_conv_counts_from_1(capsys, torch):
+    # Seed 001's example with values counted from 1 (from 0, x1 = w1 = 0 and
+    # the first scatter block is all zeros): X = K = [[1, 2], [3, 4]].
     status, out, _ = run(capsys, "explain", "convtranspose", "2", "-k", "2")
     assert status == 0
-    assert _grid_after(out, "input x", 2) == [[0, 1], [2, 3]]
-    assert _grid_after(out, "kernel w", 2) == [[0, 1], [2, 3]]
-    assert _grid_after(out, "output y", 3) == [[0, 0, 1], [0, 4, 6], [4, 12, 9]]
-    assert "all 5 routes agree." in out
+    assert _grid_after(out, "input x", 2) == [[1, 2], [3, 4]]
+    assert _grid_after(out, "kernel w", 2) == [[1, 2], [3, 4]]
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], dtype=torch.float64)
+    expected = torch.nn.functional.conv_transpose2d(x, x)[0, 0].int().tolist()
+    assert _grid_after(out, "output y", 3) == expected == [[1, 4, 4], [6, 20, 16], [9, 24, 16]]
+    assert "x1=1 * w" in out and "all 5 routes agree." in out
 
 
 def test_every_route_line_reports_agreement(capsys):
@@ -54,27 +57,10 @@ def test_conv_matrix_rows_are_windows_with_dots_for_zeros(capsys):
     assert status == 0
     rows = [line.split("[")[1].split() for line in out.splitlines() if line.startswith("  y") and "[" in line]
     assert len(rows) == 4
-    assert rows[0] == [
-        "w00",
-        "w01",
-        "w02",
-        ".",
-        "w10",
-        "w11",
-        "w12",
-        ".",
-        "w20",
-        "w21",
-        "w22",
-        ".",
-        ".",
-        ".",
-        ".",
-        ".",
-        "]",
-    ]
-    assert rows[3][:6] == [".", ".", ".", ".", ".", "w00"]
-    assert "y11 = w00*x11 + w01*x12" in out
+    # Names count from 1 in row-major order, as the values do (x6 is row 1, column 1).
+    assert rows[0] == ["w1", "w2", "w3", ".", "w4", "w5", "w6", ".", "w7", "w8", "w9", *".....", "]"]
+    assert rows[3][:6] == [".", ".", ".", ".", ".", "w1"]
+    assert "y4 = w1*x6 + w2*x7" in out
 
 
 def test_symbolic_transposed_conv_names_taps_and_flips_the_kernel(capsys):
@@ -82,10 +68,10 @@ def test_symbolic_transposed_conv_names_taps_and_flips_the_kernel(capsys):
         capsys, "explain", "convtranspose", "3", "-k", "3", "-s", "2", "--ndim", "1", "--symbolic"
     )
     assert status == 0
-    assert "x0 x1 x2" in out and "w0 w1 w2" in out
-    assert "w2 w1 w0" in out  # the flipped kernel of the zero-insertion route
-    assert ".  . x0  _ x1  _ x2  .  ." in out  # inserted zeros and padding marked apart
-    assert "y2 = w2*x0 + w0*x1" in out
+    assert "x1 x2 x3" in out and "w1 w2 w3" in out
+    assert "w3 w2 w1" in out  # the flipped kernel of the zero-insertion route
+    assert ".  . x1  _ x2  _ x3  .  ." in out  # inserted zeros and padding marked apart
+    assert "y3 = w3*x1 + w1*x2" in out
 
 
 def test_large_sizes_get_a_summary_not_a_wall_of_numbers(capsys):
@@ -100,7 +86,7 @@ def test_json_gives_the_arrays_and_the_sparse_matrix(capsys):
     status, out, _ = run(capsys, "explain", "convtranspose", "2", "-k", "2", "--json")
     data = json.loads(out)
     assert status == 0
-    assert data["arrays"]["y"] == [[[0, 0, 1], [0, 4, 6], [4, 12, 9]]]
+    assert data["arrays"]["y"] == [[[1, 4, 4], [6, 20, 16], [9, 24, 16]]]
     assert data["matrix"]["shape"] == [9, 4]
     assert all(r["agree"] for r in data["routes"])
 

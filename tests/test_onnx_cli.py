@@ -88,7 +88,7 @@ def test_run_reads_an_image(unet, tmp_path, capsys):
 
 
 def test_trace_shows_receptive_fields_through_the_skips(unet, capsys):
-    status, out, _ = _run(capsys, "trace", unet, "--input-shape", "1x1x64x64")
+    status, out, _ = _run(capsys, "trace", unet, "--input-shape", "1x1x64x64", "--wide")  # one row per node
     assert status == 0
     last = next(line for line in out.splitlines() if line.startswith("/outc")).split()
     assert last[2] == "1x2x64x64" and last[5] == "204x204" and last[6] == "1x1" and last[7] == "-94,-94"

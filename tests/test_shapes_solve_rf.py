@@ -57,11 +57,12 @@ def test_solve_transposed_lists_exactly_the_solutions_within_bounds(n, out, max_
         assert size == out
 
 
-def test_solve_orders_exact_tilings_first_then_simpler():
+def test_solve_orders_by_common_practice():
     got = shapes.solve(768, 128)
-    exact = [x for x in got if x.unused == 0]
-    assert got[: len(exact)] == exact
-    assert [(x.kernel_size, x.stride, x.padding) for x in exact[:3]] == [(6, 6, 0), (8, 6, 1), (10, 6, 2)]
+    whole = [x for x in got if x.dropped == 0]  # unused pixels that are padding lose nothing
+    assert got[: len(whole)] == whole
+    assert [(x.kernel_size, x.stride, x.padding) for x in whole[:3]] == [(6, 6, 0), (12, 6, 3), (11, 6, 5)]
+    assert [x.form for x in whole[:3]] == ["k = s", "k = 2s, p = s/2", "centred"]
 
 
 def test_solve_pins_parameters():

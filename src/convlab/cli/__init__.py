@@ -16,6 +16,7 @@ from . import (
     _demo,
     _explain_cmds,
     _fixed_cmds,
+    _help,
     _onnx_cmds,
     _quant_cmds,
     _segment,
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _onnx_cmds.add_commands(sub, common)
     _quant_cmds.add_command(sub, common)
     parser.commands = dict(sub.choices)
+    _help.attach(parser)  # the question table and every sub-command's examples
     return parser
 
 

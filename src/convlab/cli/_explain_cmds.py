@@ -9,6 +9,7 @@ from .._args import ConvlabError
 from . import _winograd_cmd
 from ._address_text import crop_address_line, crop_addresses
 from ._parse import Grammar, add_layer_options, bounded_int, choice_arg, compact, size_arg
+from ._solve_text import even_overlap_fix
 from ._table import dumps
 
 _EXPLAIN_OPS = ("conv", "convt", "convtranspose", "unfold", "crop", "winograd")
@@ -373,6 +374,8 @@ def run_overlap(args: argparse.Namespace) -> str:
     lines = [head, "taps landing on each output pixel (conv_transpose of ones with a ones kernel):"]
     lines += ["  " + line for line in _overlap.text_grid(counts).splitlines()]
     lines.append(verdict)
+    if verdict.startswith("uneven"):
+        lines += even_overlap_fix(args, counts.shape)
     if args.output:
         lines.append(f"wrote {args.output}")
     return "\n".join(lines)

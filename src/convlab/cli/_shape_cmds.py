@@ -6,15 +6,11 @@ import argparse
 
 from .. import shapes
 from ._parse import NDIM_HELP, Grammar, add_layer_options, bounded_int, choice_arg, layer_arg, size_arg
-from ._table import dumps, fmt, table
+from ._shape_text import roundtrip_torch, shape_text
+from ._solve_text import solve_answer
+from ._table import dumps, fmt, same, table
 
 _OPS = {"conv": "conv", "convtranspose": "convtranspose", "convt": "convtranspose", "pool": "pool"}
-_FORMULAS = {
-    "conv": "floor((size + pad_lo + pad_hi - dilation*(kernel_size-1) - 1) / stride) + 1",
-    "convtranspose": "(size - 1)*stride - pad_lo - pad_hi + dilation*(kernel_size-1) + output_padding + 1",
-    "pool": "floor_or_ceil((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1",
-}
-
 
 _LAYER = ("kernel_size", "stride", "padding", "dilation")
 _SHAPE = Grammar(
@@ -149,19 +145,7 @@ def run_shape(args: argparse.Namespace) -> str:
         working = shapes.size_working(op, args.size, **params)
     if args.json:
         return dumps({"op": op, "size": args.size, **params, "output_size": out, "working": list(working)})
-    lines = [
-        f"{op}: size {fmt(args.size)}, "
-        + ", ".join(f"{k} {fmt(v)}" for k, v in params.items() if v is not None)
-    ]
-    lines.append(f"  out = {_FORMULAS[op]}")
-    for dim, line in enumerate(working):
-        lines.append(f"  dim {dim}: {line}")
-    lines.append(f"output size: {fmt(out)}")
-    if op == "conv":
-        same = shapes.conv_input_sizes(out, **params) if args.padding != "same" else None
-        if same is not None:
-            lines.append(f"input sizes {fmt(same)} all give {fmt(out)} (the floor drops the remainder)")
-    return "\n".join(lines)
+    return shape_text(op, args, params, out, working)
 
 
 def run_roundtrip(args: argparse.Namespace) -> str:
@@ -183,148 +167,126 @@ def run_roundtrip(args: argparse.Namespace) -> str:
         f"conv           {fmt(r.size)} -> {fmt(r.conv_size)}",
         f"convtranspose  {fmt(r.conv_size)} -> {fmt(r.back_size)}   (same kernel, stride, padding; "
         f"output_padding 0){'' if restored else '   != ' + fmt(r.size)}",
-        f"input sizes {fmt(r.same_conv_size)} all give {fmt(r.conv_size)} after the conv, so the transposed "
-        "conv cannot know which one to restore.",
-        f"output_padding={fmt(r.output_padding)} restores {fmt(r.size)}: "
-        f"ConvTranspose(..., output_padding={_tuple_text(r.output_padding)}), "
-        f"or forward(x, output_size={_tuple_text(r.size)})",
+        f"input sizes {fmt(same(r.same_conv_size))} all give {fmt(same(r.conv_size))} after the conv, so "
+        "the transposed conv cannot know which one to restore.",
+        f"output_padding={fmt(same(r.output_padding))} restores {fmt(r.size)}.",
     ]
-    return "\n".join(lines)
-
-
-def _tuple_text(value: object) -> str:
-    return str(value) if not isinstance(value, tuple) else "(" + ", ".join(map(str, value)) + ")"
+    return "\n".join(lines + roundtrip_torch(r, _params(args)))
 
 
 def run_solve(args: argparse.Namespace) -> str:
-    found = shapes.solve(
-        args.in_size,
-        args.out_size,
-        transposed=args.transposed,
-        kernel_size=args.kernel_size,
-        stride=args.stride,
-        padding=args.padding,
-        dilation=args.dilation,
-        max_kernel_size=args.max_kernel_size,
-        max_stride=args.max_stride,
-        max_padding=args.max_padding,
-        max_dilation=args.max_dilation,
-    )
-    pinned = getattr(args, "output_padding", None)  # the search has no output_padding pin: filter its answers
-    if pinned is not None:
-        found = shapes.Solutions(s for s in found if s.output_padding == pinned)
-    shown = found if args.limit <= 0 else found[: args.limit]
-    if args.json:
-        return dumps(
-            {
-                "in_size": args.in_size,
-                "out_size": args.out_size,
-                "transposed": args.transposed,
-                "count": len(found),
-                "solutions": [s.as_dict() for s in found],
-            }
-        )
-    kind = "transposed convolutions" if args.transposed else "convolutions"
-    head = f"{len(found)} {kind} map {fmt(args.in_size)} to {fmt(args.out_size)}"
-    if not found:
-        return head + " within the bounds (raise --max-kernel-size, --max-stride, --max-dilation)"
-    if len(shown) < len(found):
-        head += f"; the simplest {len(shown)} (--limit 0 for all)"
-    if args.transposed:
-        rows = [
-            (s.kernel_size, s.stride, s.padding, s.dilation, s.output_padding, _snippet(s, True))
-            for s in shown
-        ]
-        headers = ("kernel", "stride", "padding", "dilation", "output_padding", "PyTorch")
-    else:
-        rows = [(s.kernel_size, s.stride, s.padding, s.dilation, s.unused, _snippet(s, False)) for s in shown]
-        headers = ("kernel", "stride", "padding", "dilation", "unused", "PyTorch")
-    return head + ":\n" + table(headers, rows)
-
-
-def _snippet(s: shapes.Solution, transposed: bool) -> str:
-    text = f"{'ConvTranspose' if transposed else 'Conv'}(C_in, C_out, {s.kernel_size}, stride={s.stride}"
-    if s.padding:
-        text += f", padding={s.padding}"
-    if s.output_padding:
-        text += f", output_padding={s.output_padding}"
-    if s.dilation != 1:
-        text += f", dilation={s.dilation}"
-    return text + ")"
+    return solve_answer(args)
 
 
 def run_rf(args: argparse.Namespace) -> str:
     fields = shapes.receptive_field(args.layers, input_size=args.input)
+    ranges = [shapes.receptive_field_range(args.layers[: i + 1], args.input) for i in range(len(fields))]
     if args.json:
-        return dumps(
+        layers = [
             {
-                "input_size": args.input,
-                "layers": [
-                    {
-                        "layer": spec,
-                        "receptive_field": f.size,
-                        "jump": f.jump,
-                        "start": f.start,
-                        "output_size": f.output_size,
-                    }
-                    for spec, f in zip(args.layers, fields)
-                ],
+                "layer": spec,
+                "receptive_field": f.size,
+                "receptive_field_range": r,
+                "jump": f.jump,
+                "start": f.start,
+                "output_size": f.output_size,
             }
-        )
-    headers = ["#", "layer", "receptive field", "jump", "start"]
-    rows = [[i, f.layer.label(), f.size, f.jump, f.start] for i, f in enumerate(fields)]
+            for spec, f, r in zip(args.layers, fields, ranges)
+        ]
+        return dumps({"input_size": args.input, "layers": layers})
+    headers = ["#", "layer", "receptive field", "per output pixel", "jump", "start"]
+    rows = [
+        [i, f.layer.label(), f.size, _span(r), f.jump, f.start]
+        for i, (f, r) in enumerate(zip(fields, ranges))
+    ]
     if args.input is not None:
         headers.append("output size")
         for row, f in zip(rows, fields):
             row.append(f.output_size)
-    note = (
-        "start: first input pixel that output 0 reads (negative = padding); "
-        "jump: input pixels between outputs"
+    edges = (
+        "with --input, edge pixels whose window lies partly in the padding see fewer"
+        if args.input is not None
+        else "borders ignored (give --input to count the edges, where padding hides pixels)"
     )
-    return table(headers, rows) + "\n" + note
+    notes = [
+        "receptive field: the most input pixels, first to last, that one output pixel depends on",
+        "per output pixel: fewest..most over every output pixel: transposed convs' phases differ;",
+        f"  {edges}",
+        "start: first input pixel output 0 reads (negative: padding); jump: input pixels between outputs",
+    ]
+    return "\n".join([table(headers, rows), *notes])
+
+
+def _span(r: tuple) -> str:
+    """``(188, 204)`` as ``188..204``; one pair per dimension joined by ``x``."""
+    pairs = r if isinstance(r[0], tuple) else (r,)
+    return "x".join(str(a) if a == b else f"{a}..{b}" for a, b in pairs)
 
 
 def run_unet_sizes(args: argparse.Namespace) -> str:
-    u = shapes.unet_sizes(
-        args.size,
-        depth=args.depth,
-        kernel_size=args.kernel_size,
-        convs_per_level=args.convs,
-        padding=args.padding,
-    )
+    config = {"depth": args.depth, "kernel_size": args.kernel_size, "convs_per_level": args.convs}
+    u = shapes.unet_sizes(args.size, padding=args.padding, **config)
     if args.json:
         return dumps(_unet_json(u))
     head = (
         f"U-Net {fmt(u.input_size)} -> {fmt(u.output_size)} (depth {u.depth}, kernel {u.kernel_size}, "
         f"{u.convs_per_level} convs per level, padding '{u.padding}')"
     )
-    rows = []
-    for lv in u.levels:
-        rows.append(
-            [
-                lv.level,
-                " ".join(fmt(s) for s in lv.encoder),
-                lv.pooled,
-                lv.up,
-                _skip(lv),
-                " ".join(fmt(s) for s in lv.decoder) or "-",
-            ]
-        )
+    # A square input has square features: one number per side keeps the table narrow.
+    side = fmt if len(set(u.input_size)) > 1 else (lambda v: fmt(v[0]) if isinstance(v, tuple) else fmt(v))
+    rows = [
+        [
+            lv.level,
+            " ".join(side(s) for s in lv.encoder),
+            side(lv.pooled),
+            side(lv.up),
+            _skip(lv, side),
+            " ".join(side(s) for s in lv.decoder) or "-",
+        ]
+        for lv in u.levels
+    ]
     body = table(["level", "encoder", "pooled", "up", "skip", "decoder"], rows)
-    below = ", ".join(fmt(b) for b in u.valid_below)
-    above = ", ".join(fmt(a) for a in u.valid_above)
-    tail = f"smallest valid input: {u.smallest_valid}; nearest valid sizes: {below} below, {above} above"
-    return "\n".join([head, body, tail])
+    note = ["sizes per side (the input is square)"] if side is not fmt and len(u.input_size) > 1 else []
+    return "\n".join([head, body, *note, *_valid_rule(u, config)])
 
 
-def _skip(lv: shapes.UNetLevel) -> str:
+def _valid_rule(u: shapes.UNetSizes, config: dict) -> list[str]:
+    """The rule for the input sizes this U-Net takes, in words and with the sizes around this one."""
+    n = u.input_size[0]
+    if u.padding == "same":
+        period = 2**u.depth
+        padded = [lv.level for lv in u.levels if lv.skip_pad and any(lo or hi for lo, hi in lv.skip_pad)]
+        where = f"; here at levels {', '.join(map(str, padded))}" if padded else ""
+        even = sorted({max(period, n // period * period), -(-n // period) * period})
+        return [
+            f"valid input sizes: every size from {u.smallest_valid} up ('same' convs keep sizes, pools "
+            f"floor odd ones and the decoder pads the up-sampled features back{where})",
+            f"no padding at any skip: multiples of 2**{u.depth} = {period}, e.g. {', '.join(map(str, even))}",
+        ]
+    first = u.smallest_valid
+    period = shapes.unet_valid_sizes(first, first + 2**u.depth + 1, padding=u.padding, **config)
+    step = period[1] - period[0]
+    base = [first + i * step for i in range(3)]
+    tail = [x for x in (n - step, n, n + step) if x > base[-1]]
+    listed = [*base, *(["..."] if tail and tail[0] > base[-1] + step else []), *tail]
+    return [
+        f"valid input sizes: {first} + {step}*m ({', '.join(map(str, listed))}, ...): every size before "
+        f"a pool must be even (each conv takes {u.kernel_size - 1} off)",
+        *(["other sides: the same rule"] if len(u.input_size) > 1 else []),
+    ]
+
+
+def _skip(lv: shapes.UNetLevel, side=fmt) -> str:
     if lv.skip_crop is not None:
         c = lv.skip_crop
-        window = " x ".join(f"{a}..{b - 1}" for a, b in zip(c.start, c.stop))
-        return f"crop {fmt(c.size)} -> {fmt(c.output_size)} at {window}"
+        if side is fmt:
+            window = " x ".join(f"{a}..{b - 1}" for a, b in zip(c.start, c.stop))
+        else:
+            window = f"{c.start[0]}..{c.stop[0] - 1}"
+        return f"crop {side(c.size)} -> {side(c.output_size)} at {window}"
     if lv.skip_pad is not None:
         if any(lo or hi for lo, hi in lv.skip_pad):
-            return f"pad up by {fmt(lv.skip_pad)}"
+            return f"pad up by {fmt(lv.skip_pad[:1]) if side is not fmt else fmt(lv.skip_pad)}"
         return "concat"
     return "-"
 

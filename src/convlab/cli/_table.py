@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 
-__all__ = ["dumps", "fmt", "table"]
+__all__ = ["WIDTH", "columns", "dumps", "fit", "fmt", "same", "table", "wide"]
+
+# Terminal columns every answer fits in unless --wide; None: no limit.
+WIDTH = 100
+_WIDTH: ContextVar[int | None] = ContextVar("convlab_cli_width", default=WIDTH)
 
 
 def fmt(value: object) -> str:
@@ -23,14 +30,90 @@ def fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+def same(value: object) -> object:
+    """A per-dimension tuple whose entries are all equal, as the one entry (``(24, 24)`` -> 24).
+
+    For answers about square inputs, where the headline already says ``24x24``.
+
+    >>> same((24, 24)), same((23, 24)), same((range(23, 25), range(23, 25))), same(7)
+    (24, (23, 24), range(23, 25), 7)
+    """
+    if isinstance(value, tuple) and len(value) > 1 and len(set(value)) == 1:
+        return value[0]
+    return value
+
+
+def wide(args: object) -> bool:
+    """Whether ``--wide`` asked for full tables (answers built without the flag fit 100 columns)."""
+    return bool(getattr(args, "wide", False))
+
+
+@contextmanager
+def columns(width: int | None) -> Iterator[None]:
+    """Within the block, tables and text fit ``width`` columns (None: any width, ``--wide``)."""
+    token = _WIDTH.set(width)
+    try:
+        yield
+    finally:
+        _WIDTH.reset(token)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "") -> str:
+    """A plain-text table; wider than the terminal, it is cut into column groups, each led by column 0.
+
+    >>> print(table(["a", "b"], [[1, "x"], [22, "y"]]))
+    a   b
+    --  -
+    1   x
+    22  y
+    """
     cells = [[fmt(c) if not isinstance(c, str) else c for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = [indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines.append(indent + "  ".join("-" * w for w in widths))
-    for row in cells:
-        lines.append(indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-    return "\n".join(lines)
+    limit = _WIDTH.get()
+    groups = _groups(widths, len(indent), limit) if limit is not None else [list(range(len(headers)))]
+    return "\n\n".join(_render(headers, cells, widths, group, indent) for group in groups)
+
+
+def _groups(widths: list[int], indent: int, limit: int) -> list[list[int]]:
+    """Column indices per printed table: column 0, then as many more as fit in ``limit``."""
+    groups, current = [], [0]
+    used = indent + widths[0]
+    for i in range(1, len(widths)):
+        if used + 2 + widths[i] > limit and len(current) > 1:
+            groups.append(current)
+            current, used = [0], indent + widths[0]
+        current.append(i)
+        used += 2 + widths[i]
+    return [*groups, current]
+
+
+def _render(headers, cells, widths, group: list[int], indent: str) -> str:
+    def line(values: Sequence[str]) -> str:
+        return indent + "  ".join(values[i].ljust(widths[i]) for i in group).rstrip()
+
+    rule = indent + "  ".join("-" * widths[i] for i in group)
+    return "\n".join([line(headers), rule, *(line(r) for r in cells)])
+
+
+def fit(text: str) -> str:
+    """Lines longer than the width wrapped at spaces, continued 4 columns further in.
+
+    >>> with columns(30):
+    ...     print(fit("  one two three four five six seven eight"))
+      one two three four five six
+          seven eight
+    """
+    limit = _WIDTH.get()
+    if limit is None:
+        return text
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= limit or " " not in line.strip():
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        out += textwrap.wrap(line, limit, subsequent_indent=indent, break_long_words=False)
+    return "\n".join(out)
 
 
 def _plain(value: object) -> object:

@@ -126,13 +126,16 @@ def run_unet(args: argparse.Namespace) -> str:
     config.sizes(size)  # an input size that does not fit fails here, before any weight exists
     model = UNet(config)
     rows = model.trace((1, config.in_channels, *size))
-    field, approximate = _receptive_field(model, rows)
+    field, spread, approximate = _receptive_field(model, rows, size)
     windows = skip_addresses(config, size, args.addresses) if args.addresses else None
     if args.json:
         more = {"addresses": windows} if windows is not None else {}
-        return dumps(_trace_json(config, size, rows, field, approximate) | more)
+        return dumps(
+            _trace_json(config, size, rows, field, approximate) | more | {"receptive_field_range": spread}
+        )
+    square = len(size) > 1 and len(set(size)) == 1
     body = table(
-        ["layer", "type", "output shape", "params", "MFLOP", "MiB", "skip"],
+        ["layer", "type", "output shape", "params", "MFLOP", "MiB", "skip (per side)" if square else "skip"],
         [
             [
                 r.name,
@@ -141,15 +144,37 @@ def run_unet(args: argparse.Namespace) -> str:
                 f"{r.parameters:,}",
                 f"{r.flops / 1e6:,.0f}",
                 f"{r.activation_bytes / 2**20:.1f}",
-                _skip(r),
+                _skip(r, square),
             ]
             for r in rows
         ],
     )
     more = skip_address_lines(windows, args.addresses) if windows is not None else []
-    return "\n".join(
-        [_headline(config, size, rows), body, *_totals(rows, field, approximate, model.dtype), *more]
-    )
+    lines = [_headline(config, size, rows), body, *_totals(rows, field, approximate, model.dtype)]
+    tiling = _tiling_lines(model.size_contract, size)
+    return "\n".join([*lines, *_field_lines(field, spread, approximate), *tiling, *more])
+
+
+def _tiling_lines(contract, size: tuple[int, ...]) -> list[str]:
+    """What overlap-tile inference needs: valid windows, the core a window keeps, grid and halo."""
+    fields = (contract.smallest, contract.step, contract.margin, contract.alignment, contract.halo)
+    square = all(len(set(values)) == 1 for values in fields)
+
+    def side(values: tuple) -> str:
+        return fmt(values[0]) if square else fmt(values)
+
+    a, b = contract.smallest[0], contract.step[0]
+    rule = f"every size from {a}" if b == 1 else f"{a} + {b}*m"
+    if not square:
+        rule = " x ".join(f"{a} + {b}*m" for a, b in zip(contract.smallest, contract.step))
+    lo, hi = contract.margin[0]
+    margin = f"margin {lo} before, {hi} after" if square else f"margins {fmt(contract.margin)}"
+    return [
+        f"overlap-tile: windows of {rule}{' per side' if square else ''}; this {fmt(size)} window keeps a "
+        f"{fmt(contract.output_size(size))} core ({margin}); windows start on a {side(contract.alignment)} "
+        f"grid; halo {side(contract.halo)}" + ("" if contract.exact else " (approximate: no halo is exact)"),
+        "  (convlab segment IMAGE --tile SIZE uses these; the halo is extra context for padded nets)",
+    ]
 
 
 def _headline(config, size: tuple[int, ...], rows: list) -> str:
@@ -162,13 +187,17 @@ def _headline(config, size: tuple[int, ...], rows: list) -> str:
     )
 
 
-def _skip(row) -> str:
+def _skip(row, square: bool = False) -> str:
+    """The skip connection's crop or pad; ``square``: one number per side (every dimension alike)."""
     if row.crop is not None:
         c = row.crop
+        if square:
+            return f"crop {c.size[0]} -> {c.output_size[0]} at {c.start[0]}..{c.stop[0] - 1}"
         window = " x ".join(f"{a}..{b - 1}" for a, b in zip(c.start, c.stop))
         return f"crop {fmt(c.size)} -> {fmt(c.output_size)} at {window}"
     if row.pad is not None:
-        return f"pad up by {fmt(row.pad)}" if any(lo or hi for lo, hi in row.pad) else "concat"
+        pad = row.pad[:1] if square else row.pad
+        return f"pad up by {fmt(pad)}" if any(lo or hi for lo, hi in row.pad) else "concat"
     return ""
 
 
@@ -193,14 +222,37 @@ def _totals(rows: list, field: tuple[int, ...], approximate: bool, dtype) -> lis
         f"activations: {s['activation_bytes'] / mib:,.1f} MiB summed over the layers' outputs (in-place "
         f"ReLUs not counted), largest {s['largest_activation']['bytes'] / mib:.1f} MiB at "
         f"{s['largest_activation']['layer']}",
-        f"receptive field: {'about ' if approximate else ''}{fmt(field)} input pixels per output pixel, "
-        "through the longest path (encoder, bottom, decoder)"
-        + (" counting bilinear up-sampling as a 4x4 stride-2 transposed conv" if approximate else ""),
     ]
 
 
-def _receptive_field(model, rows: list) -> tuple[tuple[int, ...], bool]:
-    """The receptive field of an output pixel, by :func:`convlab.shapes.receptive_field`.
+def _field_lines(field: tuple[int, ...], spread: list | None, approximate: bool) -> list[str]:
+    about = "about " if approximate else ""
+    path = "through the longest path (encoder, bottom, decoder)"
+    if spread is None:
+        lines = [f"receptive field: {about}{fmt(field)} input pixels at most, {path}"]
+    elif all(a == b for a, b in spread):
+        lines = [
+            f"receptive field: {about}{fmt(tuple(a for a, _ in spread))} input pixels for every output pixel"
+        ]
+    else:
+        ranges = "x".join(f"{a}" if a == b else f"{a}..{b}" for a, b in spread)
+        lines = [
+            f"receptive field: {about}{ranges} input pixels, depending on the output pixel (the",
+            "  up-convolutions' phases differ; with padding, edge pixels see fewer), " + path,
+        ]
+    if not approximate and spread is not None:
+        lines[-1] += "; torch's gradients show the same"
+    if approximate:
+        lines.append("  bilinear up-sampling counted as a 4x4 stride-2 transposed conv (same neighbours)")
+    return lines
+
+
+def _receptive_field(model, rows: list, size: tuple[int, ...]) -> tuple[tuple[int, ...], list | None, bool]:
+    """The largest receptive field, the (fewest, most) per output pixel, and whether approximate.
+
+    By :func:`convlab.shapes.receptive_field` and
+    :func:`convlab.shapes.receptive_field_range` (None when the input is
+    beyond the range's work bound).
 
     The longest path runs through every traced layer (the skips are shorter).
     Interpolation is not a convolution: with ``align_corners=True`` which
@@ -226,8 +278,13 @@ def _receptive_field(model, rows: list) -> tuple[tuple[int, ...], bool]:
         elif kind == "Upsample":
             layers.append(shapes.Layer("convtranspose", 4, 2, 1))
             approximate = True
-    size = shapes.receptive_field(layers)[-1].size
-    return (size,) * model.config.ndim if isinstance(size, int) else size, approximate
+    largest = shapes.receptive_field(layers)[-1].size
+    largest = (largest,) * model.config.ndim if isinstance(largest, int) else largest
+    try:
+        spread = list(shapes.receptive_field_range(layers, size))
+    except ConvlabError:
+        spread = None
+    return largest, spread, approximate
 
 
 def _trace_json(config, size: tuple[int, ...], rows: list, field: tuple[int, ...], approximate: bool) -> dict:

@@ -6,6 +6,7 @@ the tiling and the pictures all call these functions.
 
 from ._contract import SizeContract
 from ._crop import CropBox, center_crop_box
+from ._field_range import receptive_field_range
 from ._formulas import (
     conv_input_sizes,
     conv_output_size,
@@ -43,6 +44,7 @@ __all__ = [
     "output_padding_for",
     "pool_output_size",
     "receptive_field",
+    "receptive_field_range",
     "roundtrip",
     "same_padding",
     "size_working",

@@ -11,6 +11,8 @@ from ._formulas import SizeArg, _conv_transpose_1d, _effective
 # for the paddings, and every solution is a Python object.
 MAX_COMBINATIONS = 1 << 20
 MAX_SOLUTIONS = 1 << 20
+# Solution.form's designs, most common first; '' (none of them) last.
+_FORMS = ("k = s", "k = 2s, p = s/2", "centred", "")
 
 
 @dataclass(frozen=True, order=True)
@@ -35,6 +37,42 @@ class Solution:
     dilation: int
     output_padding: int = 0
     unused: int = 0
+
+    @property
+    def dropped(self) -> int:
+        """Input pixels no window reads that are real, not padding (0 for transposed convs).
+
+        The unused pixels lie at the end of the padded input, so the last
+        ``padding`` of them are zeros that nothing misses.
+
+        >>> Solution(3, 2, 1, 1, 0, unused=1).dropped  # Conv(k3, s2, p1) on 64: only padding unused
+        0
+        """
+        return max(0, self.unused - self.padding)
+
+    @property
+    def form(self) -> str:
+        """The common design this layer follows, or ``''``.
+
+        ``'k = s'`` tiles the input (patchify down, no-overlap up-sampling);
+        ``'k = 2s, p = s/2'`` overlaps every pixel equally (DCGAN's 4x4
+        stride 2, padding 1); ``'centred'`` has ``p = (k - 1)/2`` for an odd
+        kernel at least as wide as the stride (ResNet's 3x3 stride 2,
+        padding 1, and its transpose with ``output_padding = s - 1``).
+
+        >>> Solution(4, 2, 1, 1).form
+        'k = 2s, p = s/2'
+        """
+        k, s, p = self.kernel_size, self.stride, self.padding
+        if self.dilation != 1:
+            return ""
+        if k == s and p == 0:
+            return "k = s"
+        if k == 2 * s and 2 * p == s:
+            return "k = 2s, p = s/2"
+        if k % 2 and k >= s and 2 * p == k - 1 and self.output_padding in (0, s - 1):
+            return "centred"
+        return ""
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -162,10 +200,17 @@ def solve(
     every dimension, as a square kernel does; solve each dimension on its own
     for per-dimension parameters.
 
-    Order, "simplest first": for convolutions exact tilings (no unused input
-    pixel) first, then smaller dilation, padding, kernel and stride; for
-    transposed convolutions smaller dilation, padding, output_padding, kernel,
-    stride.
+    Notes
+    -----
+    Order, most common practice first. Convolutions: those that read every
+    real input pixel (``dropped == 0``; unused pixels of the padding lose
+    nothing), then no dilation, then the common designs of
+    :attr:`Solution.form` (``k = s`` tilings, ``k = 2s`` with ``p = s/2``,
+    centred odd kernels), then small kernels, strides and paddings.
+    Transposed convolutions: no dilation, the common designs, no
+    output_padding, then small kernels, strides and paddings. So
+    ``solve(12, 24, transposed=True)`` starts with ``k2 s2`` and ``k4 s2 p1``,
+    and ``k13 s1`` comes long after.
 
     Examples
     --------
@@ -199,9 +244,16 @@ def solve(
 
 
 def _order(transposed: bool):
+    # Common practice first (see solve's Notes); the parameters break ties, so
+    # the order is total and the same on every run.
     if transposed:
-        return lambda x: (x.dilation, x.padding, x.output_padding, x.kernel_size, x.stride)
-    return lambda x: (x.unused > 0, x.dilation, x.padding, x.kernel_size, x.stride)
+        return lambda x: (x.dilation, _FORMS.index(x.form), x.output_padding > 0, *_plain(x))
+    return lambda x: (x.dropped > 0, x.dilation, _FORMS.index(x.form), *_plain(x))
+
+
+def _plain(x: Solution) -> tuple[int, int, int, int]:
+    """Small kernels, then strides, paddings and output paddings, smallest first."""
+    return (x.kernel_size, x.stride, x.padding, x.output_padding)
 
 
 def _params(x: Solution) -> tuple[int, int, int, int, int]:

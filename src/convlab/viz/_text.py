@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._numbering import label
+
 MAX_COLUMNS = 40  # matrix columns printed in full; wider ones get a summary
 MAX_ROWS = 64
 WIDTH = 100  # characters per line when blocks are set side by side
@@ -15,11 +17,17 @@ def num(value: float) -> str:
 
 
 def names(letter: str, shape: tuple[int, ...]) -> np.ndarray:
-    """``x00``-style names of every position of a 1-D or 2-D grid (comma when an index passes 9)."""
+    """``x1``, ``x2``, ... for every position of a grid, counted from 1 in row-major order.
+
+    The same rule as the values a worked example holds (1, 2, 3, ...: ``x5``
+    holds 5) and as the pictures' labels: :func:`convlab.viz._numbering.label`.
+
+    >>> names("x", (2, 2)).tolist()
+    [['x1', 'x2'], ['x3', 'x4']]
+    """
     out = np.empty(shape, dtype=object)
-    for index in np.ndindex(*shape):
-        wide = any(i > 9 for i in index)
-        out[index] = letter + ("," if wide else "").join(map(str, index))
+    for flat, index in enumerate(np.ndindex(*shape)):
+        out[index] = label(letter, flat)
     return out
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from .. import functional as F
 from .. import lowering, shapes, transforms
 from .._args import ConvlabError, infer_ndim, per_dim
+from ._numbering import counting
 
 
 @dataclass
@@ -32,9 +33,10 @@ class Worked:
 
 def _data(shape: tuple[int, ...], seed: int | None, offset: int) -> np.ndarray:
     # Small integers keep every product and sum exact in float64, so "agree"
-    # means difference 0, and a person can check a value by hand.
+    # means difference 0, and a person can check a value by hand; counted from
+    # 1 as the pictures are (from 0, x1 = w1 = 0 zero the first products).
     if seed is None:
-        return np.arange(math.prod(shape), dtype=np.float64).reshape(shape)
+        return counting(shape)
     rng = np.random.default_rng([seed, offset])
     return rng.integers(-4, 5, size=shape).astype(np.float64)
 
