@@ -119,8 +119,10 @@ def test_unet_sizes_json_and_same_padding(capsys):
 def test_demo_answers_the_seed_questions(capsys):
     status, out, _ = run(capsys, "demo", "--shapes")
     assert status == 0
-    assert "12 -> 23" in out and "88..479" in out
+    assert "12x12 -> 23x23" in out and "88..479" in out
     assert "nn.Conv2d(in_channels, out_channels, 6, stride=6)" in out
+    # Each answer under the command line that gives it, as a reader would type it.
+    assert "$ convlab roundtrip 24 -k 3 -s 2 -p 1\n" in out and "$ convlab unet-sizes 572\n" in out
 
 
 @pytest.mark.parametrize(

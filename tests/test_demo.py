@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from convlab.cli import main
-from convlab.cli._demo import iou, segment_synthetic, side_by_side, write_png
+from convlab.cli._demo import iou, segment_synthetic, write_png
 from convlab.data import DEMO_CONFIG, DEMO_WEIGHTS, demo_unet, synthetic_cells
 
 
@@ -34,8 +34,8 @@ def test_demo_command_prints_the_score_and_writes_the_picture(tmp_path, capsys):
     assert score >= 0.9
     assert "segmented in" in out and "tiles/s" in out and "peak memory" in out
     Image = pytest.importorskip("PIL.Image")
-    with Image.open(picture) as png:
-        assert png.size == (3 * 300 + 8, 300) and png.mode == "L"
+    with Image.open(picture) as png:  # three 300-pixel panels, labelled: see test_cli_demo.py
+        assert png.size[0] > 3 * 300 and png.size[1] > 300 and png.mode == "RGB"
     assert main(["demo", "--size", "200", "-o", str(picture), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["iou"] >= 0.9 and data["tiles"] == 1 and data["picture"] == str(picture)
@@ -59,15 +59,10 @@ def test_synthetic_cells_are_deterministic():
     assert a[mask == 1].mean() > a[mask == 0].mean() + 0.3
 
 
-def test_iou_and_picture():
+def test_iou():
     truth = np.array([[1, 1, 0, 0]], np.uint8)
     assert iou(np.array([[1, 0, 1, 0]], np.uint8), truth) == pytest.approx(1 / 3)
     assert iou(np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.uint8)) == 1.0
-    picture = side_by_side(
-        np.linspace(0, 1, 36).reshape(6, 6), np.eye(6, dtype=np.uint8), np.eye(6, dtype=np.uint8)
-    )
-    assert picture.shape == (6, 26) and picture.dtype == np.uint8
-    np.testing.assert_array_equal(picture[:, 10:16], 255 * np.eye(6, dtype=np.uint8))
 
 
 def test_png_is_read_back_exactly(tmp_path):

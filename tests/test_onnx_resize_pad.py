@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -27,23 +28,28 @@ COORD = [
 NEAREST = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
 
 
+HALF = Fraction(1, 2)
+
+
 def naive_coordinate(mode, o, n, out, scale, start=0.0, end=1.0):
-    """One output coordinate in the input, by the ONNX Resize spec's formulas, in float64."""
+    """One output coordinate in the input, by the ONNX Resize spec's formulas, in exact fractions
+    (``scale`` a Fraction): the spec's real numbers, so that a rounding at a tie is the spec's."""
+    start, end = Fraction(start), Fraction(end)
     if mode == "half_pixel":
-        return (o + 0.5) / scale - 0.5
+        return (o + HALF) / scale - HALF
     if mode == "half_pixel_symmetric":
         adj = out / (scale * n)
-        return n / 2 * (1 - adj) + (o + 0.5) / scale - 0.5
+        return Fraction(n, 2) * (1 - adj) + (o + HALF) / scale - HALF
     if mode == "pytorch_half_pixel":
-        return (o + 0.5) / scale - 0.5 if out > 1 else 0.0
+        return (o + HALF) / scale - HALF if out > 1 else Fraction(0)
     if mode == "align_corners":
-        return 0.0 if out == 1 else o * (n - 1) / (out - 1)
+        return Fraction(0) if out == 1 else Fraction(o * (n - 1), out - 1)
     if mode == "asymmetric":
         return o / scale
     return (
         start * (n - 1) + o * (end - start) * (n - 1) / (out - 1)
         if out > 1
-        else 0.5 * (start + end) * (n - 1)
+        else HALF * (start + end) * (n - 1)
     )
 
 
@@ -59,8 +65,8 @@ def naive_resize(x, sizes, scales, mode, coord, nearest, roi=None, extrapolation
             continue
         if mode == "nearest":
             rounding = {
-                "round_prefer_floor": lambda c: math.ceil(c - 0.5),
-                "round_prefer_ceil": lambda c: math.floor(c + 0.5),
+                "round_prefer_floor": lambda c: math.ceil(c - HALF),
+                "round_prefer_ceil": lambda c: math.floor(c + HALF),
                 "floor": math.floor,
                 "ceil": math.ceil,
             }[nearest]
@@ -73,7 +79,7 @@ def naive_resize(x, sizes, scales, mode, coord, nearest, roi=None, extrapolation
             weight, idx = 1.0, []
             for a, (c, bit) in enumerate(zip(clamped, corner)):
                 lo = math.floor(c)
-                frac = c - lo
+                frac = float(c - lo)
                 weight *= frac if bit else 1 - frac
                 idx.append(min(lo + bit, x.shape[a] - 1))
             value += weight * x[tuple(idx)]
@@ -112,12 +118,14 @@ def test_resize_every_coordinate_and_nearest_mode(case):
     )
     if min(out) < 1:
         return
-    used = [o / n for o, n in zip(out, x.shape)] if use_sizes else [float(s) for s in scales]
-    used = [float(np.float32(s)) for s in used]
+    # The spec's scale: sizes / input exactly, or the float32 scales as stored.
+    used = (
+        [Fraction(o, n) for o, n in zip(out, x.shape)] if use_sizes else [Fraction(float(s)) for s in scales]
+    )
     box = None if coord != "tf_crop_and_resize" else roi.astype(np.float64)
     expected = naive_resize(x.astype(np.float64), out, used, mode, coord, nearest, box, -7.0)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
-    if any(o != n * float(s) for o, n, s in zip(out, x.shape, used)):
+    if any(o != n * s for o, n, s in zip(out, x.shape, used)):
         # n * scale is not an integer: the spec's length_resized is then read as
         # the output length (convlab, as with sizes) or the unfloored product
         # (onnx.reference's align_corners); the naive reference above is the check.
@@ -143,6 +151,38 @@ def _agree(got, theirs, mode):
         # (float32(0.1) * 5 == 0.5, align_corners' o * (n-1) / (m-1)) can pick the
         # other neighbour; the naive exact reference above is the check there.
         np.testing.assert_allclose(got, theirs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("n", "out", "coord", "nearest", "expected"),
+    [
+        # 6 -> 4: output 2 maps to exactly 2 * 6/4 = 3; 2 / float32(2/3) = 2.9999998 floored to 2.
+        (6, 4, "asymmetric", "floor", [0, 1, 3, 4]),
+        # 7 -> 17: output 8 maps to exactly 8.5 * 7/17 - 0.5 = 3; float64 makes it 3.0000000000000004.
+        (7, 17, "half_pixel", "ceil", [0, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4, 5, 5, 6, 6, 6, 6]),
+        # 10 -> 22: output 16 maps to exactly 16.5 * 10/22 - 0.5 = 7; float64 makes it 6.999999999999999.
+        (
+            10,
+            22,
+            "pytorch_half_pixel",
+            "floor",
+            [0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 7, 8, 8, 9],
+        ),
+    ],
+)
+def test_resize_sizes_nearest_rounds_the_exact_coordinate(n, out, coord, nearest, expected):
+    # The random hunt of session 2 found these: the scale sizes / input was rounded to float32
+    # (and coordinates computed in floats), so exact integer coordinates fell on the wrong side.
+    x = np.arange(n, dtype=np.float32).reshape(1, 1, n)
+    inputs = {"x": x, "roi": None, "scales": None, "sizes": np.array([1, 1, out], np.int64)}
+    model = single_node(
+        "Resize", inputs, mode="nearest", coordinate_transformation_mode=coord, nearest_mode=nearest
+    )
+    got = co.load(model)(x).ravel()
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, ort_run(model, {"x": x})[0].ravel())
+    spec = naive_resize(x[0, 0].astype(np.float64), [out], [Fraction(out, n)], "nearest", coord, nearest)
+    np.testing.assert_array_equal(got, spec)
 
 
 def test_resize_nearest_integer_upsampling_is_exact_against_onnxruntime():
@@ -205,6 +245,33 @@ def test_pad_every_mode(mode, pads, with_axes):
         assert mode == "reflect"
         return
     np.testing.assert_array_equal(got, theirs)
+
+
+@pytest.mark.parametrize(
+    ("n", "lo", "hi", "expected"),
+    [
+        (2, 3, 4, [2, 1, 2, 1, 2, 1, 2, 1, 2]),  # more than one turn on each side
+        (3, 5, 0, [2, 3, 1, 2, 3, 1, 2, 3]),
+        (3, -1, 3, [2, 3, 2, 3, 2]),  # crop first, then wrap what is left: [2, 3]
+    ],
+)
+def test_pad_wrap_is_a_torus_of_any_number_of_turns(n, lo, hi, expected):
+    # The random hunt of session 2: convlab refused these with torch's circular limit (one turn);
+    # ONNX defines wrap as a torus, and onnxruntime and numpy.pad(mode="wrap") repeat it.
+    x = np.arange(1, n + 1, dtype=np.float32).reshape(1, 1, n)
+    model = single_node("Pad", {"x": x, "pads": np.array([0, 0, lo, 0, 0, hi], np.int64)}, mode="wrap")
+    got = co.load(model)(x).ravel()
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, ort_run(model, {"x": x})[0].ravel())
+    cropped = x.ravel()[max(-lo, 0) : n - max(-hi, 0)]
+    np.testing.assert_array_equal(got, np.pad(cropped, (max(lo, 0), max(hi, 0)), mode="wrap"))
+
+
+def test_pad_wrap_of_nothing_is_refused():
+    x = np.arange(3, dtype=np.float32).reshape(1, 1, 3)
+    model = single_node("Pad", {"x": x, "pads": np.array([0, 0, -3, 0, 0, 1], np.int64)}, mode="wrap")
+    with pytest.raises(convlab.ConvlabError, match=r"wrap pads \(-3, 1\) on axis 2 of size 3 leave 0 values"):
+        co.load(model)(x)
 
 
 @given(st.lists(st.integers(1, 9), min_size=2, max_size=2))

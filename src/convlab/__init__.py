@@ -12,6 +12,7 @@ from typing import Any
 
 from . import shapes
 from ._args import ConvlabError
+from ._extras import MissingDependency
 from ._limits import (
     ResourceError,
     expansion_limit,
@@ -47,6 +48,7 @@ _SUBMODULES = ("functional", "init", "io", "lowering", "models", "nn", "quant", 
 
 __all__ = [
     "ConvlabError",
+    "MissingDependency",
     "ResourceError",
     "__version__",
     "expansion_limit",

@@ -11,6 +11,7 @@ import typing
 from collections.abc import Sequence
 
 from .._args import ConvlabError
+from .._extras import MissingDependency
 from . import (
     _demo,
     _explain_cmds,
@@ -115,7 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(command: str, err: Exception) -> int:
-    if isinstance(err, (ConvlabError, TypeError)):
+    if isinstance(err, MissingDependency):
+        # Not the arguments' fault: the message already says what to install.
+        message = str(err)
+    elif isinstance(err, (ConvlabError, TypeError)):
         # The arguments were wrong: the command's own help shows the right ones.
         message = f"{err} (see convlab {command} --help)"
     elif isinstance(err, MemoryError):

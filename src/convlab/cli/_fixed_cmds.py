@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from ._table import dumps, table
 
 # Calibration images are drawn from seeds far from the scored ones.
@@ -52,6 +53,8 @@ def run_sweep(args: argparse.Namespace) -> str:
         )
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise ConvlabError(f"--plot must end in .png, got {args.plot!r}")
+    if args.plot:  # before the sweep, not after minutes of it
+        require("matplotlib", "viz", f"--plot {args.plot}")
     tables = {Path(f).name: FormatTable.from_json(f) for f in args.formats}
     scored = [synthetic_cells(args.size, seed) for seed in range(args.images)]
     calibration = [synthetic_cells(args.size, _CALIBRATION_SEED + s)[0] for s in range(args.calibration)]
@@ -79,13 +82,10 @@ def run_sweep(args: argparse.Namespace) -> str:
 
 
 def _plot(rows, path: Path) -> None:
-    try:
-        import matplotlib
+    matplotlib = require("matplotlib", "viz", f"--plot {path}")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ConvlabError("--plot needs matplotlib (pip install matplotlib)") from None
     from ..io import atomic_path
 
     swept = [r for r in rows if r.label.startswith("W=")]

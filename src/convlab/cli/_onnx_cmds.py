@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from ._table import dumps, fmt, table
 
 DEFAULT_TOLERANCE = 1e-5
@@ -41,11 +42,10 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.set_defaults(run=run_trace)
 
 
-def _onnx():
-    try:
-        from .. import onnx
-    except ImportError as err:
-        raise ConvlabError(f"this command needs the onnx extra (pip install convlab[onnx]): {err}") from None
+def _onnx(path: str):
+    require("onnx", "onnx", f"reading {path}")
+    from .. import onnx
+
     return onnx
 
 
@@ -66,7 +66,9 @@ def _input(path_text: str, model) -> np.ndarray:
 
 
 def run_model(args: argparse.Namespace) -> str:
-    onnx = _onnx()
+    onnx = _onnx(args.model)
+    if args.compare:  # before running the model, not after
+        require("onnxruntime", None, "--compare onnxruntime")
     model = onnx.load(args.model)
     if len(model.input_names) != 1:
         raise ConvlabError(f"--input gives one array; the model has inputs {model.input_names}")
@@ -153,7 +155,7 @@ def _jump(values) -> str:
 
 
 def run_trace(args: argparse.Namespace) -> str:
-    onnx = _onnx()
+    onnx = _onnx(args.model)
     model = onnx.load(args.model)
     rows = model.trace(_shape(args.input_shape))
     if args.json:

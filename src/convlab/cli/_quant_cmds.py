@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from ..models._registry import option_choices
 from ._table import dumps, table
 from ._unet_cmds import config_from_args, config_options
@@ -151,6 +152,7 @@ def run_quantize(args: argparse.Namespace) -> str:
     from ..quant import export_onnx, layer_errors, quantize_unet
 
     _check(args)
+    require("onnx", "onnx", f"writing {args.output}")
     model = _model(args)
     scores = None
     if args.synthetic is not None:

@@ -5,22 +5,30 @@ The single-shot path: the whole image goes through the network at once
 mirrored around it when the network is unpadded); ``--tile`` hands over to
 :mod:`._tiled`. This module parses, calls and prints: what sizes a model
 takes is its size contract's business, which layouts exist the registry's.
+
+Files: the mask, and beside it ``<mask stem>_side_by_side.png`` (the image,
+then the classes coloured over it; ``--no-side-by-side`` leaves it out). A
+PNG mask is for eyes: class ``c`` of ``K`` is the grey ``round(255 c / (K - 1))``
+(0/255 for two classes). TIFF and ``.npy`` masks hold the class indices.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from ..io import (
     IMAGE_SUFFIXES,
     WeightsNote,
     atomic_group,
+    atomic_path,
     load_weights,
     read_image,
     removed_on_signals,
@@ -39,6 +47,7 @@ from ._unet_cmds import config_from_args, config_options
 __all__ = [
     "add_command",
     "fit_channels",
+    "mask_levels",
     "normalise",
     "overlap_tile_border",
     "predict",
@@ -68,13 +77,30 @@ _PALETTE = np.array(
 
 def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "segment", parents=[common], help="segment a PNG/TIFF image with U-Net weights; write the mask"
+        "segment",
+        parents=[common],
+        help="segment a PNG/TIFF image with U-Net weights; write the mask",
+        description="Segment an image with a U-Net: write the mask and, beside it, a side-by-side picture. "
+        "The files written are listed on stdout.",
     )
     p.add_argument("image", help="input image: .png, .tif or .tiff")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", "-w", help=".safetensors, .npz, .pt or .pth state_dict")
     source.add_argument("--model", help="an ONNX model instead of weights (the onnx extra): model.onnx")
-    p.add_argument("-o", "--output", required=True, help="mask file (.png, .tif, .tiff): argmax class, uint8")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the mask (argmax class per pixel, uint8): .tif, .tiff or .npy hold the class indices "
+        "0..K-1; .png is for viewers: class c of K is grey round(255*c/(K-1)), 0/255 for two classes",
+    )
+    p.add_argument(
+        "--side-by-side",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also write OUTPUT-STEM_side_by_side.png beside the mask: the image, then the classes "
+        "coloured over it (default: on; not with --tile)",
+    )
     p.add_argument(
         "--layout",
         choices=("auto", *LAYOUTS),
@@ -96,11 +122,17 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 
 def run(args: argparse.Namespace) -> str:
     if args.tile is not None:
+        if args.side_by_side:
+            raise ConvlabError(
+                "--side-by-side draws the whole image, which --tile never holds in memory; "
+                "drop --side-by-side or --tile"
+            )
         return run_tiled(args, _model)
     out = Path(args.output)
-    if out.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ConvlabError(f"--output must end in {', '.join(IMAGE_SUFFIXES)}, got {str(out)!r}")
-    side = out.with_name(f"{out.stem}_side_by_side.png")
+    if out.suffix.lower() not in _OUTPUTS:
+        raise ConvlabError(f"--output must end in {', '.join(_OUTPUTS)}, got {str(out)!r}")
+    side = out.with_name(f"{out.stem}_side_by_side.png") if args.side_by_side is not False else None
+    _require_writers(out, side)
     model, notes = _model(args)
     image = read_image(args.image)
     x = normalise(image, args.normalize)
@@ -112,20 +144,71 @@ def run(args: argparse.Namespace) -> str:
             f"the model is {model.ndim}-D but image {args.image!r} has {x.ndim - 1} spatial dimensions "
             f"(shape {fmt(image.shape)})"
         )
+    if x.ndim == 4 and out.suffix.lower() == ".png":  # before the network runs, not after
+        raise ConvlabError(
+            f"image {args.image!r} is 3-D (shape {fmt(image.shape)}): a PNG holds one plane; "
+            "write the mask as .tif, .tiff or .npy"
+        )
     logits, padded = predict(model, x, what=args.image)
     mask = to_mask(logits)
+    classes = max(2, logits.shape[0])
     # Both files or neither; a previous mask survives any failure.
     with removed_on_signals(), atomic_group():
-        write_image(mask, out)
-        write_image(side_by_side(image, mask), side)
+        _write_mask(mask, out, classes)
+        if side is not None:
+            write_image(side_by_side(image, mask), side)
     for note in notes:
         print(f"convlab segment: note: {note}", file=sys.stderr)
-    return _report(args, x, padded, mask, out, side)
+    return _report(args, x, padded, mask, out, side, classes)
+
+
+# Single-shot masks: the image formats, and .npy for class indices without any extra package.
+_OUTPUTS = (*IMAGE_SUFFIXES, ".npy")
+
+
+def _require_writers(out: Path, side: Path | None) -> None:
+    """Every package the outputs need, checked before the model runs rather than after."""
+    if out.suffix.lower() == ".png" or side is not None:
+        require("PIL.Image", "io", f"writing {side if out.suffix.lower() != '.png' else out}")
+    if out.suffix.lower() in (".tif", ".tiff"):
+        require("tifffile", "io", f"writing {out}")
+
+
+def _write_mask(mask: np.ndarray, out: Path, classes: int) -> None:
+    if out.suffix.lower() == ".npy":
+        with atomic_path(out) as tmp, open(tmp, "wb") as file:
+            np.save(file, mask, allow_pickle=False)
+    elif out.suffix.lower() == ".png":
+        write_image(mask_levels(mask, classes), out)
+    elif mask.ndim == 3:
+        # A volume: write_image takes planes and colour images, whose (H, W, 3) a volume may look like.
+        tifffile = require("tifffile", "io", f"writing {out}")
+        with atomic_path(out) as tmp:
+            tifffile.imwrite(tmp, mask, photometric="minisblack", metadata={"axes": "ZYX"})
+    else:
+        write_image(mask, out)
+
+
+def mask_levels(mask: np.ndarray, classes: int) -> np.ndarray:
+    """Class indices as the greys a viewer shows: class ``c`` of ``K`` is ``round(255 c / (K - 1))``.
+
+    The levels spread evenly over 0..255 (halves round up), so two classes
+    are 0 and 255 and every class keeps its own grey, up to 256 classes.
+
+    >>> mask_levels(np.array([[0, 1, 2]], np.uint8), 3)
+    array([[  0, 128, 255]], dtype=uint8)
+    """
+    if not 2 <= classes <= 256:
+        raise ConvlabError(f"classes must be in 2..256 for a grey PNG mask, got classes={classes}")
+    c = mask.astype(np.int64)
+    # Integer rounding of 255 c / (K - 1), halves up: no float in the way of the exact level.
+    return ((510 * c + classes - 1) // (2 * (classes - 1))).astype(np.uint8)
 
 
 def _model(args: argparse.Namespace):
     """The U-Net with the weights loaded (or the ONNX model), and the notes of loading them."""
     if args.model is not None:
+        require("onnx", "onnx", f"reading {args.model}")
         from ..onnx import load
 
         return load(args.model), []
@@ -140,9 +223,10 @@ def _model(args: argparse.Namespace):
     return model, [str(w.message) for w in caught]
 
 
-def _report(args, x: np.ndarray, padded: tuple[int, ...], mask: np.ndarray, out: Path, side: Path) -> str:
-    classes, counts = np.unique(mask, return_counts=True)
-    pixels = {int(c): int(n) for c, n in zip(classes, counts)}
+def _report(args, x, padded, mask: np.ndarray, out: Path, side: Path | None, classes: int) -> str:
+    found, counts = np.unique(mask, return_counts=True)
+    pixels = {int(c): int(n) for c, n in zip(found, counts)}
+    png = out.suffix.lower() == ".png"
     if args.json:
         return dumps(
             {
@@ -151,16 +235,27 @@ def _report(args, x: np.ndarray, padded: tuple[int, ...], mask: np.ndarray, out:
                 "input_size": x.shape[1:],
                 "network_input_size": padded,
                 "mask": str(out),
-                "side_by_side": str(side),
+                "side_by_side": None if side is None else str(side),
                 "mask_shape": mask.shape,
+                "classes": classes,
+                "mask_values": [int(v) for v in mask_levels(np.arange(classes), classes)]
+                if png
+                else list(range(classes)),
                 "class_pixels": pixels,
             }
         )
-    share = ", ".join(f"class {c}: {n / mask.size:.1%}" for c, n in pixels.items())
-    return (
-        f"{args.image}: {fmt(x.shape[1:])}, network input {fmt(padded)}\n"
-        f"mask {out} ({fmt(mask.shape)} uint8; {share})\nside by side {side}"
-    )
+    share = ", ".join(f"class {c} {n / mask.size:.1%}" for c, n in pixels.items())
+    levels = mask_levels(np.arange(classes), classes)
+    values = "/".join(map(str, levels)) if classes <= 4 else f"{levels[0]}, {levels[1]}, ..., 255"
+    stored = f"greys {values} for classes 0..{classes - 1}" if png else f"class indices 0..{classes - 1}"
+    lines = [
+        f"{args.image}: {fmt(x.shape[1:])}, network input {fmt(padded)}",
+        f"wrote {out}: the mask, {fmt(mask.shape)} uint8, {stored}",
+        *textwrap.wrap(f"pixels: {share}", 100, initial_indent="  ", subsequent_indent="    "),
+    ]
+    if side is not None:
+        lines.append(f"wrote {side}: the image | the classes coloured over it")
+    return "\n".join(lines)
 
 
 def normalise(image: np.ndarray, mode: str = "dtype") -> np.ndarray:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from ._parse import size_arg
 from ._table import dumps, fmt
 
@@ -77,6 +78,20 @@ def _source(path: str):
     return path
 
 
+def _require_packages(args: argparse.Namespace, out: Path) -> None:
+    """Every package the run needs, checked before the model is loaded."""
+    if args.workers is not None or args.scheduler is not None:
+        flag = f"--workers {args.workers}" if args.workers is not None else f"--scheduler {args.scheduler}"
+        require("dask.distributed", "dask", flag)
+    for path in (Path(args.image), out):
+        if path.suffix.lower() in (".tif", ".tiff"):
+            require("tifffile", "io", f"{'writing' if path is out else 'reading'} {path}")
+        elif path.suffix.lower() == ".zarr":
+            require("zarr", "zarr", f"{'writing' if path is out else 'reading'} {path}")
+        elif path.suffix.lower() == ".png":
+            require("PIL.Image", "io", f"reading {path}")
+
+
 def run_tiled(args: argparse.Namespace, load_model) -> str:
     """Segment ``args.image`` by overlap-tile; ``load_model(args)`` gives ``(model, notes)``."""
     from ..tiling import TilingStats, predict_tiled
@@ -87,6 +102,9 @@ def run_tiled(args: argparse.Namespace, load_model) -> str:
         raise ConvlabError(f"with --tile, --output must end in {', '.join(_OUTPUTS)}, got {str(out)!r}")
     if args.workers is not None and args.scheduler is not None:
         raise ConvlabError("give --workers (a local cluster) or --scheduler (an existing one), not both")
+    if args.workers is not None and args.workers < 1:
+        raise ConvlabError(f"--workers must be at least 1, got {args.workers}")
+    _require_packages(args, out)
     model, notes = load_model(args)
     if not model.size_contract.exact:
         notes.append(
@@ -103,9 +121,7 @@ def run_tiled(args: argparse.Namespace, load_model) -> str:
         )
 
     if args.workers is not None:
-        if args.workers < 1:
-            raise ConvlabError(f"--workers must be at least 1, got {args.workers}")
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client, LocalCluster  # required above
 
         with LocalCluster(n_workers=args.workers, threads_per_worker=1) as cluster, Client(cluster) as client:
             run(client)
@@ -136,6 +152,6 @@ def _report(args, spatial, stats, out: Path, notes: list[str]) -> str:
     lines = [
         f"{args.image}: {fmt(spatial)}, {stats.tiles} tiles of {fmt(plan.window)} "
         f"({fmt(plan.stride)} kept, halo {fmt(plan.halo)}) in {stats.total:.1f} s",
-        f"mask {out} ({fmt(tuple(spatial))} uint8, written tile by tile)",
+        f"wrote {out}: the mask, {fmt(tuple(spatial))} uint8 class indices, written tile by tile",
     ]
     return "\n".join(lines)

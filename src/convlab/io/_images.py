@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from .._limits import check_memory
 from ._atomic import atomic_path
 
@@ -57,17 +58,22 @@ def read_image(path: str | os.PathLike, /) -> np.ndarray:
     kind = _kind(path, "read")
     if not path.is_file():
         raise ImageFileError(f"image {str(path)!r} does not exist or is not a file")
+    # Imported before the decoder's try: a missing package is not a damaged file.
+    codec = _codec(kind, f"reading {path}")
     try:
-        return _read_png(path) if kind == "png" else _read_tiff(path)
+        return _read_png(path, codec) if kind == "png" else _read_tiff(path, codec)
     except ConvlabError as err:
         raise ImageFileError(f"cannot read image {str(path)!r}: {err}") from None
     except Exception as err:  # decoders report damage in many exception types
         raise ImageFileError(f"cannot read image {str(path)!r}: {type(err).__name__}: {err}") from None
 
 
-def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image
+def _codec(kind: str, what: str):
+    """Pillow's ``Image`` module for PNG, ``tifffile`` for TIFF (both in the ``io`` extra)."""
+    return require("PIL.Image", "io", what) if kind == "png" else require("tifffile", "io", what)
 
+
+def _read_png(path: Path, Image) -> np.ndarray:
     with Image.open(path) as image:
         if image.format != "PNG":
             raise ConvlabError(f"the file is a {image.format} image, not a PNG")
@@ -88,9 +94,7 @@ def _check_decoded(nbytes: int) -> None:
     check_memory(nbytes, "decoding the whole image (read it in tiles: convlab segment --tile)")
 
 
-def _read_tiff(path: Path) -> np.ndarray:
-    import tifffile
-
+def _read_tiff(path: Path, tifffile) -> np.ndarray:
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         _check_decoded(math.prod(series.shape) * series.dtype.itemsize)
@@ -132,15 +136,12 @@ def write_image(array: np.ndarray, path: str | os.PathLike, /) -> None:
         raise ImageFileError(
             f"cannot write image {str(path)!r}: PNG takes uint8 (or grey uint16), got {array.dtype}"
         )
+    codec = _codec(kind, f"writing {path}")
     try:
         with atomic_path(path) as tmp:
             if kind == "png":
-                from PIL import Image
-
-                Image.fromarray(array).save(tmp, format="PNG")
+                codec.fromarray(array).save(tmp, format="PNG")
             else:
-                import tifffile
-
-                tifffile.imwrite(tmp, array, photometric="rgb" if array.ndim == 3 else "minisblack")
+                codec.imwrite(tmp, array, photometric="rgb" if array.ndim == 3 else "minisblack")
     except OSError as err:
         raise ImageFileError(f"cannot write image {str(path)!r}: {err.strerror or err}") from None

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError, describe
+from .._extras import require
 from .._limits import check_expansion
 from ._atomic import atomic_path
 from ._safetensors import read_safetensors, safetensors_bytes
@@ -89,6 +90,8 @@ def load_weights(path: str | os.PathLike, /) -> dict[str, np.ndarray]:
     kind = _format(path)
     if not path.is_file():
         raise WeightsFileError(f"weights file {str(path)!r} does not exist or is not a file")
+    if kind == "torch":  # before the reader's try: a missing package is not a damaged file
+        require("torch", None, f"reading {path}", instead="or convert the file to .safetensors or .npz")
     try:
         tensors, notes = _READERS[kind](path)
         tensors, more = _normalise(tensors)
@@ -171,13 +174,8 @@ def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
 
 
 def _read_torch(path: Path) -> tuple[dict, list[str]]:
-    try:
-        import torch
-    except ImportError:
-        raise ConvlabError(
-            "reading .pt/.pth files needs PyTorch (pip install torch); "
-            "or convert the file to .safetensors or .npz"
-        ) from None
+    import torch  # load_weights has required it
+
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -338,6 +336,8 @@ def save_weights(state_dict: Mapping[str, np.ndarray], path: str | os.PathLike, 
         if array.dtype.kind not in "biuf":
             raise WeightsFileError(f"state_dict[{name!r}] must be numeric, got dtype {array.dtype}")
         arrays[name] = array
+    if kind == "torch":
+        require("torch", None, f"writing {path}", instead="or write .safetensors or .npz")
     try:
         with atomic_path(path) as tmp:
             _WRITERS[kind](arrays, tmp)
@@ -354,10 +354,8 @@ def _write_npz(arrays: dict[str, np.ndarray], tmp: Path) -> None:
 
 
 def _write_torch(arrays: dict[str, np.ndarray], tmp: Path) -> None:
-    try:
-        import torch
-    except ImportError:
-        raise ConvlabError("writing .pt/.pth files needs PyTorch; use .safetensors or .npz") from None
+    import torch  # save_weights has required it
+
     torch.save({name: torch.from_numpy(np.array(a, order="C")) for name, a in arrays.items()}, tmp)
 
 

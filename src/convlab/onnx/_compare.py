@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 
-from .._args import ConvlabError
+from .._extras import require
 from ..io import atomic_path
+from ._proto import onnx
 
 __all__ = ["NodeDifference", "compare_onnxruntime", "dump_tensors"]
 
@@ -87,12 +87,7 @@ def compare_onnxruntime(
     model, feeds: dict[str, np.ndarray]
 ) -> tuple[list[NodeDifference], dict[str, np.ndarray]]:
     """Per tensor in topological order, convlab against onnxruntime; and convlab's values."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ConvlabError(
-            "--compare onnxruntime needs the onnxruntime package (pip install onnxruntime)"
-        ) from None
+    onnxruntime = require("onnxruntime", None, "--compare onnxruntime")
     ours = model.run(feeds, keep="all")
     options = onnxruntime.SessionOptions()
     # Graph optimisations fuse nodes (Conv+BN, Conv+Relu) and drop their

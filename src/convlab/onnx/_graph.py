@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import onnx
 
+from ._proto import onnx
 from ._tensors import OnnxModelError, check_elements, element_dtype, tensor_to_array
 
 __all__ = ["Graph", "Node", "ValueInfo", "build_graph"]

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from .._args import ConvlabError
 from ..shapes import SizeContract
 from ._graph import Graph, build_graph
+from ._proto import onnx
 from ._registry import OPS
 from ._tensors import OnnxModelError
 from ._trace import OnnxTraceRow, shape_pass, trace_rows

@@ -1,7 +1,9 @@
 """Pad, CenterCropPad and Col2Im on convlab.functional's pad and fold.
 
-ONNX's Pad modes map to convlab's: constant, reflect, edge (replicate), wrap
-(circular); negative pads crop. CenterCropPad follows ONNX, which *floors*
+ONNX's Pad modes map to convlab's: constant, reflect, edge (replicate); negative
+pads crop. ``wrap`` is the torus ONNX defines: crop, then repeat the rest any
+number of times (onnxruntime and onnx.reference do; torch's ``circular``,
+convlab.functional's rule, wraps at most once). CenterCropPad follows ONNX, which *floors*
 the offset of an odd crop (``(n - size) // 2`` pixels dropped at the start),
 where torchvision's ``center_crop`` (and :func:`convlab.transforms.center_crop`)
 rounds half to even: for ``n - size = 3`` ONNX drops 1 pixel first,
@@ -16,6 +18,7 @@ import numpy as np
 
 from .. import functional as F
 from .._args import ConvlabError
+from .._limits import check_memory
 from ..shapes import conv_output_size
 from ._conv_ops import to_torch_pad
 from ._registry import MAX_OPSET, Meta, OpSpec, dtype_of, ints_of, register, shape_of, value_of
@@ -49,9 +52,28 @@ def _pad_run(node, inputs):
     else:
         value = inputs[2] if len(inputs) > 2 and inputs[2] is not None else 0
         value = value_of(value, "constant_value").reshape(-1)[0] if np.size(value) else 0
+    if mode == "circular":
+        return (_wrap(x, pairs),)
     first = next((i for i, p in enumerate(pairs) if p != (0, 0)), x.ndim)
     kwargs = {"value": float(value)} if mode == "constant" else {}
     return (F.pad(x, to_torch_pad(tuple(pairs[first:])), mode=mode, **kwargs),)
+
+
+def _wrap(x: np.ndarray, pairs) -> np.ndarray:
+    """ONNX's ``wrap``: crop the negative pads, then index what is left as a torus along each axis."""
+    kept = [n - max(-lo, 0) - max(-hi, 0) for n, (lo, hi) in zip(x.shape, pairs)]
+    for axis, (n, keep, (lo, hi)) in enumerate(zip(x.shape, kept, pairs)):
+        if keep < 0 or (keep == 0 and (lo > 0 or hi > 0)):
+            raise ConvlabError(
+                f"wrap pads ({lo}, {hi}) on axis {axis} of size {n} leave {max(keep, 0)} values to repeat"
+            )
+    out = [k + max(lo, 0) + max(hi, 0) for k, (lo, hi) in zip(kept, pairs)]
+    check_memory(x.dtype.itemsize * math.prod(out), f"Pad's output of shape {tuple(out)}")
+    x = x[tuple(slice(max(-lo, 0), max(-lo, 0) + k) for k, (lo, _) in zip(kept, pairs))]
+    for axis, (k, (lo, hi)) in enumerate(zip(kept, pairs)):
+        if lo > 0 or hi > 0:
+            x = np.take(x, np.arange(-max(lo, 0), k + max(hi, 0)) % k, axis=axis)
+    return x
 
 
 def _pad_shape(node, inputs):

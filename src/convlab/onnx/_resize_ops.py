@@ -3,9 +3,14 @@
 The spec maps output coordinate ``x`` of an axis to ``x_original`` in the
 input (``coordinate_transformation_mode``), then takes a neighbour
 (``nearest_mode``) or blends the two neighbours (linear), clamped to the
-input. Coordinates are computed in float64 from the float32 scale. Linear
-resizing is applied axis by axis (separably); onnxruntime blends the 2^d
-neighbours at once, so linear results agree to rounding, nearest exactly.
+input. The scale is exact: the float32 ``scales`` as stored, or the ratio
+``sizes / input`` as a fraction. Nearest modes take their neighbour from the
+exact coordinate (a rounding on an exact tie or integer picks the spec's
+neighbour, where float arithmetic may step across it: 6 -> 4 ``asymmetric``
+``floor`` maps output 2 to exactly 3, which ``2 / float32(2/3)`` makes
+2.9999998); linear blends use float64 coordinates. Linear resizing is applied
+axis by axis (separably); onnxruntime blends the 2^d neighbours at once, so
+linear results agree to rounding.
 """
 
 from __future__ import annotations
@@ -47,22 +52,22 @@ def _plan(node, inputs):
     count = len(scales if sizes is None else sizes)
     if count != len(axes):
         raise ConvlabError(f"scales/sizes must have {len(axes)} values (one per axis), got {count}")
-    plan = [(n, n, 1.0) for n in shape]
+    plan = [(n, n, Fraction(1)) for n in shape]
     if sizes is not None:
-        ratios = [int(s) / shape[a] for a, s in zip(axes, sizes)]
+        ratios = [Fraction(int(s), shape[a]) for a, s in zip(axes, sizes)]
         policy = node.attr("keep_aspect_ratio_policy", "stretch")
         if policy != "stretch":
             ratio = min(ratios) if policy == "not_larger" else max(ratios)
-            sizes = [math.floor(ratio * shape[a] + 0.5) for a in axes]
+            sizes = [math.floor(ratio * shape[a] + Fraction(1, 2)) for a in axes]
             ratios = [ratio] * len(axes)
         for a, s, r in zip(axes, sizes, ratios):
-            plan[a] = (shape[a], int(s), float(np.float32(r)))
+            plan[a] = (shape[a], int(s), r)
     else:
         for a, s in zip(axes, scales):
             s = float(np.float32(s))
-            if s <= 0:
-                raise ConvlabError(f"scales must be positive, got {scales.tolist()}")
-            plan[a] = (shape[a], math.floor(shape[a] * s), s)
+            if not s > 0 or not math.isfinite(s):
+                raise ConvlabError(f"scales must be positive and finite, got {scales.tolist()}")
+            plan[a] = (shape[a], math.floor(shape[a] * Fraction(s)), Fraction(s))
     if any(out < 1 for _, out, _ in plan):
         raise ConvlabError(f"the output would have shape {tuple(out for _, out, _ in plan)}")
     roi = None if roi is None or value_of(roi, "roi").size == 0 else value_of(roi, "roi").astype(np.float64)
@@ -103,6 +108,45 @@ def original_coordinates(
     return np.full(x.shape, 0.5 * (start + end) * (n - 1))
 
 
+def exact_coordinates(mode: str, n: int, out: int, scale: Fraction, roi, x=None) -> list:
+    """:func:`original_coordinates` of the output indices ``x`` (default: all) as exact fractions.
+
+    >>> [str(c) for c in exact_coordinates("asymmetric", 6, 4, Fraction(4, 6), (0.0, 1.0))]
+    ['0', '3/2', '3', '9/2']
+    """
+    half = Fraction(1, 2)
+    x = range(out) if x is None else x
+    if mode in ("half_pixel", "pytorch_half_pixel"):
+        if mode == "pytorch_half_pixel" and out == 1:
+            return [Fraction(0) for _ in x]
+        return [(o + half) / scale - half for o in x]
+    if mode == "half_pixel_symmetric":
+        offset = Fraction(n, 2) * (1 - out / (scale * n))
+        return [offset + (o + half) / scale - half for o in x]
+    if mode == "align_corners":
+        return [Fraction(o * (n - 1), out - 1) if out > 1 else Fraction(0) for o in x]
+    if mode == "asymmetric":
+        return [o / scale for o in x]
+    start, end = (Fraction(float(v)) for v in roi)
+    if out > 1:
+        return [start * (n - 1) + o * (end - start) * (n - 1) / (out - 1) for o in x]
+    return [half * (start + end) * (n - 1) for _ in x]
+
+
+def exact_nearest(coordinates: list, mode: str, scale: Fraction) -> np.ndarray:
+    """The neighbour of each exact coordinate, before clamping (:func:`nearest_index` without rounding)."""
+    half = Fraction(1, 2)
+    if mode == "round_prefer_floor":
+        picks = [math.ceil(c - half) for c in coordinates]
+    elif mode == "round_prefer_ceil":
+        picks = [math.floor(c + half) for c in coordinates]
+    elif mode == "floor" or (mode == "simple" and scale >= 1):
+        picks = [math.floor(c) for c in coordinates]
+    else:
+        picks = [math.ceil(c) for c in coordinates]
+    return np.array(picks, dtype=np.int64)
+
+
 def nearest_index(x: np.ndarray, mode: str, scale: float) -> np.ndarray:
     """The neighbour each coordinate takes, before clamping to the input."""
     if mode == "round_prefer_floor":
@@ -121,7 +165,7 @@ def _axis_coordinates(node, plan, axes, roi):
         if out == n and scale == 1.0 and mode != "tf_crop_and_resize":
             continue
         box = (0.0, 1.0) if roi is None else (roi[axes.index(a)], roi[len(axes) + axes.index(a)])
-        yield a, n, out, scale, original_coordinates(mode, n, out, scale, box)
+        yield a, n, out, scale, box, original_coordinates(mode, n, out, float(scale), box)
 
 
 def _resize_run(node, inputs):
@@ -135,7 +179,7 @@ def _resize_run(node, inputs):
         # float32 weight product, so the two differ by an ulp or so).
         x = x.astype(np.float64)
     outside = None
-    for a, n, _out, scale, coords in _axis_coordinates(node, plan, axes, roi):
+    for a, n, out, scale, box, coords in _axis_coordinates(node, plan, axes, roi):
         if linear:
             c = np.clip(coords, 0, n - 1)
             lo = np.floor(c).astype(np.int64)
@@ -143,8 +187,10 @@ def _resize_run(node, inputs):
             hi = np.minimum(lo + 1, n - 1)
             x = np.take(x, lo, axis=a) * (1 - w) + np.take(x, hi, axis=a) * w
         else:
-            index = np.clip(nearest_index(coords, _nearest_mode(node), scale), 0, n - 1).astype(np.int64)
+            exact = exact_coordinates(_coordinate_mode(node), n, out, scale, box)
+            index = np.clip(exact_nearest(exact, _nearest_mode(node), scale), 0, n - 1)
             x = np.take(x, index, axis=a)
+            coords = np.array([float(c) for c in exact])
         if _coordinate_mode(node) == "tf_crop_and_resize":
             bad = ((coords < 0) | (coords > n - 1)).reshape((-1,) + (1,) * (x.ndim - 1 - a))
             outside = bad if outside is None else (outside | bad)
@@ -162,13 +208,13 @@ def _axis_map(mode, nearest, linear, n, out, scale, box):
     """Output index -> input indices along one axis, for any index (the trace's extended plane), unclamped."""
 
     def coord(o: int) -> float:
-        return float(original_coordinates(mode, n, out, scale, box, np.array([o]))[0])
+        return float(original_coordinates(mode, n, out, float(scale), box, np.array([o]))[0])
 
     def reads(o: int) -> list[int]:
-        x = coord(o)
         if linear:
+            x = coord(o)
             return sorted({math.floor(x), math.ceil(x)})
-        return [int(nearest_index(np.array([x]), nearest, scale)[0])]
+        return [int(exact_nearest(exact_coordinates(mode, n, out, scale, box, [o]), nearest, scale)[0])]
 
     return index_map(reads, Fraction(n, out))
 

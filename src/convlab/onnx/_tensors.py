@@ -13,11 +13,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from .._args import ConvlabError
 from .._limits import check_memory
+from ._proto import numpy_helper, onnx
 
 __all__ = ["MAX_ELEMENTS", "OnnxModelError", "check_elements", "element_dtype", "tensor_to_array"]
 

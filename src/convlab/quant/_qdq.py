@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from ._ptq import QNode, QuantizedUNet
 
 __all__ = ["export_onnx", "onnx_model"]
@@ -41,9 +42,8 @@ class _Graph:
     """Node and initializer lists with unique names."""
 
     def __init__(self, form: str):
-        from onnx import helper, numpy_helper
-
-        self.helper, self.numpy_helper, self.form = helper, numpy_helper, form
+        onnx = require("onnx", "onnx", "exporting a quantized U-Net to ONNX")
+        self.helper, self.numpy_helper, self.form = onnx.helper, onnx.numpy_helper, form
         self.nodes, self.inits, self.names = [], [], set()
 
     def dq(self, tensor: str, scale: str, zero_point: str, **attrs) -> str:
@@ -227,8 +227,8 @@ def onnx_model(qnet: QuantizedUNet, input_shape, *, form: str = "qoperator"):
     >>> [o.name for o in onnx_model(qnet, (1, 1, 8, 8)).graph.output]
     ['codes', 'logits']
     """
-    from onnx import TensorProto, checker, helper
-
+    onnx = require("onnx", "onnx", "exporting a quantized U-Net to ONNX")
+    TensorProto, checker, helper = onnx.TensorProto, onnx.checker, onnx.helper
     shape = tuple(int(v) for v in input_shape)
     if len(shape) != 4 or qnet.ndim != 2 or shape[1] != qnet.in_channels or min(shape) < 1:
         raise ConvlabError(

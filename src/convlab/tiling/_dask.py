@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 
 from .._args import ConvlabError
+from .._extras import require
 from ._tile import expected_output, run_tile
 
 __all__ = ["run_distributed"]
@@ -28,7 +29,7 @@ def _remote_tile(model, source, tile, expected, labels, dtype):
 
 def _connect(scheduler):
     """``(client, owned)``: the given client, or one connected to an address and closed afterwards."""
-    from dask.distributed import Client
+    Client = require("dask.distributed", "dask", "running the tiles on a Dask scheduler").Client
 
     if isinstance(scheduler, Client):
         return scheduler, False
@@ -47,7 +48,7 @@ def _connect(scheduler):
 
 def run_distributed(model, source, sink, plan, progress, labels, dtype, stats, scheduler) -> None:
     """Run every tile of ``plan`` on the cluster and write each core to ``sink`` as it arrives."""
-    from dask.distributed import as_completed
+    as_completed = require("dask.distributed", "dask", "running the tiles on a Dask scheduler").as_completed
 
     client, owned = _connect(scheduler)
     try:

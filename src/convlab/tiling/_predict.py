@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from ..io import removed_on_signals
 from ._contracts import size_contract_of
 from ._plan import TilePlan, plan_tiles
@@ -172,6 +173,8 @@ def predict_tiled(
     if dtype is None:
         dtype = np.float64 if source.dtype == np.float64 else np.float32
     dtype = _window_dtype(dtype)
+    if scheduler is not None:  # before the output file is reserved
+        require("dask.distributed", "dask", "running the tiles on a Dask scheduler")
     with removed_on_signals():
         sink = DeferredSink(out, plan.image, plan.stride, dtype, labels)
         bar = make_progress(progress, plan.total)

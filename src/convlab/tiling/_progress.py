@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from .._extras import require
+
 __all__ = ["Progress", "make_progress"]
 
 
@@ -45,7 +47,7 @@ def make_progress(progress: object, total: int, description: str = "tiles") -> P
         except ImportError:
             return Progress(total)
     elif progress is True:
-        from tqdm import tqdm
+        tqdm = require("tqdm", "progress", "progress=True (a progress bar)").tqdm
     elif progress is False:
         return Progress(total)
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError, describe
+from .._extras import require
 from ..io import discard, file_size_limit_as_error, reserve_beside, reserve_space
 
 __all__ = ["ArraySink", "DeferredSink", "MappedFileSink", "Sink", "ZarrSink", "check_out", "open_sink"]
@@ -96,8 +97,7 @@ class MappedFileSink(Sink):
         if self.target.suffix.lower() == ".npy":
             mapped = np.lib.format.open_memmap(self.tmp, "w+", self.dtype, self.shape)
         else:
-            import tifffile
-
+            tifffile = _writer(".tif", f"writing {os.fspath(self.target)}")
             big = self.dtype.itemsize * int(np.prod(self.shape)) > 2**32 - 2**25
             mapped = tifffile.memmap(
                 self.tmp, shape=self.shape, dtype=self.dtype, photometric="minisblack", bigtiff=big
@@ -132,8 +132,7 @@ class ZarrSink(Sink):
     """A zarr directory store, chunked like the tiles, written under a temporary name."""
 
     def __init__(self, target: Path, shape: tuple[int, ...], dtype: np.dtype, chunks: tuple[int, ...]):
-        import zarr
-
+        zarr = _writer(".zarr", f"writing {os.fspath(target)}")
         if target.exists() and not _is_zarr(target):
             raise ConvlabError(f"out {os.fspath(target)!r} exists and is not a zarr store; not replacing it")
         self.target, self.tmp = target, _temporary(target, directory=True)
@@ -176,6 +175,14 @@ def check_out(out) -> None:
         raise ConvlabError(
             f"out {os.fspath(target)!r}: the directory {os.fspath(target.parent)!r} does not exist"
         )
+    _writer(suffix, f"writing {os.fspath(target)}")
+
+
+def _writer(suffix: str, what: str):
+    """tifffile for TIFF (the ``io`` extra), zarr for .zarr (the ``zarr`` extra), None for .npy."""
+    if suffix in (".tif", ".tiff"):
+        return require("tifffile", "io", what)
+    return require("zarr", "zarr", what) if suffix == ".zarr" else None
 
 
 class DeferredSink(Sink):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._args import ConvlabError
+from .._extras import require
 from .._limits import check_memory
 from ._tiff_segments import read_page_box
 
@@ -133,8 +134,8 @@ class TiffSource(Source):
         return {**self.__dict__, "_store": None}
 
     def read_box(self, box):
-        import tifffile
-
+        # Required again here: a Dask worker may run in another environment.
+        tifffile = require("tifffile", "io", f"reading {self.path}")
         try:
             import zarr
         except ImportError:
@@ -144,7 +145,8 @@ class TiffSource(Source):
             # A layout the segment reader does not cover: the whole series, bounded.
             check_memory(
                 math.prod(self.shape) * self.dtype.itemsize,
-                f"decoding the whole TIFF {self.path!r} for one window (install zarr to read it by strips)",
+                f"decoding the whole TIFF {self.path!r} for one window "
+                "(pip install 'convlab[zarr]' reads it by strips)",
             )
             return self._lift(np.asarray(tifffile.imread(self.path)[self._box(box)]))
         if self._store is None:
@@ -169,16 +171,16 @@ def _open_path(path: Path, ndim: int) -> Source:
         )
     if not path.exists():
         raise ConvlabError(f"image {os.fspath(path)!r} does not exist")
+    # Before the reader's try: a missing package is not an unreadable file.
+    reader = _reader(suffix, f"reading {os.fspath(path)}")
     try:
         if suffix == ".npy":
             array = np.load(path, mmap_mode="r")
             return _from_memmap(array, _channels_first(array.shape, ndim))
         if suffix in (".tif", ".tiff"):
-            return _open_tiff(path, ndim)
+            return _open_tiff(path, ndim, reader)
         if suffix == ".zarr":
-            import zarr
-
-            array = zarr.open_array(path, mode="r")
+            array = reader.open_array(path, mode="r")
             return ArraySource(array, _channels_first(array.shape, ndim))
     except (OSError, ValueError, KeyError) as err:
         raise ConvlabError(f"image {os.fspath(path)!r} cannot be read: {err}") from None
@@ -187,9 +189,14 @@ def _open_path(path: Path, ndim: int) -> Source:
     )
 
 
-def _open_tiff(path: Path, ndim: int) -> Source:
-    import tifffile
+def _reader(suffix: str, what: str):
+    """tifffile for TIFF (the ``io`` extra), zarr for .zarr (the ``zarr`` extra), None for .npy."""
+    if suffix in (".tif", ".tiff"):
+        return require("tifffile", "io", what)
+    return require("zarr", "zarr", what) if suffix == ".zarr" else None
 
+
+def _open_tiff(path: Path, ndim: int, tifffile) -> Source:
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         first = _channels_first(series.shape, ndim)

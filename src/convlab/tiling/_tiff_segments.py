@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._extras import require
+
 __all__ = ["read_page_box"]
 
 
@@ -33,7 +35,7 @@ def read_page_box(path: str, index: tuple[slice, ...]) -> np.ndarray | None:
 
     Memory: the box and one decoded segment at a time.
     """
-    import tifffile
+    tifffile = require("tifffile", "io", f"reading {path}")
 
     with tifffile.TiffFile(path) as tif:
         page = _simple_page(tif, tif.series[0])

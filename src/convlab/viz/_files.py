@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .._args import ConvlabError
 from ..io import write_bytes_atomic
-from ._raster import MAX_SHEET_PIXELS, gif_bytes, png_bytes, sheet_size
+from ._raster import MAX_SHEET_PIXELS, gif_bytes, pil, png_bytes, sheet_size
 from ._scene import PictureTooLarge, Scene
 from ._svg import svg_text
 
@@ -22,6 +22,8 @@ def picture_format(path: str | os.PathLike) -> str:
         raise ConvlabError(f"output must end in .png, .gif or .svg, got output={str(path)!r}")
     if not target.parent.is_dir():
         raise ConvlabError(f"output directory does not exist: {str(target.parent)!r}")
+    if suffix in (".png", ".gif"):
+        pil()  # Pillow, checked before any frame is drawn
     return suffix
 
 

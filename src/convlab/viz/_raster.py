@@ -13,6 +13,7 @@ import math
 from functools import lru_cache
 
 from .._args import ConvlabError
+from .._extras import require
 from ._scene import HATCH, Line, Rect, Scene, Text, flatten
 
 BACKGROUND = "#ffffff"
@@ -23,13 +24,10 @@ MAX_GIF_PIXELS = 200_000_000
 
 def pil():
     """The ``PIL`` modules, or a clear error naming the extra to install."""
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-    except ImportError:
-        raise ConvlabError(
-            "PNG and GIF pictures need Pillow: pip install 'convlab[viz]' (or write an .svg file)"
-        ) from None
-    return Image, ImageDraw, ImageFont
+    what, instead = "writing PNG and GIF pictures", "or write an .svg file"
+    return tuple(
+        require(f"PIL.{name}", "viz", what, instead=instead) for name in ("Image", "ImageDraw", "ImageFont")
+    )
 
 
 @lru_cache(maxsize=1)
