@@ -122,15 +122,26 @@ def blas_threads() -> int | None:
     return None if controls is None else controls[0]()
 
 
-def pool_instead(threads: int) -> bool:
+# The largest matrix a chunk's GEMM multiplies by for which single-threaded
+# GEMMs on the pool beat BLAS's own threads. Each pool thread streams the whole
+# weight matrix through its core for every chunk, where BLAS's threads split
+# it. Measured on a quiet 2-core box (2 threads, float32, U-Net layers): 3x3
+# convs pooled/BLAS-threaded 0.94 at 64 and 128 channels, 1.0 at 256, 0.94 at
+# 512 (1 MiB a tap), 1.90 at 1024 (4 MiB a tap); 2x2 up-convs 0.70 at 128->64,
+# 0.86 at 256->128 (512 KiB), 1.2 at 512->256 (2 MiB), 1.75 at 1024->512.
+POOL_MAX_WEIGHT = 1 << 20
+
+
+def pool_instead(threads: int, weight_bytes: int = 0) -> bool:
     """Whether a pool of ``threads`` may run single-threaded GEMMs in place of BLAS's own threads.
 
     Only when BLAS would use exactly as many threads: a user's (or a
     benchmark's) ``OPENBLAS_NUM_THREADS`` is kept, and a machine with more
     cores than the pool (:func:`._threads.thread_count` stops at 8) keeps
-    BLAS's threading.
+    BLAS's threading; and only while each GEMM's ``weight_bytes`` matrix stays
+    within :data:`POOL_MAX_WEIGHT`.
     """
-    return threads > 1 and blas_threads() == threads
+    return threads > 1 and weight_bytes <= POOL_MAX_WEIGHT and blas_threads() == threads
 
 
 @contextlib.contextmanager

@@ -99,7 +99,9 @@ def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
         out += bias[:, 0]
     per_position = out.shape[1] * taps(image) * x.dtype.itemsize
     # Disjoint taps: chunks write disjoint pixels and may run at once.
-    threads = pool_threads(per_position) if store else 1
+    # Each chunk's GEMM multiplies by one group's (C_in/g, C_out/g * taps) weight matrix.
+    weight = args.w.nbytes // args.groups
+    threads = pool_threads(per_position, weight) if store else 1
     chunk = _chunk_runner(args, out, bias if in_cols else None, store)
     run_chunks(chunk, chunks(x.shape[0], x.shape[2:], per_position), threads)
     if bias is not None and store and not in_cols:

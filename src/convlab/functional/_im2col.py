@@ -81,7 +81,7 @@ def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None 
     (n, c_in), c_out, k = x.shape[:2], w.shape[0], taps(args.image)
     out = np.empty((n, c_out, *out_shape), dtype=args.policy.accumulate)
     wmat = w.reshape(groups, c_out // groups, c_in // groups * k)
-    threads = pool_threads(workspace(args)) if out.dtype.kind == "f" else 1
+    threads = pool_threads(workspace(args), wmat[0].nbytes) if out.dtype.kind == "f" else 1
 
     def chunk(item: tuple[slice, tuple[slice, ...]]) -> None:
         batch, box = item
@@ -97,19 +97,19 @@ def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None 
     return out
 
 
-def pool_threads(bytes_per_position: int) -> int:
+def pool_threads(bytes_per_position: int, weight_bytes: int) -> int:
     """Threads for the chunks :func:`._workspace.chunks` makes of ``bytes_per_position`` each.
 
     The pool's when one chunk per thread fits the workspace limit, chunks
     hold at least a thousand positions (thinner GEMMs lose more than the pool
-    gains) and the pool may stand in for BLAS's threads
-    (:func:`._blas.pool_instead`); else 1. The chunks are the same either way,
+    gains) and the pool may stand in for BLAS's threads on GEMMs by a
+    ``weight_bytes`` matrix (:func:`._blas.pool_instead`); else 1. The chunks are the same either way,
     so the result does not depend on the thread count: a chunk's GEMM of
     another width may round differently (BLAS's edge kernels), and tiles of
     an image must give the whole image's values.
     """
     threads = thread_count()
-    if not _blas.pool_instead(threads):
+    if not _blas.pool_instead(threads, weight_bytes):
         return 1
     positions = chunk_positions(bytes_per_position)
     fits = threads * positions * bytes_per_position <= get_workspace_limit()

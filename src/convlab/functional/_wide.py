@@ -212,7 +212,8 @@ def _plan(args: ConvArgs) -> tuple[int, int]:
     """(threads, rows per chunk): the pool with single-threaded GEMMs where it can run, else one thread."""
     serial = (1, _rows(args))
     threads = thread_count()
-    if args.groups != 1 or _blas.gemm(args.x.dtype) is None or not _blas.pool_instead(threads):
+    tap_weight = args.w.shape[0] * args.w.shape[1] * args.w.itemsize  # each GEMM's matrix
+    if args.groups != 1 or _blas.gemm(args.x.dtype) is None or not _blas.pool_instead(threads, tap_weight):
         return serial
     extent = _extent(args)
     copy, per_position = _bytes(args, extent)
