@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from convlab import shapes
 from convlab._args import ConvlabError
+from test_shapes_solve_rf import chains as layer_chains
 
 torch = pytest.importorskip("torch")
 
@@ -46,15 +47,8 @@ def _support_range(net, n: int, vectorize: bool = False) -> tuple[int, int]:
 
 @st.composite
 def chains(draw):
-    layers = []
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["conv", "pool", "convtranspose"]))
-        k = draw(st.integers(1, 4))
-        s = draw(st.integers(1, 3))
-        d = draw(st.integers(1, 2)) if kind != "pool" else 1
-        p = draw(st.integers(0, k // 2))
-        layers.append(shapes.Layer(kind, k, s, p, d))
-    return layers, draw(st.integers(1, 40))
+    """test_shapes_solve_rf's chains of layers, with an input size."""
+    return draw(layer_chains()), draw(st.integers(1, 40))
 
 
 @settings(max_examples=50)
