@@ -229,7 +229,10 @@ class OnnxModel:
         for step, node in enumerate(self.graph.nodes):
             ins = [values[n] if n else None for n in node.inputs]
             try:
-                outs = OPS[(node.domain, node.op_type)].run(node, ins)
+                # ONNX operators are IEEE arithmetic: NaN and inf propagate without a
+                # warning, as in onnxruntime (and torch for the ops it shares).
+                with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                    outs = OPS[(node.domain, node.op_type)].run(node, ins)
             except (ConvlabError, TypeError) as err:
                 shapes = [None if v is None else np.shape(v) for v in ins]
                 raise ConvlabError(f"{node.label()} (inputs of shapes {shapes}): {err}") from None
