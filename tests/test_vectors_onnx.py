@@ -236,3 +236,24 @@ def test_a_graph_of_two_inputs_takes_a_dict(tmp_path):
     entries = write_onnx_vectors(model, {"x": a, "y2": 2 * a}, tmp_path / "v")
     assert [(e.tensor, e.source) for e in entries] == [("input", "x"), ("b", "y2"), ("output", "y")]
     np.testing.assert_array_equal(read_entry(entries[2], tmp_path / "v" / entries[2].file), 3 * a)
+
+
+def test_a_classifiers_matrices_read_back_row_major_under_any_layout(tmp_path):
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(2 * 4 * 4, 5)
+    )
+    proto = export(net, (torch.zeros(1, 1, 6, 6),))
+    x = np.random.default_rng(2).standard_normal((1, 1, 6, 6)).astype(np.float32)
+    entries = write_onnx_vectors(proto, x, tmp_path, layout="NHWC")
+    gemm = {e.tensor: e for e in entries if e.op == "Gemm"}
+    assert gemm["b"].layout == "C" and gemm["b"].tensor_shape == [5, 32]
+    np.testing.assert_array_equal(
+        read_entry(gemm["b"], tmp_path / gemm["b"].file), net[3].weight.detach().numpy()
+    )
+    conv_in = entries[0]
+    assert conv_in.layout == "NHWC" and conv_in.shape == [1, 6, 6, 1]
+    np.testing.assert_allclose(
+        read_entry(gemm["output"], tmp_path / gemm["output"].file), ort_run(proto, {"x": x})[0], rtol=1e-5
+    )
+    assert load_manifest(tmp_path)[1] == entries
