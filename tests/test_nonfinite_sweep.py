@@ -212,6 +212,12 @@ def _onnx_cases():
         ("MaxPool", {"x": x4}, {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}, {}),
         ("AveragePool", {"x": x4}, {"kernel_shape": [3, 3], "pads": [1, 0, 2, 1], "ceil_mode": 1}, {}),
         ("AveragePool", {"x": x4}, {"kernel_shape": [2, 2], "dilations": [2, 3], "pads": [1, 1, 1, 1]}, {}),
+        (
+            "LpPool",
+            {"x": x4},
+            {"kernel_shape": [2, 2], "dilations": [2, 1], "pads": [1, 1, 0, 0], "p": 3},
+            {"opset": 18},
+        ),
         ("GlobalAveragePool", {"x": x4}, {}, {}),
         ("GlobalMaxPool", {"x": x4}, {}, {}),
         ("DepthToSpace", {"x": x4}, {"blocksize": 2}, {}),

@@ -101,6 +101,19 @@ def _avg_run(node, inputs):
     return ((summed * (math.prod(kernel) / counts)).astype(x.dtype, copy=False),)
 
 
+def _tap_sum(x, node, transform=None):
+    """Every window's taps summed in row-major order from +0.0 (zero padding adds nothing)."""
+    xp, (kernel, strides, dilations, pairs, sizes) = _padded(x, node, 0.0)
+    xp = xp if transform is None else transform(xp)
+    total = np.zeros(x.shape[:2] + sizes, dtype=xp.dtype)
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        view = tuple(
+            slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, s, o in zip(tap, dilations, strides, sizes)
+        )
+        total += xp[(Ellipsis, *view)]
+    return total, (kernel, strides, dilations, pairs, sizes)
+
+
 def _dilated_average(x, node, include):
     """Dilated AveragePool as onnxruntime's kernel computes it, bit for bit.
 
@@ -108,13 +121,7 @@ def _dilated_average(x, node, include):
     (the zero padding adds nothing, not even a sign), then divided once by
     the tap count: the order and rounding of onnxruntime's AveragePoolNDTask.
     """
-    xp, (kernel, strides, dilations, pairs, sizes) = _padded(x, node, 0.0)
-    total = np.zeros(x.shape[:2] + sizes, dtype=x.dtype)
-    for tap in itertools.product(*(range(k) for k in kernel)):
-        view = tuple(
-            slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, s, o in zip(tap, dilations, strides, sizes)
-        )
-        total += xp[(Ellipsis, *view)]
+    total, (kernel, strides, dilations, pairs, sizes) = _tap_sum(x, node)
     counts = np.ones((1,) * x.ndim, dtype=np.int64)
     for axis, (n, k, s, d, (lo, hi), out) in enumerate(
         zip(x.shape[2:], kernel, strides, dilations, pairs, sizes)
@@ -124,6 +131,21 @@ def _dilated_average(x, node, include):
         counts = counts * inside.sum(axis=1).reshape((-1,) + (1,) * (x.ndim - 3 - axis))
     counts = np.broadcast_to(counts, total.shape)
     return np.divide(total, counts.astype(x.dtype), out=total, where=counts > 0)
+
+
+def _lp_run(node, inputs):
+    """LpPool: ``(sum |x|^p)^(1/p)`` over each window's taps inside the input (padding adds 0).
+
+    As onnxruntime: ``|x|^p`` is rounded from double to the input's type, the
+    sum runs in that type in row-major tap order, the root is taken in it too.
+    """
+    x = inputs[0]
+    p = int(node.attr("p", 2))
+    total, _ = _tap_sum(x, node, lambda xp: (np.abs(xp).astype(np.float64) ** p).astype(x.dtype))
+    # The root in double, rounded once: the correctly rounded powf that onnxruntime's
+    # std::pow(float, float) calls (NumPy's own float32 power differs by an ulp for p = 3).
+    exponent = float(x.dtype.type(1.0) / x.dtype.type(p))
+    return ((total.astype(np.float64) ** exponent).astype(x.dtype, copy=False),)
 
 
 def _pool_shape(node, inputs):
@@ -147,6 +169,8 @@ def _check_pool(node) -> list[str]:
     dilations = node.attr("dilations")
     if dilations is not None and min(dilations, default=1) < 1:
         problems.append(f"{node.label()}: dilations={list(dilations)} must be positive")
+    if node.op_type == "LpPool" and int(node.attr("p", 2)) < 1:
+        problems.append(f"{node.label()}: p={node.attr('p')} must be a positive integer")
     return problems
 
 
@@ -175,5 +199,6 @@ register(
     "AveragePool",
     OpSpec(_avg_run, _pool_shape, (*_POOL, "count_include_pad"), (1, MAX_OPSET), _check_pool, _pool_window),
 )
+register("LpPool", OpSpec(_lp_run, _pool_shape, (*_POOL, "p"), (2, MAX_OPSET), _check_pool, _pool_window))
 for _name in ("GlobalAveragePool", "GlobalMaxPool"):
     register(_name, OpSpec(_global_run, _global_shape, (), (1, MAX_OPSET), None, _global_window))
