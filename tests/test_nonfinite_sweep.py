@@ -4,7 +4,8 @@ Every public functional operator, every lowering, and every ONNX operator convla
 runs on floats is fed arrays holding NaN, +inf and -inf with NumPy's warnings
 turned into errors; the values are compared with torch (functional) and
 onnxruntime (ONNX) on the non-finite pattern exactly and on the finite values
-to rounding. Pool threads must see the caller's errstate (a contextvar).
+to rounding. Winograd's slabs run on the pool: silent only if pool threads see
+the caller's errstate (a contextvar).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pytest
 
 import convlab.functional as F
 import convlab.lowering as L
-from convlab.functional._threads import parallel
 
 KINDS = ("nan", "inf", "-inf", "mixed")
 
@@ -172,24 +172,6 @@ def test_overflow_to_inf_is_silent_as_in_torch(torch):
     assert np.isposinf(got[0, 0]).all() and np.isneginf(got[0, 1]).all()
     got = silent(F.avg_pool2d, x, 2)
     np.testing.assert_array_equal(got, torch.nn.functional.avg_pool2d(_t(torch, x), 2).numpy())
-
-
-def test_pool_threads_run_in_the_callers_errstate():
-    # Each item subtracts inf from inf in whatever thread runs it: silent only if
-    # the worker sees the caller's np.errstate.
-    inf = np.full(4, np.inf)
-    out = np.zeros((16, 4))
-
-    def work(i):
-        out[i] = inf - inf
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with np.errstate(invalid="ignore"):
-            parallel(work, [(i,) for i in range(16)])
-        assert np.isnan(out).all()
-        with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
-            parallel(work, [(i,) for i in range(16)])
 
 
 # ---------------------------------------------------------------- ONNX
