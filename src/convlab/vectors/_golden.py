@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import math
 import os
@@ -18,6 +19,7 @@ from ..nn import Module
 from ._manifest import Entry, save_manifest
 from ._memory import format_of, write_memory
 from ._order import Layout, channels_first, to_layout
+from ._staging import check_target, staged_directory
 
 __all__ = ["Encoded", "estimate_bytes", "float_encoder", "write_vectors"]
 
@@ -88,6 +90,9 @@ def write_vectors(
     Files are named ``{index:03d}_{layer}_{tensor}{suffix}`` and listed in
     ``out/manifest.json`` in the order the forward pass reaches them. Each file
     is written as soon as its layer runs, so memory stays that of one forward.
+    The directory is built beside ``out`` and renamed into place at the end,
+    replacing a previous vectors directory whole; an error leaves ``out`` as
+    it was.
 
     Parameters
     ----------
@@ -137,12 +142,14 @@ def write_vectors(
     if not targets:
         raise ConvlabError(f"layers={list(layers or [])} matches no layer of the model")
     _check_map(options.memory_map, targets)
-    options.out.mkdir(parents=True, exist_ok=True)
+    check_target(options.out)
     _check_disk(model, np.shape(x), options, word_bits or 8 * np.asarray(x).dtype.itemsize * lanes)
     entries: list[Entry] = []
-    with _hooks(targets, lambda *a: entries.append(_write(options, encoder, len(entries), *a))):
-        model(x)
-    save_manifest(options.out, entries, dict(meta or {}))
+    with staged_directory(options.out) as work:
+        staged = dataclasses.replace(options, out=work)
+        with _hooks(targets, lambda *a: entries.append(_write(staged, encoder, len(entries), *a))):
+            model(x)
+        save_manifest(work, entries, dict(meta or {}))
     return entries
 
 
@@ -180,7 +187,8 @@ def _check_map(memory_map: Mapping[str, int], targets: list[tuple[str, Module]])
 
 def _check_disk(model: Module, shape: tuple[int, ...], options: _Options, word_bits: int) -> None:
     needed = estimate_bytes(model, shape, options.fmt, word_bits, options.lanes)
-    free = shutil.disk_usage(options.out).free
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(options.out.parent).free
     if needed is not None and needed > free:
         raise ConvlabError(
             f"the vectors need about {needed / 1e9:.1f} GB but {str(options.out)!r} has "

@@ -2,9 +2,8 @@
 
 The graph runs on :mod:`convlab.onnx` node by node (:meth:`OnnxModel.steps`)
 and each selected node's tensors are written as soon as it finishes, so
-memory stays that of one forward pass. The directory is built under a hidden
-name beside ``out`` and renamed into place at the end: an error leaves no
-partly written directory behind.
+memory stays that of one forward pass. The directory is staged beside
+``out`` (:mod:`._staging`): an error leaves no partly written directory.
 """
 
 from __future__ import annotations
@@ -19,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from .._args import ConvlabError
-from ..io import discard, reserve_beside
 from ._golden import Encoded, Encoder, _Options, _write, file_bytes, float_encoder
-from ._manifest import MANIFEST, Entry, save_manifest
+from ._manifest import Entry, save_manifest
 from ._memory import format_of
 from ._order import Layout
+from ._staging import check_target, staged_directory
 
 __all__ = ["onnx_encoder", "write_onnx_vectors"]
 
@@ -118,20 +117,15 @@ def write_onnx_vectors(
     selected = _select(onnx_model, layers)
     _check_map(dict(memory_map or {}), selected)
     target = Path(out)
-    _check_target(target)
+    check_target(target)
     _check_disk(onnx_model, feeds, selected, target, fmt, word_bits, lanes)
     layout_spec = None if layout is None else Layout.parse(layout)
-    work = reserve_beside(target, directory=True, tag="partial")
-    try:
+    with staged_directory(target) as work:
         options = _Options(
             work, fmt, layout_spec, word_bits, lanes, high_first, byteorder, dict(memory_map or {})
         )
         entries = _run(onnx_model, feeds, selected, options, encoder)
         save_manifest(work, entries, dict(meta or {}))
-        _replace(target, work)
-    except BaseException:
-        discard(work)
-        raise
     return entries
 
 
@@ -232,24 +226,3 @@ def _check_map(memory_map: dict[str, int], selected: dict[str, Any]) -> None:
             f"memory_map names no tensor of the selected nodes: {', '.join(unknown[:5])}; keys are "
             f"'node:tensor', e.g. {min(known)!r}"
         )
-
-
-def _check_target(target: Path) -> None:
-    """``out`` must be new, empty, or a previous vectors directory (the only kind replaced)."""
-    if target.exists() and not target.is_dir():
-        raise ConvlabError(f"out {str(target)!r} exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
-        raise ConvlabError(
-            f"out {str(target)!r} holds files but no {MANIFEST}: choose a new or empty directory "
-            f"(only a previous vectors directory is replaced)"
-        )
-
-
-def _replace(target: Path, work: Path) -> None:
-    if not target.exists():
-        os.replace(work, target)
-        return
-    old = reserve_beside(target, directory=True, tag="old")
-    os.replace(target, old)
-    os.replace(work, target)
-    discard(old)
