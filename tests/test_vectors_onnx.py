@@ -49,7 +49,7 @@ def exported():
     return proto, x
 
 
-def _every_tensor_by_onnxruntime(proto, x):
+def _every_tensor_by_onnxruntime(proto, x, name="x"):
     """onnxruntime's value of every tensor: the model re-declared with every node output as a graph output."""
     exposed = onnx.ModelProto()
     exposed.CopyFrom(proto)
@@ -59,7 +59,7 @@ def _every_tensor_by_onnxruntime(proto, x):
             onnx.ValueInfoProto(name=n) for n in node.output if n and n not in declared
         )
     names = [o.name for o in exposed.graph.output]
-    return dict(zip(names, ort_run(exposed, {"x": x}, names)))
+    return dict(zip(names, ort_run(exposed, {name: x}, names)))
 
 
 @pytest.mark.parametrize(("fmt", "layout"), [("readmemh", None), ("bin", "NHWC")])
@@ -257,3 +257,28 @@ def test_a_classifiers_matrices_read_back_row_major_under_any_layout(tmp_path):
         read_entry(gemm["output"], tmp_path / gemm["output"].file), ort_run(proto, {"x": x})[0], rtol=1e-5
     )
     assert load_manifest(tmp_path)[1] == entries
+
+
+def test_an_int8_onnx_export_gives_the_codes_of_the_integer_run_bit_for_bit(tmp_path):
+    from convlab.models import UNet
+    from convlab.quant import onnx_model, quantize_unet
+    from convlab.vectors import write_quant_vectors
+
+    x = np.random.default_rng(0).random((1, 1, 16, 16)).astype(np.float32)
+    qnet = quantize_unet(UNet(width=2, depth=1, padding="same"), [x])
+    proto = onnx_model(qnet, (1, 1, 16, 16))
+    entries = write_onnx_vectors(proto, x, tmp_path / "onnx")
+    source = proto.graph.input[0].name
+    theirs = _every_tensor_by_onnxruntime(proto, x, source)
+    initializers = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    for e in entries:
+        got = read_entry(e, tmp_path / "onnx" / e.file)
+        expected = initializers.get(e.source, x if e.source == source else theirs.get(e.source))
+        assert got.dtype == expected.dtype, e
+        np.testing.assert_array_equal(got, expected)
+    conv = next(e for e in entries if e.op == "QLinearConv" and e.tensor == "output")
+    assert conv.number == {"kind": "uint8"} and conv.value_bits == 8
+    # The first QLinearConv's codes are those of convlab's own int8 run of the same layer.
+    run = write_quant_vectors(qnet, x, tmp_path / "run", layers=["down0.conv1"])
+    ours = read_entry(run[-1], tmp_path / "run" / run[-1].file)
+    np.testing.assert_array_equal(read_entry(conv, tmp_path / "onnx" / conv.file), ours)

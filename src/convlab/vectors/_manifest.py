@@ -146,7 +146,7 @@ def _check_types(raw: dict, index: int, path: Path) -> None:
 
 
 def read_entry(entry: Entry, path: str | os.PathLike, fmt: str | None = None) -> np.ndarray:
-    """The tensor of ``entry`` (channels first, as computed) read from ``path``."""
+    """The tensor of ``entry`` (channels first, as computed) read from ``path``, in its kind's dtype."""
     float_kind = entry.number.get("kind") in ("float16", "float32", "float64")
     flat = read_memory(
         path,
@@ -159,4 +159,7 @@ def read_entry(entry: Entry, path: str | os.PathLike, fmt: str | None = None) ->
         byteorder=entry.byteorder,
         dtype=entry.number["kind"] if float_kind else None,
     )
+    kind = entry.number.get("kind")
+    if kind == "bool" or kind in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"):
+        flat = np.asarray(flat).astype(kind)  # the tensor's own integer type (the values fit: they were its)
     return from_layout(flat, tuple(entry.tensor_shape), entry.layout)
