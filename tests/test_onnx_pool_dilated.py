@@ -261,3 +261,15 @@ def test_undilated_lp_pool_with_pads_and_ceil_mode(p):
     got = co.load(model)(x)
     np.testing.assert_array_equal(got, naive_lp(x, [3, 2], [2, 2], [1, 1], [1, 0, 1, 1], True, p))
     np.testing.assert_array_max_ulp(got, ort_run(model, {"x": x})[0], maxulp=1)
+
+
+def test_dilations_before_the_opset_that_added_them_are_refused_as_by_onnxruntime():
+    x = np.ones((1, 1, 6), np.float32)
+    for op, opset, since in (("AveragePool", 18, 19), ("LpPool", 17, 18)):
+        model = single_node(op, {"x": x}, opset=opset, kernel_shape=[2], dilations=[2])
+        with pytest.raises(
+            co.OnnxModelError, match=rf"dilations needs opset {since}, the model imports {opset}"
+        ):
+            co.load(model)
+        with pytest.raises(Exception, match="Unrecognized attribute: dilations"):
+            ort_run(model, {"x": x})

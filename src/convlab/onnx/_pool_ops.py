@@ -160,6 +160,9 @@ def _pool_window(node, inputs, outputs):
     return {0: [window_reads(s, lo, d, k) for k, s, d, (lo, _) in zip(kernel, strides, dilations, pairs)]}
 
 
+_SINCE = {"AveragePool": {"dilations": 19}, "LpPool": {"dilations": 18, "ceil_mode": 18}}
+
+
 def _check_pool(node) -> list[str]:
     problems = []
     if node.attr("auto_pad", "NOTSET") not in AUTO_PAD:
@@ -169,6 +172,12 @@ def _check_pool(node) -> list[str]:
     dilations = node.attr("dilations")
     if dilations is not None and min(dilations, default=1) < 1:
         problems.append(f"{node.label()}: dilations={list(dilations)} must be positive")
+    for attribute, since in _SINCE.get(node.op_type, {}).items():
+        if node.attr(attribute) is not None and node.opset < since:
+            # As the ONNX checker (and onnxruntime): the attribute does not exist before that opset.
+            problems.append(
+                f"{node.label()}: {attribute} needs opset {since}, the model imports {node.opset}"
+            )
     if node.op_type == "LpPool" and int(node.attr("p", 2)) < 1:
         problems.append(f"{node.label()}: p={node.attr('p')} must be a positive integer")
     return problems
