@@ -466,3 +466,28 @@ def test_skip_corners_equal_the_seed_coordinate_generator(capsys):
         assert seed[size] == out and w["start"] == [start, start] and w["last"] == [start + out - 1] * 2
     assert main(["addresses", "unet", "--input", "572"]) == 0
     assert "crop pixels (88, 88)..(479, 479) -> words from 50072" in capsys.readouterr().out
+
+
+def test_a_failure_part_way_leaves_the_previous_directory_whole(tmp_path):
+    net = UNet(width=2, depth=1, padding="same")
+    x = np.random.default_rng(2).standard_normal((1, 1, 8, 8), dtype=np.float32)
+    out = tmp_path / "vec"
+    before = write_vectors(net, x, out, fmt="bin")
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    seen = []
+
+    def fails_at_the_sixth(layer, tensor, array):
+        seen.append(tensor)
+        if len(seen) == 6:
+            raise ValueError(f"no room for {layer} {tensor}")
+        return Encoded(array, {"kind": "float32"}, False, 32)
+
+    with pytest.raises(ValueError, match="no room for"):
+        write_vectors(net, x, out, fmt="readmemh", encoder=fails_at_the_sixth)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files and load_manifest(out)[1] == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vec"]  # no hidden partial directory
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ValueError, match=r"holds files but no manifest.json"):
+        write_vectors(net, x, tmp_path / "mine")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]

@@ -28,7 +28,11 @@ class Outcome(str):
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("vectors", parents=[common], help="golden test vectors of every layer, for RTL/HLS")
-    p.add_argument("model", help="U-Net weights (.safetensors, .npz, .pt), or 'demo' for the shipped U-Net")
+    p.add_argument(
+        "model",
+        help="U-Net weights (.safetensors, .npz, .pt), 'demo' for the shipped U-Net, or any model.onnx "
+        "(then every node's inputs and outputs; --layers matches node names)",
+    )
     p.add_argument("--input", required=True, help="input .npy/.png/.tif, or a size (64 or 64x64) to generate")
     p.add_argument("--seed", type=int, default=0, help="seed of a generated input (default: %(default)s)")
     p.add_argument("--out", required=True, help="output directory (created)")
@@ -97,6 +101,8 @@ def run_vectors(args: argparse.Namespace) -> str:
     from .. import __version__
     from ..vectors import write_vectors
 
+    if Path(args.model).suffix.lower() == ".onnx":
+        return _onnx_vectors(args)
     model, source = _model(args.model)
     x, provenance = _input(args.input, args.seed, model)
     memory_map = {}
@@ -116,13 +122,46 @@ def run_vectors(args: argparse.Namespace) -> str:
         word_bits=args.word_bits, lanes=args.lanes, high_first=args.high_first, byteorder=args.byteorder,
         layers=args.layers, memory_map=memory_map, meta=meta,
     )  # fmt: skip
-    seconds = time.perf_counter() - start
+    return _summary(args, entries, time.perf_counter() - start, "layers")
+
+
+def _onnx_vectors(args: argparse.Namespace) -> str:
+    from .. import __version__
+    from ..onnx import load
+    from ..vectors import write_onnx_vectors
+
+    if args.quant:
+        raise ConvlabError(
+            "--quant int8 quantises U-Net weights; an ONNX model's own integer nodes (QLinearConv, ...) "
+            "are written as the codes they compute"
+        )
+    if not Path(args.model).is_file():
+        raise ConvlabError(f"MODEL {args.model!r}: no such file")
+    model = load(args.model)
+    if len(model.input_names) != 1 or model.ndim is None or model.in_channels is None:
+        raise ConvlabError(
+            f"{args.model} must have one input of declared rank and channels (N, C, *spatial), has "
+            f"inputs {model.input_names}: write its vectors with convlab.vectors.write_onnx_vectors"
+        )
+    x, provenance = _input(args.input, args.seed, model)
+    memory_map = _load_map(args.memory_map) if args.memory_map else {}
+    meta = {"convlab": __version__, "model": args.model, "input_shape": list(x.shape), **provenance}
+    start = time.perf_counter()
+    entries = write_onnx_vectors(
+        model, x, args.out, fmt=_FORMATS[args.format], layout=args.layout, word_bits=args.word_bits,
+        lanes=args.lanes, high_first=args.high_first, byteorder=args.byteorder, layers=args.layers,
+        memory_map=memory_map, meta=meta,
+    )  # fmt: skip
+    return _summary(args, entries, time.perf_counter() - start, "nodes")
+
+
+def _summary(args: argparse.Namespace, entries, seconds: float, unit: str) -> str:
     size = sum(f.stat().st_size for f in Path(args.out).iterdir() if f.is_file())
     layers = len({e.layer for e in entries})
     if args.json:
         return json.dumps({"files": len(entries), "layers": layers, "bytes": size, "seconds": seconds})
     return (
-        f"wrote {len(entries)} files for {layers} layers to {args.out} ({size / 1e6:.1f} MB, "
+        f"wrote {len(entries)} files for {layers} {unit} to {args.out} ({size / 1e6:.1f} MB, "
         f"{seconds:.1f} s); manifest: {Path(args.out) / 'manifest.json'}"
     )
 

@@ -24,6 +24,7 @@ IntArg = int | Sequence[int]
 PaddingArg = int | str | Sequence[int | Sequence[int]]
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def conv_nd(
     input: ArrayLike,
     weight: ArrayLike,

@@ -25,6 +25,7 @@ from ._workspace import chunks
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_transpose_nd"]
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def conv_transpose_nd(
     input: ArrayLike,
     weight: ArrayLike,

@@ -47,6 +47,7 @@ _LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
 _MODES = ("nearest", "nearest-exact", *_LINEAR_DIMS)
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def interpolate(
     input: np.ndarray,
     size: int | Sequence[int] | None = None,

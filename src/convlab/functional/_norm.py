@@ -106,6 +106,7 @@ def batch_norm(
     return batch_norm_into(input, running_mean, running_var, weight, bias, training, eps)
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def batch_norm_into(
     input: np.ndarray,
     running_mean: np.ndarray,

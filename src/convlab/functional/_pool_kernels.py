@@ -215,6 +215,7 @@ def _max_pool_nd(ndim, input, kernel_size, stride, padding, dilation, ceil_mode,
     return result
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def _avg_pool_nd(ndim, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     count_include_pad = _flag(count_include_pad, "count_include_pad")
     if divisor_override is not None:

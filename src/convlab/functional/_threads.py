@@ -9,6 +9,7 @@ submitted from inside a pool thread runs serially, so nesting cannot deadlock.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import math
 import os
@@ -63,7 +64,9 @@ def parallel(work: Callable[[tuple], None], items: Iterable[tuple]) -> None:
     # block, and still some balance when another process steals a core.
     runs = min(len(items), 4 * threads)
     size = math.ceil(len(items) / runs)
-    futures = [_executor(threads).submit(_run, work, items[i : i + size]) for i in range(0, len(items), size)]
+    # Each run in a copy of the caller's context: NumPy's errstate (a contextvar) reaches the workers.
+    batches = [(contextvars.copy_context(), items[i : i + size]) for i in range(0, len(items), size)]
+    futures = [_executor(threads).submit(ctx.run, _run, work, chunk) for ctx, chunk in batches]
     for future in futures:
         future.result()
 

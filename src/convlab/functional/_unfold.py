@@ -84,6 +84,7 @@ def unfold(
     return result[0] if args.unbatched else result
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def fold(
     input: ArrayLike,
     output_size: IntArg,

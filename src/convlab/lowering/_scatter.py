@@ -21,6 +21,7 @@ from ._setup import finish, transpose_setup
 __all__ = ["conv_transpose_by_scatter"]
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def conv_transpose_by_scatter(
     input: ArrayLike,
     weight: ArrayLike,

@@ -19,6 +19,7 @@ from ._setup import conv_setup, finish
 __all__ = ["conv_by_unfold"]
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def conv_by_unfold(
     input: ArrayLike,
     weight: ArrayLike,

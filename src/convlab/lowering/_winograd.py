@@ -77,6 +77,7 @@ def winograd_transform(m: int, r: int = 3) -> WinogradTransform:
     return WinogradTransform(m, r, points, at, g, bt)
 
 
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")  # NaN/inf propagate silently, as in torch
 def conv_by_winograd(
     input: ArrayLike,
     weight: ArrayLike,

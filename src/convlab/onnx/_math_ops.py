@@ -75,6 +75,12 @@ def _clip_run(node, inputs):
         lo, hi = node.attr("min"), node.attr("max")
     else:
         lo, hi = ([*list(inputs[1:]), None, None])[:2]
+    if x.dtype.kind == "f":
+        # An omitted bound is the spec's default, not "no bound": numeric_limits'
+        # lowest()/max() (-3.402823e38/3.402823e38 for the attributes before opset 11),
+        # so Clip maps -inf and +inf to finite values, as onnxruntime does.
+        limit = float(np.finfo(np.float32).max) if node.opset < 11 else float(np.finfo(x.dtype).max)
+        lo, hi = (-limit if lo is None else lo), (limit if hi is None else hi)
     y = x
     if lo is not None:
         y = np.maximum(y, np.asarray(lo, x.dtype))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .._args import ConvlabError
 from ..shapes import SizeContract
-from ._graph import Graph, build_graph
+from ._graph import Graph, Node, build_graph
 from ._proto import onnx
-from ._registry import OPS
+from ._registry import OPS, Meta
 from ._tensors import OnnxModelError
 from ._trace import OnnxTraceRow, shape_pass, trace_rows
 
@@ -225,15 +225,48 @@ class OnnxModel:
             raise TypeError(f"keep must be 'all', a list of tensor names or None, got {keep!r}")
         kept |= set(self.output_names)
         values: dict[str, object] = {**self.graph.initializers, **self._feeds(feeds)}
+        for _ in self._walk(values, kept):
+            pass
+        return {name: values[name] for name in kept if name in values}
+
+    def steps(self, feeds: Mapping[str, object]) -> Iterator[tuple[Node, list, tuple]]:
+        """Run the graph node by node, yielding ``(node, inputs, outputs)`` as each node finishes.
+
+        ``node`` has the ONNX ``name``, ``op_type``, ``inputs`` and ``outputs``
+        (tensor names, ``''`` for an omitted optional input); ``inputs`` and
+        ``outputs`` are the arrays in the same order (``None`` where omitted).
+        Memory stays that of :meth:`run`: a tensor is released once the nodes
+        that read it have been yielded, so a consumer writing each node's
+        tensors away (as :func:`convlab.vectors.write_onnx_vectors` does) never
+        holds the whole pass.
+
+        >>> from onnx import helper, TensorProto
+        >>> node = helper.make_node("Relu", ["x"], ["y"], name="act")
+        >>> x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])
+        >>> y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        >>> model = load(helper.make_model(helper.make_graph([node], "g", [x], [y])))
+        >>> [(n.name, outs[0].tolist()) for n, ins, outs in model.steps({"x": np.array([[-1.0, 2.0]])})]
+        [('act', [[0.0, 2.0]])]
+        """
+        values: dict[str, object] = {**self.graph.initializers, **self._feeds(feeds)}
+        yield from self._walk(values, set(self.output_names))
+
+    def _walk(self, values: dict[str, object], kept: set[str]) -> Iterator[tuple[Node, list, tuple]]:
+        """Run every node on ``values`` (updated in place), releasing what no later node reads."""
         last = {name: i for i, node in enumerate(self.graph.nodes) for name in node.inputs if name}
         for step, node in enumerate(self.graph.nodes):
             ins = [values[n] if n else None for n in node.inputs]
             try:
-                outs = OPS[(node.domain, node.op_type)].run(node, ins)
+                # ONNX operators are IEEE arithmetic: NaN and inf propagate without a
+                # warning, as in onnxruntime (and torch for the ops it shares).
+                with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                    outs = OPS[(node.domain, node.op_type)].run(node, ins)
             except (ConvlabError, TypeError) as err:
                 shapes = [None if v is None else np.shape(v) for v in ins]
                 raise ConvlabError(f"{node.label()} (inputs of shapes {shapes}): {err}") from None
             values.update((name, out) for name, out in zip(node.outputs, outs) if name)
+            yield node, ins, tuple(outs)
+            del ins
             for name in node.inputs:
                 if (
                     name
@@ -242,7 +275,6 @@ class OnnxModel:
                     and name not in self.graph.initializers
                 ):
                     values.pop(name, None)
-        return {name: values[name] for name in kept if name in values}
 
     def trace(
         self, shapes: Sequence[int] | Mapping[str, Sequence[int]], receptive_field: bool = True
@@ -265,6 +297,25 @@ class OnnxModel:
         (((1, 1, 4),), (2,), (Fraction(2, 1),), (0,))
         """
         return trace_rows(self.graph, self._shapes(shapes), receptive_field)
+
+    def tensor_metas(self, shapes: Sequence[int] | Mapping[str, Sequence[int]]) -> dict[str, Meta]:
+        """Shape and dtype of every tensor (inputs, initializers, node outputs) for these input shapes.
+
+        A shape-only pass, as :meth:`trace`: what a writer needs to size its
+        output before running the graph.
+
+        >>> from onnx import helper, TensorProto
+        >>> node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], strides=[2])
+        >>> x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, None])
+        >>> y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        >>> load(helper.make_model(helper.make_graph([node], "g", [x], [y]))).tensor_metas((1, 1, 8))["y"]
+        Meta(shape=(1, 1, 4), dtype=dtype('float32'))
+        """
+        values, _ = shape_pass(self.graph, self._shapes(shapes))
+        return {
+            name: v if isinstance(v, Meta) else Meta(np.shape(v), np.asarray(v).dtype)
+            for name, v in values.items()
+        }
 
     def _shapes(self, shapes: object) -> dict[str, tuple[int, ...]]:
         if not isinstance(shapes, Mapping):

@@ -183,8 +183,10 @@ def _resize_run(node, inputs):
         if linear:
             c = np.clip(coords, 0, n - 1)
             lo = np.floor(c).astype(np.int64)
-            w = (c - lo).reshape((-1,) + (1,) * (x.ndim - 1 - a))
             hi = np.minimum(lo + 1, n - 1)
+            # Where both taps are the last pixel, onnxruntime weighs them 0.5 and 0.5
+            # (an inf stays inf; weights 1 and 0 would make inf * 0 = NaN).
+            w = np.where(hi == lo, 0.5, c - lo).reshape((-1,) + (1,) * (x.ndim - 1 - a))
             x = np.take(x, lo, axis=a) * (1 - w) + np.take(x, hi, axis=a) * w
         else:
             exact = exact_coordinates(_coordinate_mode(node), n, out, scale, box)

@@ -8,6 +8,7 @@ point 0), one scale per output channel: ``max|w| / 127``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +76,9 @@ def activation_qparams(lo: float, hi: float) -> tuple[np.float32, np.uint8]:
     >>> activation_qparams(-1.0, 1.0)[1]  # 1 / float32(2/255) = 127.49999...
     np.uint8(127)
     """
+    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
+        # A range with NaN or inf has no uint8 scale (a calibration that saw a non-finite activation).
+        raise ConvlabError(f"lo and hi must be finite, got lo={lo}, hi={hi}")
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if hi == lo:
         return np.float32(1.0), np.uint8(0)
@@ -95,6 +99,9 @@ def weight_qparams(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     from ._linear import quantize_linear
 
     w = np.asarray(w, dtype=np.float32)
+    if not np.isfinite(w).all():
+        bad = np.count_nonzero(~np.isfinite(w))
+        raise ConvlabError(f"w must be finite to have int8 scales, got {bad} NaN/inf")
     others = tuple(a for a in range(w.ndim) if a != axis)
     peak = np.abs(w).max(axis=others).astype(np.float64)
     scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)

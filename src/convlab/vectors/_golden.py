@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import math
 import os
@@ -18,6 +19,7 @@ from ..nn import Module
 from ._manifest import Entry, save_manifest
 from ._memory import format_of, write_memory
 from ._order import Layout, channels_first, to_layout
+from ._staging import check_target, staged_directory
 
 __all__ = ["Encoded", "estimate_bytes", "float_encoder", "write_vectors"]
 
@@ -88,6 +90,9 @@ def write_vectors(
     Files are named ``{index:03d}_{layer}_{tensor}{suffix}`` and listed in
     ``out/manifest.json`` in the order the forward pass reaches them. Each file
     is written as soon as its layer runs, so memory stays that of one forward.
+    The directory is built beside ``out`` and renamed into place at the end,
+    replacing a previous vectors directory whole; an error leaves ``out`` as
+    it was.
 
     Parameters
     ----------
@@ -115,7 +120,10 @@ def write_vectors(
     [('input', [1, 1, 4, 4]), ('weight', [2, 1, 3, 3]), ('bias', [2]), ('output', [1, 2, 2, 2])]
     """
     if not isinstance(model, Module):
-        raise TypeError(f"model must be a convlab.nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a convlab.nn.Module (for an ONNX model: write_onnx_vectors), "
+            f"got {type(model).__name__}"
+        )
     format_of("x", fmt)
     options = _Options(
         Path(out),
@@ -134,12 +142,14 @@ def write_vectors(
     if not targets:
         raise ConvlabError(f"layers={list(layers or [])} matches no layer of the model")
     _check_map(options.memory_map, targets)
-    options.out.mkdir(parents=True, exist_ok=True)
+    check_target(options.out)
     _check_disk(model, np.shape(x), options, word_bits or 8 * np.asarray(x).dtype.itemsize * lanes)
     entries: list[Entry] = []
-    with _hooks(targets, lambda *a: entries.append(_write(options, encoder, len(entries), *a))):
-        model(x)
-    save_manifest(options.out, entries, dict(meta or {}))
+    with staged_directory(options.out) as work:
+        staged = dataclasses.replace(options, out=work)
+        with _hooks(targets, lambda *a: entries.append(_write(staged, encoder, len(entries), *a))):
+            model(x)
+        save_manifest(work, entries, dict(meta or {}))
     return entries
 
 
@@ -158,10 +168,7 @@ def estimate_bytes(model: Module, input_shape: tuple[int, ...], fmt: str, word_b
     except (ConvlabError, TypeError):
         return None  # a custom layer without a shape rule: nothing to estimate from
     values = sum(2 * math.prod(r.output_shape) + r.parameters for r in rows if r.layer != "Concat")
-    digits = -(-word_bits // 4)
-    per_word = {"readmemh": digits + 1, "readmemb": word_bits + 1, "coe": digits + 2, "mif": digits + 16}
-    per_word |= {"bin": -(-word_bits // 8), "npy": -(-word_bits // 8)}
-    return values * per_word[fmt] // lanes
+    return file_bytes(values, fmt, word_bits, lanes)
 
 
 def _check_map(memory_map: Mapping[str, int], targets: list[tuple[str, Module]]) -> None:
@@ -180,7 +187,8 @@ def _check_map(memory_map: Mapping[str, int], targets: list[tuple[str, Module]])
 
 def _check_disk(model: Module, shape: tuple[int, ...], options: _Options, word_bits: int) -> None:
     needed = estimate_bytes(model, shape, options.fmt, word_bits, options.lanes)
-    free = shutil.disk_usage(options.out).free
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(options.out.parent).free
     if needed is not None and needed > free:
         raise ConvlabError(
             f"the vectors need about {needed / 1e9:.1f} GB but {str(options.out)!r} has "
@@ -222,7 +230,27 @@ class _hooks:
         return hooked
 
 
-def _write(options: _Options, encoder: Encoder, index: int, layer: str, op: str, tensor: str, array):
+def file_bytes(count: int, fmt: str, word_bits: int, lanes: int = 1) -> int:
+    """About how many bytes ``count`` values take in ``fmt`` (text formats: digits and a newline per word).
+
+    >>> file_bytes(10, "bin", 32), file_bytes(10, "readmemh", 32)
+    (40, 90)
+    """
+    digits = -(-word_bits // 4)
+    per_word = {"readmemh": digits + 1, "readmemb": word_bits + 1, "coe": digits + 2, "mif": digits + 16}
+    per_word |= {"bin": -(-word_bits // 8), "npy": -(-word_bits // 8)}
+    return count * per_word[fmt] // lanes
+
+
+def _file_name(index: int, layer: str, tensor: str, suffix: str) -> str:
+    # ONNX node names ("/down1/conv/Conv") hold path separators: only these characters reach a file name.
+    safe = "".join(c if c.isalnum() or c in "._-#" else "_" for c in f"{layer}_{tensor}").strip("._")
+    return f"{index:03d}_{safe[:120]}{suffix}"
+
+
+def _write(
+    options: _Options, encoder: Encoder, index: int, layer: str, op: str, tensor: str, array, source=None
+):
     encoded = encoder(layer, tensor, array)
     lanes = options.lanes
     word_bits = options.word_bits or encoded.value_bits * lanes
@@ -232,9 +260,10 @@ def _write(options: _Options, encoder: Encoder, index: int, layer: str, op: str,
             f"{word_bits // lanes}-bit values, but its {encoded.number['kind']} numbers are "
             f"{encoded.value_bits}-bit"
         )
-    layout = options.layout or (Layout.parse(channels_first(array.ndim)) if array.ndim > 2 else None)
+    # Layouts order (N, C, *spatial) tensors; scalars, vectors and matrices stay row-major ("C").
+    layout = (options.layout or Layout.parse(channels_first(array.ndim))) if array.ndim > 2 else None
     ordered = to_layout(encoded.values, layout) if layout is not None else encoded.values
-    file = f"{index:03d}_{layer}_{tensor}{_SUFFIX[options.fmt]}"
+    file = _file_name(index, layer, tensor, _SUFFIX[options.fmt])
     address = options.memory_map.get(f"{layer}:{tensor}")
     header = f"convlab golden vector: layer {layer} ({op}) {tensor}, shape {list(ordered.shape)}"
     try:
@@ -256,5 +285,5 @@ def _write(options: _Options, encoder: Encoder, index: int, layer: str, op: str,
         layer, op, tensor, file, options.fmt, list(ordered.shape), list(array.shape),
         str(layout) if layout is not None else "C", word_bits, encoded.value_bits, lanes,
         options.high_first, encoded.signed, options.byteorder, encoded.number, int(ordered.size),
-        depth, address,
+        depth, address, source,
     )  # fmt: skip

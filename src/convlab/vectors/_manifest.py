@@ -31,7 +31,8 @@ class Entry:
     ``{"kind": "int", "scale": s, "zero_point": z}`` or
     ``{"kind": "fixed", "frac_bits": f, ...}``. ``count`` values fill
     ``depth`` words; ``address`` is the word address in a memory map, if one
-    was given.
+    was given; ``source`` the tensor's own name in the model (an ONNX graph's
+    tensor name), if it has one.
     """
 
     layer: str
@@ -52,11 +53,14 @@ class Entry:
     count: int
     depth: int
     address: int | None = None
+    source: str | None = None
 
 
 def save_manifest(directory: Path, entries: list[Entry], meta: dict[str, Any]) -> Path:
     """Write ``manifest.json`` (atomically) listing ``entries`` after ``meta``."""
-    body = {"schema": SCHEMA, **meta, "entries": [asdict(e) for e in entries]}
+    # ``source`` only where a tensor has a name of its own: U-Net manifests stay as they were.
+    rows = [{k: v for k, v in asdict(e).items() if k != "source" or v is not None} for e in entries]
+    body = {"schema": SCHEMA, **meta, "entries": rows}
     path = directory / MANIFEST
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(body, indent=1) + "\n")
@@ -94,7 +98,7 @@ def load_manifest(directory: str | os.PathLike) -> tuple[dict[str, Any], list[En
 
 def _entry(raw: Any, index: int, path: Path) -> Entry:
     names = {f.name for f in fields(Entry)}
-    required = {f.name for f in fields(Entry) if f.name != "address"}
+    required = {f.name for f in fields(Entry) if f.name not in ("address", "source")}
     if not isinstance(raw, dict) or not required <= set(raw) or not set(raw) <= names:
         got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
         raise ConvlabError(f"{str(path)!r}: entry {index} must have the fields {sorted(required)}, got {got}")
@@ -103,7 +107,7 @@ def _entry(raw: Any, index: int, path: Path) -> Entry:
     if entry.fmt not in FORMATS or Path(entry.file).is_absolute() or ".." in Path(entry.file).parts:
         raise ConvlabError(f"{str(path)!r}: entry {index} has fmt={entry.fmt!r}, file={entry.file!r}")
     ordered = entry.tensor_shape
-    if len(entry.tensor_shape) > 1:
+    if len(entry.tensor_shape) > 1 and entry.layout != "C":
         ordered = list(Layout.parse(entry.layout).shape(tuple(entry.tensor_shape)))
     if ordered != list(entry.shape):
         raise ConvlabError(
@@ -135,13 +139,14 @@ def _check_types(raw: dict, index: int, path: Path) -> None:
         else []
     )
     bad += ["address"] if raw.get("address") is not None and not is_int(raw["address"]) else []
+    bad += ["source"] if raw.get("source") is not None and not isinstance(raw["source"], str) else []
     if bad:
         shown = ", ".join(f"{k}={raw.get(k)!r}" for k in bad)
         raise ConvlabError(f"{str(path)!r}: entry {index} has fields of the wrong type: {shown}")
 
 
 def read_entry(entry: Entry, path: str | os.PathLike, fmt: str | None = None) -> np.ndarray:
-    """The tensor of ``entry`` (channels first, as computed) read from ``path``."""
+    """The tensor of ``entry`` (channels first, as computed) read from ``path``, in its kind's dtype."""
     float_kind = entry.number.get("kind") in ("float16", "float32", "float64")
     flat = read_memory(
         path,
@@ -154,4 +159,7 @@ def read_entry(entry: Entry, path: str | os.PathLike, fmt: str | None = None) ->
         byteorder=entry.byteorder,
         dtype=entry.number["kind"] if float_kind else None,
     )
+    kind = entry.number.get("kind")
+    if kind == "bool" or kind in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"):
+        flat = np.asarray(flat).astype(kind)  # the tensor's own integer type (the values fit: they were its)
     return from_layout(flat, tuple(entry.tensor_shape), entry.layout)

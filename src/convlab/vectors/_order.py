@@ -128,7 +128,7 @@ def from_layout(flat: np.ndarray, shape: tuple[int, ...], layout: str | Layout) 
     [0, 1, 2, 3, 4, 5]
     """
     shape = tuple(shape)
-    if len(shape) == 1:
+    if len(shape) <= 1 or layout == "C":  # "C": plain row-major (scalars, vectors, matrices)
         return np.asarray(flat).reshape(shape)
     layout = layout if isinstance(layout, Layout) else Layout.parse(layout)
     ordered = np.asarray(flat).reshape(layout.shape(shape))

@@ -22,6 +22,7 @@ from ._golden import Encoded, _Options, _write
 from ._manifest import Entry, save_manifest
 from ._memory import format_of
 from ._order import Layout
+from ._staging import staged_directory
 
 __all__ = ["write_quant_vectors"]
 
@@ -99,17 +100,17 @@ def write_quant_vectors(
     unknown = sorted(set(memory_map) - known)
     if unknown:
         raise ConvlabError(f"memory_map names no tensor of the quantised U-Net: {', '.join(unknown[:5])}")
-    options = _Options(Path(out), fmt, None if layout is None else Layout.parse(layout), word_bits, lanes,
-                       high_first, byteorder, memory_map)  # fmt: skip
-    options.out.mkdir(parents=True, exist_ok=True)
     entries: list[Entry] = []
-    for record in records:
-        if record.name not in chosen:
-            continue
-        for tensor, encoded in _tensors(record):
-            encoder = lambda _l, _t, _a, e=encoded: e  # noqa: E731  (the codes are already computed)
-            entries.append(
-                _write(options, encoder, len(entries), record.name, record.op, tensor, encoded.values)
-            )
-    save_manifest(options.out, entries, {"quant": "int8 (convlab.quant.quantize_unet)", **dict(meta or {})})
+    with staged_directory(Path(out)) as work:
+        options = _Options(work, fmt, None if layout is None else Layout.parse(layout), word_bits, lanes,
+                           high_first, byteorder, memory_map)  # fmt: skip
+        for record in records:
+            if record.name not in chosen:
+                continue
+            for tensor, encoded in _tensors(record):
+                encoder = lambda _l, _t, _a, e=encoded: e  # noqa: E731  (the codes are already computed)
+                entries.append(
+                    _write(options, encoder, len(entries), record.name, record.op, tensor, encoded.values)
+                )
+        save_manifest(work, entries, {"quant": "int8 (convlab.quant.quantize_unet)", **dict(meta or {})})
     return entries
