@@ -26,13 +26,22 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Gemm", "blas_threads", "can_single_thread", "gemm", "pool_instead", "single_threaded"]
+__all__ = [
+    "BLOCK_WEIGHT",
+    "Gemm",
+    "blas_threads",
+    "can_single_thread",
+    "gemm",
+    "matmul_into",
+    "row_blocks",
+    "single_threaded",
+]
 
 # gemm(a, b, c, beta): c = a @ b + beta * c, all 2-D with unit stride along rows.
 Gemm = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
 
 _SYMBOLS = {np.dtype(np.float32): "scipy_cblas_sgemm64_", np.dtype(np.float64): "scipy_cblas_dgemm64_"}
-_ROW_MAJOR, _NO_TRANS = 101, 111
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _THREADS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_")
 _single = {"depth": 0, "saved": 0}
 _single_lock = threading.Lock()
@@ -69,9 +78,12 @@ def _call(function, a: np.ndarray, b: np.ndarray, c: np.ndarray, beta: float) ->
     (m, k), n = a.shape, b.shape[1]
     if b.shape[0] != k or c.shape != (m, n) or not a.dtype == b.dtype == c.dtype:
         raise RuntimeError(f"internal: gemm of {a.shape} @ {b.shape} into {c.shape}")
-    ld = [_leading(array) for array in (a, b, c)]
-    function(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, 1.0, a.ctypes.data, ld[0], b.ctypes.data, ld[1],
-             beta, c.ctypes.data, ld[2])  # fmt: skip
+    # A transposed view (conv_transpose's W^T) goes in as its row-major base, flagged.
+    trans_a = _TRANS if a.ndim == 2 and a.shape[0] > 1 and a.strides[0] == a.itemsize else _NO_TRANS
+    lda = _leading(a.T) if trans_a == _TRANS else _leading(a)
+    ld = [_leading(array) for array in (b, c)]
+    function(_ROW_MAJOR, trans_a, _NO_TRANS, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ld[0],
+             beta, c.ctypes.data, ld[1])  # fmt: skip
 
 
 def _leading(array: np.ndarray) -> int:
@@ -122,26 +134,65 @@ def blas_threads() -> int | None:
     return None if controls is None else controls[0]()
 
 
-# The largest matrix a chunk's GEMM multiplies by for which single-threaded
-# GEMMs on the pool beat BLAS's own threads. Each pool thread streams the whole
-# weight matrix through its core for every chunk, where BLAS's threads split
-# it. Measured on a quiet 2-core box (2 threads, float32, U-Net layers): 3x3
-# convs pooled/BLAS-threaded 0.94 at 64 and 128 channels, 1.0 at 256, 0.94 at
-# 512 (1 MiB a tap), 1.90 at 1024 (4 MiB a tap); 2x2 up-convs 0.70 at 128->64,
-# 0.86 at 256->128 (512 KiB), 1.2 at 512->256 (2 MiB), 1.75 at 1024->512.
-POOL_MAX_WEIGHT = 1 << 20
+# The largest weight matrix one GEMM of a chunk multiplies by. Each pool
+# thread streams its GEMM's whole matrix through its core for every chunk,
+# where BLAS's own threads would split it; measured on a quiet 2-core box (2
+# threads, float32, U-Net layers, whole matrices): pooled/BLAS-threaded 0.94
+# at 64 and 128 channels, 1.0 at 256, 0.94 at 512 (1 MiB a tap), 1.90 at
+# 1024 (4 MiB a tap); 2x2 up-convs 0.70 at 128->64, 0.86 at 256->128 (512
+# KiB), 1.2 at 512->256 (2 MiB), 1.75 at 1024->512. So larger matrices are
+# cut into blocks of rows (output channels) of at most this size, each block
+# a work item of its own (:func:`row_blocks`).
+BLOCK_WEIGHT = 1 << 20
+# Row blocks are multiples of this many rows, so that every block but the last
+# fills whole register tiles of every kernel (16 rows for SkylakeX's SGEMM).
+_ROW_QUANTUM = 64
 
 
-def pool_instead(threads: int, weight_bytes: int = 0) -> bool:
-    """Whether a pool of ``threads`` may run single-threaded GEMMs in place of BLAS's own threads.
+def row_blocks(rows: int, row_bytes: int) -> list[slice]:
+    """Blocks of ``rows`` (output channels) whose matrices of ``row_bytes`` a row hold <= ``BLOCK_WEIGHT``.
 
-    Only when BLAS would use exactly as many threads: a user's (or a
-    benchmark's) ``OPENBLAS_NUM_THREADS`` is kept, and a machine with more
-    cores than the pool (:func:`._threads.thread_count` stops at 8) keeps
-    BLAS's threading; and only while each GEMM's ``weight_bytes`` matrix stays
-    within :data:`POOL_MAX_WEIGHT`.
+    The blocks depend on the matrix alone, never on the thread count: a GEMM
+    of other rows may round differently (BLAS's edge kernels), and a result
+    must not depend on the threads that computed it.
+
+    >>> row_blocks(1024, 1024 * 4)          # a 1024x1024 float32 tap: 4 MiB
+    [slice(0, 256, None), slice(256, 512, None), slice(512, 768, None), slice(768, 1024, None)]
+    >>> row_blocks(512, 512 * 4)            # 1 MiB: one block
+    [slice(0, 512, None)]
     """
-    return threads > 1 and weight_bytes <= POOL_MAX_WEIGHT and blas_threads() == threads
+    count = -(-rows * row_bytes // BLOCK_WEIGHT)
+    if count <= 1 or rows <= _ROW_QUANTUM:
+        return [slice(0, rows)]
+    step = -(-rows // count)
+    step = -(-step // _ROW_QUANTUM) * _ROW_QUANTUM
+    return [slice(i, min(i + step, rows)) for i in range(0, rows, step)]
+
+
+def matmul_into(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
+    """``c[...] = a @ b`` for stacks of matrices, through :func:`gemm` where it serves, else ``np.matmul``.
+
+    The same BLAS call as the per-tap GEMMs (one library, one kernel, one
+    thread inside :func:`single_threaded`); ``np.matmul`` copies operands that
+    BLAS cannot read as they are, so it stays the path for those.
+    """
+    call = gemm(c.dtype) if a.dtype == b.dtype == c.dtype and c.size else None
+    first = [m[(0,) * (m.ndim - 2)] for m in (a, b, c)]
+    ready = (_readable(first[0]) or _readable(first[0].T)) and all(map(_readable, first[1:]))
+    if call is None or not ready:
+        np.matmul(a, b, out=c)
+        return
+    for index in np.ndindex(*c.shape[:-2]):
+        call(a[index[len(index) - (a.ndim - 2) :]], b[index], c[index], 0.0)
+
+
+def _readable(matrix: np.ndarray) -> bool:
+    """Whether ``matrix`` (2-D) is a row-major view BLAS reads in place (a stack shares its strides)."""
+    try:
+        _leading(matrix)
+    except RuntimeError:
+        return False
+    return matrix.shape[1] > 0
 
 
 @contextlib.contextmanager
@@ -156,6 +207,12 @@ def single_threaded() -> Iterator[None]:
     library, so nested and concurrent blocks share one saved value: the first
     to enter saves it, the last to leave restores it. Other threads' GEMMs
     in the meantime are as exact, on one thread.
+
+    This is convlab's one way to hold BLAS to one thread: OpenBLAS's
+    "thread-local" ``openblas_set_num_threads_local`` sets the global count
+    in its pthreads builds (NumPy's wheels: measured, a worker's call made the
+    main thread's next SGEMM run on one thread), so a save/restore per thread
+    races where this shared count does not.
     """
     controls = _thread_controls()
     if controls is None:

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError
+from . import _blas
 from ._conv import IntArg
 from ._conv_args import ConvArgs, transpose_args
 from ._im2col import pool_threads, reshape_view, run_chunks
@@ -98,40 +99,52 @@ def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
     if bias is not None and not store:
         out += bias[:, 0]
     per_position = out.shape[1] * taps(image) * x.dtype.itemsize
-    # Disjoint taps: chunks write disjoint pixels and may run at once.
-    # Each chunk's GEMM multiplies by one group's (C_in/g, C_out/g * taps) weight matrix.
-    weight = args.w.nbytes // args.groups
-    threads = pool_threads(per_position, weight) if store else 1
-    chunk = _chunk_runner(args, out, bias if in_cols else None, store)
-    run_chunks(chunk, chunks(x.shape[0], x.shape[2:], per_position), threads)
+    chunk, blocks = _chunk_runner(args, out, bias if in_cols else None, store)
+    boxes = list(chunks(x.shape[0], x.shape[2:], per_position))
+    if store:  # disjoint taps: chunks write disjoint pixels and may run at once
+        run_chunks(chunk, [(box, block) for box in boxes for block in blocks], pool_threads(per_position))
+    else:  # overlapping taps add into shared pixels: chunk after chunk, blocks of channels at once
+        for box in boxes:
+            run_chunks(chunk, [(box, block) for block in blocks], pool_threads(per_position))
     if bias is not None and store and not in_cols:
         out += bias[:, 0]
     return out
 
 
 def _chunk_runner(args: ConvArgs, out: np.ndarray, bias: np.ndarray | None, store: bool):
-    """``chunk((batch, box))``: one chunk of input positions, its GEMM into this thread's columns, col2im."""
+    """(``chunk(((batch, box), block))``, the blocks): one chunk of input positions and one block of
+    output channels, its GEMM into this thread's columns, col2im.
+
+    A weight matrix larger than :data:`._blas.BLOCK_WEIGHT` is cut into blocks
+    of whole output channels (each channel's ``taps`` rows together), so each
+    GEMM streams only its part of it and each block's col2im writes only its
+    channels; with groups, one block of all channels.
+    """
     x, w, groups, image = args.x, args.w, args.groups, args.image
     c_in, c_out, k = x.shape[1], out.shape[1], taps(image)
     w_t = w.reshape(groups, c_in // groups, c_out // groups * k).transpose(0, 2, 1)
+    per_channel = k * c_in // groups * w.itemsize
+    blocks = _blas.row_blocks(c_out, per_channel) if groups == 1 else [slice(0, c_out)]
     buffers: dict[int, np.ndarray] = {}
 
-    def chunk(item: tuple[slice, tuple[slice, ...]]) -> None:
-        batch, box = item
+    def chunk(item: tuple[tuple[slice, tuple[slice, ...]], slice]) -> None:
+        (batch, box), block = item
         nb, sizes = batch.stop - batch.start, tuple(s.stop - s.start for s in box)
-        size = nb * c_out * k * math.prod(sizes)
+        channels = block.stop - block.start
+        size = nb * channels * k * math.prod(sizes)
         buffer = buffers.get(threading.get_ident())
         if buffer is None or buffer.size < size:
             buffer = buffers[threading.get_ident()] = np.empty(size, dtype=x.dtype)
-        cols = buffer[:size].reshape(nb, groups, c_out // groups * k, math.prod(sizes))
+        cols = buffer[:size].reshape(nb, groups, channels // groups * k, math.prod(sizes))
         source = reshape_view(x[(batch, slice(None), *box)], (nb, groups, c_in // groups, -1))
-        np.matmul(w_t, source, out=cols)
-        planes = cols.reshape(nb, c_out, k, *sizes)
+        rows = slice(block.start * k, block.stop * k) if groups == 1 else slice(None)
+        _blas.matmul_into(w_t[:, rows], source, cols)
+        planes = cols.reshape(nb, channels, k, *sizes)
         if bias is not None:
-            planes += bias
-        scatter_add(planes, image, box, out[batch], assign=store)
+            planes += bias[block]
+        scatter_add(planes, image, box, out[batch, block], assign=store)
 
-    return chunk
+    return chunk, blocks
 
 
 def conv_transpose1d(

@@ -75,20 +75,28 @@ def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None 
     positions, so its slice of the output is a strided matrix BLAS accepts.
     Float chunks run on the pool, one per thread on a single-threaded BLAS
     (as :mod:`._wide`'s): the gathers run in parallel too, and the result is
-    the same as one thread's; ``columns`` must then give each thread its own buffer.
+    the same as one thread's; ``columns`` must then give each thread its own
+    buffer. A weight matrix larger than :data:`._blas.BLOCK_WEIGHT` is
+    multiplied block of rows by block of rows (:func:`._blas.row_blocks`),
+    each block's GEMM streaming only its part of the matrix.
     """
     x, w, groups, out_shape = args.x, args.w, args.groups, args.out_shape
     (n, c_in), c_out, k = x.shape[:2], w.shape[0], taps(args.image)
     out = np.empty((n, c_out, *out_shape), dtype=args.policy.accumulate)
     wmat = w.reshape(groups, c_out // groups, c_in // groups * k)
-    threads = pool_threads(workspace(args), wmat[0].nbytes) if out.dtype.kind == "f" else 1
+    threads = pool_threads(workspace(args)) if out.dtype.kind == "f" else 1
+    blocks = _blas.row_blocks(c_out // groups, wmat.shape[2] * w.itemsize)
 
     def chunk(item: tuple[slice, tuple[slice, ...]]) -> None:
         batch, box = item
         nb, sizes = batch.stop - batch.start, tuple(b.stop - b.start for b in box)
         source = reshape_view(columns(batch, box, sizes), (nb, groups, c_in // groups * k, -1))
         target = reshape_view(out[(batch, slice(None), *box)], (nb, groups, c_out // groups, -1))
-        np.matmul(wmat, source, out=target)
+        if out.dtype.kind != "f":
+            np.matmul(wmat, source, out=target)  # exact integer products: NumPy's own loops
+            return
+        for block in blocks:
+            _blas.matmul_into(wmat[:, block], source, target[:, :, block])
         if epilogue is not None and not epilogue.empty:
             for sample in out[(batch, slice(None), *box)]:
                 epilogue.apply(sample)
@@ -97,33 +105,32 @@ def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None 
     return out
 
 
-def pool_threads(bytes_per_position: int, weight_bytes: int) -> int:
-    """Threads for the chunks :func:`._workspace.chunks` makes of ``bytes_per_position`` each.
+def pool_threads(bytes_per_position: int) -> int:
+    """Pool threads for the chunks :func:`._workspace.chunks` makes of ``bytes_per_position`` each.
 
-    The pool's when one chunk per thread fits the workspace limit, chunks
-    hold at least a thousand positions (thinner GEMMs lose more than the pool
-    gains) and the pool may stand in for BLAS's threads on GEMMs by a
-    ``weight_bytes`` matrix (:func:`._blas.pool_instead`); else 1. The chunks are the same either way,
-    so the result does not depend on the thread count: a chunk's GEMM of
-    another width may round differently (BLAS's edge kernels), and tiles of
-    an image must give the whole image's values.
+    As many as have a chunk's buffers within the workspace limit at once (at
+    least 1). The chunks are the same whatever the count, so the result does
+    not depend on it: a chunk's GEMM of another width may round differently
+    (BLAS's edge kernels), and tiles of an image must give the whole image's
+    values.
     """
-    threads = thread_count()
-    if not _blas.pool_instead(threads, weight_bytes):
-        return 1
-    positions = chunk_positions(bytes_per_position)
-    fits = threads * positions * bytes_per_position <= get_workspace_limit()
-    return threads if fits and positions >= 1024 else 1
+    per_chunk = chunk_positions(bytes_per_position) * bytes_per_position
+    return max(1, min(thread_count(), get_workspace_limit() // max(1, per_chunk)))
 
 
 def run_chunks(chunk: Callable[[Any], None], items: Iterable[Any], threads: int) -> None:
-    """``chunk(item)`` for every item: on the pool under a single-threaded BLAS when ``threads > 1``."""
-    if threads < 2:
-        for item in items:
-            chunk(item)
-        return
+    """``chunk(item)`` for every item under a single-threaded BLAS, on ``threads`` of the pool.
+
+    Never BLAS's own threads, even on one thread: they would spin after the
+    call and take a core from the next layer's pool threads (measured: the
+    layer after a BLAS-threaded one ran 30-40 % slower).
+    """
     with _blas.single_threaded():
-        parallel(chunk, items)
+        if threads < 2:
+            for item in items:
+                chunk(item)
+            return
+        parallel(chunk, items, threads)
 
 
 def reshape_view(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
