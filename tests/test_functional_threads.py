@@ -243,3 +243,15 @@ def test_matmul_into_reads_transposed_and_strided_operands_as_np_matmul(dtype):
     odd = rng.integers(-4, 5, (3, 2, 7, 9)).astype(dtype)[:, :, :, ::-1]  # negative strides: np.matmul's
     _blas.matmul_into(a, odd, c[..., :9])
     np.testing.assert_array_equal(c[..., :9], np.matmul(a, odd))
+
+
+def test_pool_threads_run_in_the_callers_context():
+    convlab.set_num_threads(2)
+    seen = []
+
+    def work(item):
+        seen.append((np.geterr()["invalid"], cf.get_workspace_limit()))
+
+    with np.errstate(invalid="ignore"), cf.workspace_limit(12345):
+        _threads.parallel(work, [(i,) for i in range(8)])
+    assert seen and set(seen) == {("ignore", 12345)}

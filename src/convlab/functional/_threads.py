@@ -18,6 +18,7 @@ sizes one shared pool, whoever submits to it.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import math
 import os
@@ -138,7 +139,10 @@ def parallel(work: Callable[[tuple], None], items: Iterable[tuple], threads: int
     runs = iter([items[i : i + size] for i in range(0, len(items), size)])
     take = threading.Lock()
     executor = _executor(thread_count())
-    futures = [executor.submit(_run, work, runs, take) for _ in range(min(threads, len(items)))]
+    # Each task in a copy of the submitter's context: NumPy's errstate (a
+    # contextvar) and the workspace limit hold in the workers as in the caller.
+    tasks = range(min(threads, len(items)))
+    futures = [executor.submit(contextvars.copy_context().run, _run, work, runs, take) for _ in tasks]
     for future in futures:
         future.result()
 
