@@ -149,9 +149,9 @@ def test_every_gemm_of_the_exact_path_runs_on_a_one_thread_blas():
     assert counts and set(counts) == {1}, set(counts)
 
 
-# A weight block of 4 KiB: 130 output channels of 16 (or 16 x 4 taps) float32 inputs split into rows
-# 0:64, 64:128 and 128:130 (the last block a thin edge) without a weight of megabytes.
-SMALL_BLOCKS = mock.patch.object(_blas, "BLOCK_WEIGHT", 4096)
+# A weight block of 4 KiB and 64 rows: 130 output channels of 16 (or 16 x 4 taps) float32 inputs split
+# into rows 0:64, 64:128 and 128:130 (the last block a thin edge) without a weight of megabytes.
+SMALL_BLOCKS = mock.patch.multiple(_blas, BLOCK_WEIGHT=4096, MIN_BLOCK_ROWS=64)
 
 EDGES = np.array([0, 1, 62, 63, 64, 65, 127, 128, 129])  # output channels at the row blocks' edges
 CONV_CASES = [  # input shape, weight shape, stride, padding, groups, dtype
@@ -172,7 +172,11 @@ def test_convs_are_bit_equal_at_one_two_and_three_threads(shape, wshape, stride,
     op = getattr(cf, f"conv{ndim}d")
     results = []
     small = mock.patch.multiple("convlab.functional._wide", _THREAD_CHUNK=4096, _MAX_JUNK=1.0)
-    with SMALL_BLOCKS, small, mock.patch("convlab.functional._workspace._TARGET", 8192):  # several chunks
+    with (
+        SMALL_BLOCKS,
+        small,
+        mock.patch.multiple("convlab.functional._workspace", _TARGET=8192, _MIN_POSITIONS=16),
+    ):  # several chunks
         for threads in (1, 2, 3):
             convlab.set_num_threads(threads)
             results.append(op(x, w, b, stride=stride, padding=padding, groups=groups))
@@ -216,18 +220,20 @@ def test_transposed_convolutions_are_bit_equal_at_one_two_and_three_threads(shap
     np.testing.assert_allclose(results[0], ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()))
 
 
-@given(st.integers(1, 3000), st.integers(1, 1 << 14))
+@given(st.integers(1, 3000), st.integers(1, 1 << 16), st.sampled_from([1, 4, 27]))
 @settings(max_examples=300)
-def test_row_blocks_cover_the_rows_once_in_whole_quanta_within_the_weight_bound(rows, row_bytes):
-    blocks = _blas.row_blocks(rows, row_bytes)
+def test_row_blocks_cover_the_rows_once_in_whole_quanta_and_thick_enough(rows, row_bytes, per_row):
+    blocks = _blas.row_blocks(rows, row_bytes, per_row)
     assert blocks[0].start == 0 and blocks[-1].stop == rows
     assert all(a.stop == b.start for a, b in itertools.pairwise(blocks))
+    sizes = [s.stop - s.start for s in blocks]
     if len(blocks) > 1:
-        assert all((s.stop - s.start) % 64 == 0 for s in blocks[:-1])
-        # Rounding a block up to whole quanta adds less than one quantum of rows to the bound.
-        assert all((s.stop - s.start - 64) * row_bytes < _blas.BLOCK_WEIGHT for s in blocks)
+        assert all(n % 64 == 0 and n * per_row >= _blas.MIN_BLOCK_ROWS for n in sizes[:-1])
+        # Never more blocks than the weight bound asks for: each but the last holds more than
+        # BLOCK_WEIGHT less one quantum, or the thickness bound made them thicker still.
+        assert len(blocks) <= -(-rows * row_bytes // _blas.BLOCK_WEIGHT)
     else:
-        assert rows * row_bytes <= _blas.BLOCK_WEIGHT or rows <= 64
+        assert rows * row_bytes <= _blas.BLOCK_WEIGHT or rows * per_row < 2 * _blas.MIN_BLOCK_ROWS
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -145,24 +145,35 @@ def blas_threads() -> int | None:
 # a work item of its own (:func:`row_blocks`).
 BLOCK_WEIGHT = 1 << 20
 # Row blocks are multiples of this many rows, so that every block but the last
-# fills whole register tiles of every kernel (16 rows for SkylakeX's SGEMM).
+# fills whole register tiles of every kernel (16 rows for SkylakeX's SGEMM) ...
 _ROW_QUANTUM = 64
+# ... and hold at least this many GEMM rows: thinner blocks lose more than they
+# save (im2col of 1024 channels at 30^2, 1024 x 9216 @ 9216 x 784 on 2 pool
+# threads: 207, 200, 184 and 161 GFLOP/s in blocks of 512, 256, 128 and 64
+# rows; BLAS's own 2 threads on the whole: 205).
+MIN_BLOCK_ROWS = 256
 
 
-def row_blocks(rows: int, row_bytes: int) -> list[slice]:
+def row_blocks(rows: int, row_bytes: int, rows_per_row: int = 1) -> list[slice]:
     """Blocks of ``rows`` (output channels) whose matrices of ``row_bytes`` a row hold <= ``BLOCK_WEIGHT``.
 
-    The blocks depend on the matrix alone, never on the thread count: a GEMM
-    of other rows may round differently (BLAS's edge kernels), and a result
-    must not depend on the threads that computed it.
+    Each block but the last is a multiple of ``_ROW_QUANTUM`` rows and spans
+    at least ``MIN_BLOCK_ROWS`` GEMM rows (a row here stands for
+    ``rows_per_row`` of them: a transposed convolution's channel has one per
+    tap), which may leave a block above the weight bound. The blocks depend
+    on the matrix alone, never on the thread count: a GEMM of other rows may
+    round differently (BLAS's edge kernels), and a result must not depend on
+    the threads that computed it.
 
     >>> row_blocks(1024, 1024 * 4)          # a 1024x1024 float32 tap: 4 MiB
     [slice(0, 256, None), slice(256, 512, None), slice(512, 768, None), slice(768, 1024, None)]
     >>> row_blocks(512, 512 * 4)            # 1 MiB: one block
     [slice(0, 512, None)]
+    >>> row_blocks(1024, 9216 * 4)          # im2col of 1024 channels: 36 MiB, but 256 rows at least
+    [slice(0, 256, None), slice(256, 512, None), slice(512, 768, None), slice(768, 1024, None)]
     """
-    count = -(-rows * row_bytes // BLOCK_WEIGHT)
-    if count <= 1 or rows <= _ROW_QUANTUM:
+    count = min(-(-rows * row_bytes // BLOCK_WEIGHT), rows * rows_per_row // MIN_BLOCK_ROWS)
+    if count <= 1:
         return [slice(0, rows)]
     step = -(-rows // count)
     step = -(-step // _ROW_QUANTUM) * _ROW_QUANTUM

@@ -124,7 +124,7 @@ def _chunk_runner(args: ConvArgs, out: np.ndarray, bias: np.ndarray | None, stor
     c_in, c_out, k = x.shape[1], out.shape[1], taps(image)
     w_t = w.reshape(groups, c_in // groups, c_out // groups * k).transpose(0, 2, 1)
     per_channel = k * c_in // groups * w.itemsize
-    blocks = _blas.row_blocks(c_out, per_channel) if groups == 1 else [slice(0, c_out)]
+    blocks = _blas.row_blocks(c_out, per_channel, k) if groups == 1 else [slice(0, c_out)]
     buffers: dict[int, np.ndarray] = {}
 
     def chunk(item: tuple[tuple[slice, tuple[slice, ...]], slice]) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 from . import _blas
 from ._conv_args import ConvArgs
 from ._epilogue import Epilogue
-from ._im2col import run_chunks
+from ._im2col import _part, run_chunks
 from ._threads import parallel, thread_count
 from ._window import taps
 from ._workspace import chunk_positions, get_workspace_limit
@@ -125,11 +125,6 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
         items = [(sample, a, flat, block) for a in range(0, out_shape[0], rows) for block in blocks]
         run_chunks(chunk, items, threads)
     return out
-
-
-def _part(epilogue: Epilogue, block: slice) -> Epilogue:
-    """``epilogue`` for the output channels ``block``: its slice of the bias."""
-    return Epilogue(None if epilogue.bias is None else epilogue.bias[block], epilogue.relu)
 
 
 def _flat_geometry(args: ConvArgs, extent: tuple[int, ...]) -> tuple[list[int], list[int], int]:
