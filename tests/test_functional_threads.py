@@ -6,6 +6,9 @@ against torch and the naive loop reference.
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 import threading
 from unittest import mock
 
@@ -16,7 +19,7 @@ from hypothesis import strategies as st
 
 import convlab
 import convlab.functional as cf
-from convlab.functional import _blas, _threads
+from convlab.functional import _blas, _openblas, _threads
 from reference_conv import conv as loop_conv
 from reference_conv import conv_transpose as loop_conv_transpose
 
@@ -261,3 +264,15 @@ def test_pool_threads_run_in_the_callers_context():
     with np.errstate(invalid="ignore"), cf.workspace_limit(12345):
         _threads.parallel(work, [(i,) for i in range(8)])
     assert seen and set(seen) == {("ignore", 12345)}
+
+
+@pytest.mark.parametrize("core", ["Haswell", "Sandybridge"])
+def test_describe_names_the_kernels_numpys_openblas_loaded_with(core):
+    """OPENBLAS_CORETYPE, read when the library loads, is the oracle: run in a fresh process."""
+    if _openblas.numpy_library() is None:
+        pytest.skip("NumPy without its bundled OpenBLAS")
+    code = "from convlab.functional import _openblas; print(_openblas.describe())"
+    source = os.path.dirname(os.path.dirname(convlab.__file__))  # this convlab, not another install's
+    env = {**os.environ, "OPENBLAS_CORETYPE": core, "PYTHONPATH": source}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("NumPy's OpenBLAS 0.") and f"core {core}" in out.stdout, out.stdout

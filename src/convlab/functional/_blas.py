@@ -1,4 +1,4 @@
-"""``C = A @ B + beta * C`` through NumPy's own BLAS: the accumulating GEMM ``np.matmul`` lacks.
+"""``C = A @ B + beta * C`` through OpenBLAS: the accumulating GEMM ``np.matmul`` lacks.
 
 Why: the stride-1 convolution sums one GEMM per kernel tap into the same
 block of outputs (:mod:`._wide`). Through ``np.matmul`` each tap would cost a
@@ -6,13 +6,20 @@ temporary and a ``+=`` pass, or stacking the taps an im2col copy of ``taps``
 times the input; GEMM's ``beta = 1`` accumulates inside the BLAS kernel,
 where the block is in cache, and reads the input where it lies.
 
-Where: NumPy's wheels bundle scipy-openblas (64-bit integers, symbols
-``scipy_cblas_?gemm64_``) in ``numpy.libs`` (Linux, Windows) or
-``numpy/.dylibs`` (macOS). Loading that very file shares NumPy's library, its
-thread pool and thread count; a second OpenBLAS (SciPy's) spins its own
-threads against NumPy's and ran 1.5x slower at 2 threads. Anywhere else (NumPy
-on MKL or Accelerate, another symbol name, a probe product that disagrees
-with ``np.matmul``) :func:`gemm` returns ``None`` and callers use ``np.matmul``.
+Where: NumPy's own bundled scipy-openblas (:func:`._openblas.numpy_library`:
+loading that very file shares NumPy's library; which kernels it runs,
+:func:`._openblas.describe`). Anywhere else (NumPy on MKL or Accelerate, another
+symbol name, a probe product that disagrees with ``np.matmul``) :func:`gemm`
+returns ``None`` and callers use ``np.matmul``.
+
+Threads: every call runs on one BLAS thread, the caller's (a pool thread of
+:mod:`._threads`), inside :func:`single_threaded`. BLAS's own threads would
+end each call at a barrier and then spin, taking a core from the next
+layer's pool threads (measured: the layer after a BLAS-threaded one ran 30-40
+% slower). Large weight matrices are cut into blocks of rows instead
+(:func:`row_blocks`), the same blocks at any thread count, so that results
+never depend on it. They may differ in the last bits between BLAS kernels
+(SkylakeX, Haswell), as between machines.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ import ctypes
 import functools
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
+
+from ._openblas import numpy_library
 
 __all__ = [
     "BLOCK_WEIGHT",
@@ -40,38 +48,32 @@ __all__ = [
 # gemm(a, b, c, beta): c = a @ b + beta * c, all 2-D with unit stride along rows.
 Gemm = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
 
-_SYMBOLS = {np.dtype(np.float32): "scipy_cblas_sgemm64_", np.dtype(np.float64): "scipy_cblas_dgemm64_"}
+_SYMBOLS = {np.dtype(np.float32): "scipy_cblas_sgemm", np.dtype(np.float64): "scipy_cblas_dgemm"}
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-_THREADS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_")
-_single = {"depth": 0, "saved": 0}
+_THREADS = ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads")
+_single: dict = {"depth": 0, "saved": []}
 _single_lock = threading.Lock()
 
 
 @functools.cache
 def gemm(dtype: np.dtype) -> Gemm | None:
-    """The accumulating GEMM of NumPy's BLAS for ``dtype`` (float32, float64), or ``None``."""
+    """The accumulating GEMM of NumPy's OpenBLAS for ``dtype`` (float32, float64), or ``None``."""
     dtype = np.dtype(dtype)
-    library = _library()
-    function = getattr(library, _SYMBOLS.get(dtype, ""), None) if library is not None else None
+    library = numpy_library()
+    function = library.function(_SYMBOLS[dtype]) if library is not None and dtype in _SYMBOLS else None
     if function is None:
         return None
-    real, i64, ptr = np.ctypeslib.as_ctypes_type(dtype), ctypes.c_int64, ctypes.c_void_p
-    function.argtypes = [ctypes.c_int] * 3 + [i64] * 3 + [real, ptr, i64, ptr, i64, real, ptr, i64]
+    real, index, ptr = np.ctypeslib.as_ctypes_type(dtype), library.index, ctypes.c_void_p
+    function.argtypes = [ctypes.c_int] * 3 + [index] * 3 + [real, ptr, index, ptr, index, real, ptr, index]
     function.restype = None
     call = functools.partial(_call, function)
     return call if _probe(call, dtype) else None
 
 
-@functools.cache
 def _library() -> ctypes.CDLL | None:
-    numpy_dir = Path(np.__file__).parent
-    for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs"):
-        for path in sorted(folder.glob("*scipy_openblas64_*")):
-            try:
-                return ctypes.CDLL(str(path))
-            except OSError:
-                continue
-    return None
+    """NumPy's own OpenBLAS (its thread-local setter is read by ``_winograd_slabs``)."""
+    library = numpy_library()
+    return None if library is None else library.cdll
 
 
 def _call(function, a: np.ndarray, b: np.ndarray, c: np.ndarray, beta: float) -> None:
@@ -112,9 +114,9 @@ def _probe(call: Gemm, dtype: np.dtype) -> bool:
 
 @functools.cache
 def _thread_controls():
-    """(get, set) of the BLAS thread count of the library :func:`gemm` calls, or ``None``."""
-    library = _library()
-    found = [getattr(library, name, None) for name in _THREADS] if library is not None else [None]
+    """(get, set) of the thread count of the library :func:`gemm` calls, or ``None``."""
+    library = numpy_library()
+    found = [library.function(name) for name in _THREADS] if library is not None else [None]
     if None in found:
         return None
     get, set_ = found
@@ -129,7 +131,7 @@ def can_single_thread() -> bool:
 
 
 def blas_threads() -> int | None:
-    """The thread count NumPy's BLAS runs with now (1 inside :func:`single_threaded`), or ``None``."""
+    """The thread count :func:`gemm`'s BLAS runs with now (1 inside :func:`single_threaded`), or ``None``."""
     controls = _thread_controls()
     return None if controls is None else controls[0]()
 
@@ -225,15 +227,12 @@ def single_threaded() -> Iterator[None]:
     main thread's next SGEMM run on one thread), so a save/restore per thread
     races where this shared count does not.
     """
-    controls = _thread_controls()
-    if controls is None:
-        yield
-        return
-    get, set_ = controls
+    controls = [] if _thread_controls() is None else [_thread_controls()]
     with _single_lock:
         if _single["depth"] == 0:
-            _single["saved"] = get()
-            set_(1)
+            _single["saved"] = [get() for get, _ in controls]
+            for _, set_ in controls:
+                set_(1)
         _single["depth"] += 1
     try:
         yield
@@ -241,4 +240,5 @@ def single_threaded() -> Iterator[None]:
         with _single_lock:
             _single["depth"] -= 1
             if _single["depth"] == 0:
-                set_(_single["saved"])
+                for (_, set_), saved in zip(controls, _single["saved"]):
+                    set_(saved)
