@@ -200,6 +200,7 @@ def test_convs_are_bit_equal_at_one_two_and_three_threads(shape, wshape, stride,
 UPCONV_CASES = [  # input shape, weight shape, stride, padding: tiled (the U-Net's), overlapping taps
     ((2, 16, 5, 6), (16, 130, 2, 2), 2, 0),
     ((1, 16, 4, 5), (16, 130, 3, 3), 2, 1),
+    ((2, 16, 7, 9), (16, 130, 3, 3), 2, 1),
 ]
 
 
@@ -209,7 +210,9 @@ def test_transposed_convolutions_are_bit_equal_at_one_two_and_three_threads(shap
     x, w = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(wshape).astype(np.float32)
     b = rng.standard_normal(wshape[1]).astype(np.float32)
     results = []
-    with SMALL_BLOCKS:
+    # Chunks of 16 input positions: several waves of overlapping chunks adding into shared pixels.
+    small = mock.patch.multiple("convlab.functional._workspace", _TARGET=16 * 130 * 9 * 4, _MIN_POSITIONS=16)
+    with SMALL_BLOCKS, small:
         for threads in (1, 2, 3):
             convlab.set_num_threads(threads)
             results.append(cf.conv_transpose2d(x, w, b, stride=stride, padding=padding))
