@@ -17,7 +17,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> None:
     library, threads, repeats, names = argv[0], int(argv[1]), int(argv[2]), argv[3:]
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CONVLAB_NUM_THREADS"):
         os.environ[var] = str(threads)
     import numpy as np
 
@@ -33,13 +33,28 @@ def main(argv: list[str]) -> None:
         x = np.random.default_rng(1).normal(size=case.shape).astype(np.float32)
         call = _build(library, case, x, threads)
         results[name] = None if call is None else _median(call, repeats)
-    print(json.dumps({"library": library, "medians": results}))
+    print(json.dumps({"library": library, "medians": results, "blas": _blas_kernel(library)}))
+
+
+def _blas_kernel(library: str) -> str | None:
+    """Which BLAS library and kernels convlab's GEMMs ran on (``None`` for the peers)."""
+    if not library.startswith("convlab"):
+        return None
+    try:
+        from convlab.functional._openblas import describe
+    except ImportError:  # a checkout from before the function
+        return None
+    return describe()
 
 
 def _build(library: str, case, x, threads: int):
     if library.startswith("convlab"):
         from _peer_cases import convlab_call
 
+        import convlab
+
+        if hasattr(convlab, "set_num_threads"):  # CONVLAB_NUM_THREADS says the same; explicit here
+            convlab.set_num_threads(threads)
         return convlab_call(case, x, "winograd" if library.endswith("winograd") else "gemm")
     if library == "torch":
         import torch

@@ -2,8 +2,8 @@
 
 Every library runs in a fresh process of its own (in one process, one
 library's spinning threads slow the other), with the same thread count
-(``--threads``, default 2: BLAS/OpenMP variables, ``torch.set_num_threads``,
-onnxruntime's ``intra_op_num_threads``). The libraries run in one order,
+(``--threads``, default 2: BLAS/OpenMP variables, ``convlab.set_num_threads``,
+``torch.set_num_threads``, onnxruntime's ``intra_op_num_threads``). The libraries run in one order,
 then again in the opposite order; each process reports the median of
 ``--repeats`` calls after a warm-up, and the table shows the smaller of the
 two medians. NumPy's own 2048^2 SGEMM, timed in its own process in the same
@@ -73,7 +73,10 @@ def measure(names: list[str], libraries: list[str], threads: int, repeats: int) 
         for sequence in (order, order[::-1]):
             for library in sequence:
                 cases = [] if library == "numpy-sgemm" else names
-                medians = _worker([library, str(threads), str(repeats), *cases], env)["medians"]
+                report = _worker([library, str(threads), str(repeats), *cases], env)
+                medians = report["medians"]
+                if report.get("blas") and library == "convlab" and sequence is order:
+                    print(f"convlab's GEMMs: {report['blas']}, {threads} pool threads", flush=True)
                 mine = best.setdefault(library, {})
                 for name, value in medians.items():
                     old = mine.get(name)

@@ -16,7 +16,6 @@ import convlab.functional as cf
 from conv_cases import conv_case
 from convlab.functional import _blas, _im2col, _wide
 from convlab.functional._conv import conv_nd
-from convlab.functional._conv_args import conv_args
 from convlab.functional._conv_transpose import conv_transpose_nd
 from convlab.functional._epilogue import Epilogue
 from convlab.functional._norm import batch_norm_into
@@ -100,9 +99,9 @@ def test_threaded_wide_equals_serial_bit_for_bit(dtype):
     threads = []
     real = _im2col.parallel
 
-    def spy(work, items):
+    def spy(work, items, count=None):
         threads.append(len(items))
-        real(work, items)
+        real(work, items, count)
 
     with _threaded_small_chunks(), mock.patch.object(_im2col, "parallel", spy):
         pooled = cf.conv2d(x, w, b, padding=1)
@@ -248,10 +247,10 @@ def test_im2col_and_direct_chunks_on_the_pool_equal_the_serial_ones(wshape, stri
     calls = []
     real = _im2col.parallel
 
-    def spy(work, items):
+    def spy(work, items, count=None):
         items = list(items)
         calls.append(len(items))
-        real(work, items)
+        real(work, items, count)
 
     with mock.patch.object(_im2col, "parallel", spy):
         pooled = conv_nd(x, w, b, stride, 1 if wshape[2] == 3 else 0, 1, 1, "zeros", 2, relu=True)
@@ -265,40 +264,10 @@ def test_im2col_and_direct_chunks_on_the_pool_equal_the_serial_ones(wshape, stri
     np.testing.assert_allclose(pooled, torch.relu(t).numpy(), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("blas", "pool", "expected"), [(2, 2, True), (4, 2, False), (1, 2, False), (None, 2, False)]
-)
-def test_the_pool_stands_in_for_blas_only_at_the_same_thread_count(monkeypatch, blas, pool, expected):
-    monkeypatch.setattr(_blas, "blas_threads", lambda: blas)
-    assert _blas.pool_instead(pool) is expected
-    monkeypatch.setattr(_wide, "thread_count", lambda: pool)
-    x, w = np.ones((1, 16, 40, 40), np.float32), np.ones((8, 16, 3, 3), np.float32)
-    args = conv_args(x, w, None, 1, 1, 1, 1, "zeros", 2)
-    with mock.patch.object(_wide, "_THREAD_CHUNK", 1):
-        assert (_wide._plan(args)[0] > 1) is expected
-
-
-@pytest.mark.parametrize(("c_in", "c_out", "pooled"), [(512, 512, True), (1024, 1024, False), (16, 8, True)])
-def test_the_pool_stands_in_for_blas_only_while_each_gemm_weight_is_small(monkeypatch, c_in, c_out, pooled):
-    """A 3x3 conv's per-tap matrix: 512x512 float32 is 1 MiB (pooled), 1024x1024 is 4 MiB
-    (BLAS's own threads: every pool thread would stream it per chunk)."""
-    monkeypatch.setattr(_blas, "blas_threads", lambda: 2)
-    monkeypatch.setattr(_wide, "thread_count", lambda: 2)
-    assert _blas.pool_instead(2, c_in * c_out * 4) is pooled
-    x, w = np.ones((1, c_in, 12, 12), np.float32), np.ones((c_out, c_in, 3, 3), np.float32)
-    args = conv_args(x, w, None, 1, 1, 1, 1, "zeros", 2)
-    with mock.patch.object(_wide, "_THREAD_CHUNK", 1):
-        assert (_wide._plan(args)[0] > 1) is pooled
-    monkeypatch.setattr(_im2col, "thread_count", lambda: 2)
-    assert (_im2col.pool_threads(16 * 9 * 4, c_in * c_out * 4) == 2) is pooled
-
-
-def test_chunks_go_to_the_pool_only_when_one_per_thread_fits_the_workspace_limit():
+def test_chunks_go_to_as_many_threads_as_fit_the_workspace_limit():
     per_position = 576  # 16 channels x 9 taps, float32: the default target makes 7281-position chunks
-    assert _im2col.pool_threads(per_position, 16 * 9 * 4) == 2
+    assert _im2col.pool_threads(per_position) == 2
     with cf.workspace_limit(2 * 7281 * per_position):
-        assert _im2col.pool_threads(per_position, 16 * 9 * 4) == 2
+        assert _im2col.pool_threads(per_position) == 2
     with cf.workspace_limit(2 * 7281 * per_position - 1):
-        assert _im2col.pool_threads(per_position, 16 * 9 * 4) == 1
-    with cf.workspace_limit(2 * 1023 * per_position):  # chunks cut by the limit to 2046: two do not fit
-        assert _im2col.pool_threads(per_position, 16 * 9 * 4) == 1
+        assert _im2col.pool_threads(per_position) == 1

@@ -36,12 +36,14 @@ _FUNCTIONAL = (
     "conv_transpose2d",
     "conv_transpose3d",
     "fold",
+    "get_num_threads",
     "interpolate",
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
     "pad",
     "relu",
+    "set_num_threads",
     "unfold",
 )
 _SUBMODULES = ("functional", "init", "io", "lowering", "models", "nn", "quant", "transforms")

@@ -1,4 +1,4 @@
-"""``C = A @ B + beta * C`` through NumPy's own BLAS: the accumulating GEMM ``np.matmul`` lacks.
+"""``C = A @ B + beta * C`` through OpenBLAS: the accumulating GEMM ``np.matmul`` lacks.
 
 Why: the stride-1 convolution sums one GEMM per kernel tap into the same
 block of outputs (:mod:`._wide`). Through ``np.matmul`` each tap would cost a
@@ -6,13 +6,20 @@ temporary and a ``+=`` pass, or stacking the taps an im2col copy of ``taps``
 times the input; GEMM's ``beta = 1`` accumulates inside the BLAS kernel,
 where the block is in cache, and reads the input where it lies.
 
-Where: NumPy's wheels bundle scipy-openblas (64-bit integers, symbols
-``scipy_cblas_?gemm64_``) in ``numpy.libs`` (Linux, Windows) or
-``numpy/.dylibs`` (macOS). Loading that very file shares NumPy's library, its
-thread pool and thread count; a second OpenBLAS (SciPy's) spins its own
-threads against NumPy's and ran 1.5x slower at 2 threads. Anywhere else (NumPy
-on MKL or Accelerate, another symbol name, a probe product that disagrees
-with ``np.matmul``) :func:`gemm` returns ``None`` and callers use ``np.matmul``.
+Where: NumPy's own bundled scipy-openblas (:func:`._openblas.numpy_library`:
+loading that very file shares NumPy's library; which kernels it runs,
+:func:`._openblas.describe`). Anywhere else (NumPy on MKL or Accelerate, another
+symbol name, a probe product that disagrees with ``np.matmul``) :func:`gemm`
+returns ``None`` and callers use ``np.matmul``.
+
+Threads: every call runs on one BLAS thread, the caller's (a pool thread of
+:mod:`._threads`), inside :func:`single_threaded`. BLAS's own threads would
+end each call at a barrier and then spin, taking a core from the next
+layer's pool threads (measured: the layer after a BLAS-threaded one ran 30-40
+% slower). Large weight matrices are cut into blocks of rows instead
+(:func:`row_blocks`), the same blocks at any thread count, so that results
+never depend on it. They may differ in the last bits between BLAS kernels
+(SkylakeX, Haswell), as between machines.
 """
 
 from __future__ import annotations
@@ -22,56 +29,63 @@ import ctypes
 import functools
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Gemm", "blas_threads", "can_single_thread", "gemm", "pool_instead", "single_threaded"]
+from ._openblas import numpy_library
+
+__all__ = [
+    "BLOCK_WEIGHT",
+    "Gemm",
+    "blas_threads",
+    "can_single_thread",
+    "gemm",
+    "matmul_into",
+    "row_blocks",
+    "single_threaded",
+]
 
 # gemm(a, b, c, beta): c = a @ b + beta * c, all 2-D with unit stride along rows.
 Gemm = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
 
-_SYMBOLS = {np.dtype(np.float32): "scipy_cblas_sgemm64_", np.dtype(np.float64): "scipy_cblas_dgemm64_"}
-_ROW_MAJOR, _NO_TRANS = 101, 111
-_THREADS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_")
-_single = {"depth": 0, "saved": 0}
+_SYMBOLS = {np.dtype(np.float32): "scipy_cblas_sgemm", np.dtype(np.float64): "scipy_cblas_dgemm"}
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_THREADS = ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads")
+_single: dict = {"depth": 0, "saved": []}
 _single_lock = threading.Lock()
 
 
 @functools.cache
 def gemm(dtype: np.dtype) -> Gemm | None:
-    """The accumulating GEMM of NumPy's BLAS for ``dtype`` (float32, float64), or ``None``."""
+    """The accumulating GEMM of NumPy's OpenBLAS for ``dtype`` (float32, float64), or ``None``."""
     dtype = np.dtype(dtype)
-    library = _library()
-    function = getattr(library, _SYMBOLS.get(dtype, ""), None) if library is not None else None
+    library = numpy_library()
+    function = library.function(_SYMBOLS[dtype]) if library is not None and dtype in _SYMBOLS else None
     if function is None:
         return None
-    real, i64, ptr = np.ctypeslib.as_ctypes_type(dtype), ctypes.c_int64, ctypes.c_void_p
-    function.argtypes = [ctypes.c_int] * 3 + [i64] * 3 + [real, ptr, i64, ptr, i64, real, ptr, i64]
+    real, index, ptr = np.ctypeslib.as_ctypes_type(dtype), library.index, ctypes.c_void_p
+    function.argtypes = [ctypes.c_int] * 3 + [index] * 3 + [real, ptr, index, ptr, index, real, ptr, index]
     function.restype = None
     call = functools.partial(_call, function)
     return call if _probe(call, dtype) else None
 
 
-@functools.cache
 def _library() -> ctypes.CDLL | None:
-    numpy_dir = Path(np.__file__).parent
-    for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs"):
-        for path in sorted(folder.glob("*scipy_openblas64_*")):
-            try:
-                return ctypes.CDLL(str(path))
-            except OSError:
-                continue
-    return None
+    """NumPy's own OpenBLAS (its thread-local setter is read by ``_winograd_slabs``)."""
+    library = numpy_library()
+    return None if library is None else library.cdll
 
 
 def _call(function, a: np.ndarray, b: np.ndarray, c: np.ndarray, beta: float) -> None:
     (m, k), n = a.shape, b.shape[1]
     if b.shape[0] != k or c.shape != (m, n) or not a.dtype == b.dtype == c.dtype:
         raise RuntimeError(f"internal: gemm of {a.shape} @ {b.shape} into {c.shape}")
-    ld = [_leading(array) for array in (a, b, c)]
-    function(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, 1.0, a.ctypes.data, ld[0], b.ctypes.data, ld[1],
-             beta, c.ctypes.data, ld[2])  # fmt: skip
+    # A transposed view (conv_transpose's W^T) goes in as its row-major base, flagged.
+    trans_a = _TRANS if a.ndim == 2 and a.shape[0] > 1 and a.strides[0] == a.itemsize else _NO_TRANS
+    lda = _leading(a.T) if trans_a == _TRANS else _leading(a)
+    ld = [_leading(array) for array in (b, c)]
+    function(_ROW_MAJOR, trans_a, _NO_TRANS, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ld[0],
+             beta, c.ctypes.data, ld[1])  # fmt: skip
 
 
 def _leading(array: np.ndarray) -> int:
@@ -100,9 +114,9 @@ def _probe(call: Gemm, dtype: np.dtype) -> bool:
 
 @functools.cache
 def _thread_controls():
-    """(get, set) of the BLAS thread count of the library :func:`gemm` calls, or ``None``."""
-    library = _library()
-    found = [getattr(library, name, None) for name in _THREADS] if library is not None else [None]
+    """(get, set) of the thread count of the library :func:`gemm` calls, or ``None``."""
+    library = numpy_library()
+    found = [library.function(name) for name in _THREADS] if library is not None else [None]
     if None in found:
         return None
     get, set_ = found
@@ -117,31 +131,81 @@ def can_single_thread() -> bool:
 
 
 def blas_threads() -> int | None:
-    """The thread count NumPy's BLAS runs with now (1 inside :func:`single_threaded`), or ``None``."""
+    """The thread count :func:`gemm`'s BLAS runs with now (1 inside :func:`single_threaded`), or ``None``."""
     controls = _thread_controls()
     return None if controls is None else controls[0]()
 
 
-# The largest matrix a chunk's GEMM multiplies by for which single-threaded
-# GEMMs on the pool beat BLAS's own threads. Each pool thread streams the whole
-# weight matrix through its core for every chunk, where BLAS's threads split
-# it. Measured on a quiet 2-core box (2 threads, float32, U-Net layers): 3x3
-# convs pooled/BLAS-threaded 0.94 at 64 and 128 channels, 1.0 at 256, 0.94 at
-# 512 (1 MiB a tap), 1.90 at 1024 (4 MiB a tap); 2x2 up-convs 0.70 at 128->64,
-# 0.86 at 256->128 (512 KiB), 1.2 at 512->256 (2 MiB), 1.75 at 1024->512.
-POOL_MAX_WEIGHT = 1 << 20
+# The largest weight matrix one GEMM of a chunk multiplies by. Each pool
+# thread streams its GEMM's whole matrix through its core for every chunk,
+# where BLAS's own threads would split it; measured on a quiet 2-core box (2
+# threads, float32, U-Net layers, whole matrices): pooled/BLAS-threaded 0.94
+# at 64 and 128 channels, 1.0 at 256, 0.94 at 512 (1 MiB a tap), 1.90 at
+# 1024 (4 MiB a tap); 2x2 up-convs 0.70 at 128->64, 0.86 at 256->128 (512
+# KiB), 1.2 at 512->256 (2 MiB), 1.75 at 1024->512. So larger matrices are
+# cut into blocks of rows (output channels) of at most this size, each block
+# a work item of its own (:func:`row_blocks`).
+BLOCK_WEIGHT = 1 << 20
+# Row blocks are multiples of this many rows, so that every block but the last
+# fills whole register tiles of every kernel (16 rows for SkylakeX's SGEMM) ...
+_ROW_QUANTUM = 64
+# ... and hold at least this many GEMM rows: thinner blocks lose more than they
+# save (im2col of 1024 channels at 30^2, 1024 x 9216 @ 9216 x 784 on 2 pool
+# threads: 207, 200, 184 and 161 GFLOP/s in blocks of 512, 256, 128 and 64
+# rows; BLAS's own 2 threads on the whole: 205).
+MIN_BLOCK_ROWS = 256
 
 
-def pool_instead(threads: int, weight_bytes: int = 0) -> bool:
-    """Whether a pool of ``threads`` may run single-threaded GEMMs in place of BLAS's own threads.
+def row_blocks(rows: int, row_bytes: int, rows_per_row: int = 1) -> list[slice]:
+    """Blocks of ``rows`` (output channels) whose matrices of ``row_bytes`` a row hold <= ``BLOCK_WEIGHT``.
 
-    Only when BLAS would use exactly as many threads: a user's (or a
-    benchmark's) ``OPENBLAS_NUM_THREADS`` is kept, and a machine with more
-    cores than the pool (:func:`._threads.thread_count` stops at 8) keeps
-    BLAS's threading; and only while each GEMM's ``weight_bytes`` matrix stays
-    within :data:`POOL_MAX_WEIGHT`.
+    Each block but the last is a multiple of ``_ROW_QUANTUM`` rows and spans
+    at least ``MIN_BLOCK_ROWS`` GEMM rows (a row here stands for
+    ``rows_per_row`` of them: a transposed convolution's channel has one per
+    tap), which may leave a block above the weight bound. The blocks depend
+    on the matrix alone, never on the thread count: a GEMM of other rows may
+    round differently (BLAS's edge kernels), and a result must not depend on
+    the threads that computed it.
+
+    >>> row_blocks(1024, 1024 * 4)          # a 1024x1024 float32 tap: 4 MiB
+    [slice(0, 256, None), slice(256, 512, None), slice(512, 768, None), slice(768, 1024, None)]
+    >>> row_blocks(512, 512 * 4)            # 1 MiB: one block
+    [slice(0, 512, None)]
+    >>> row_blocks(1024, 9216 * 4)          # im2col of 1024 channels: 36 MiB, but 256 rows at least
+    [slice(0, 256, None), slice(256, 512, None), slice(512, 768, None), slice(768, 1024, None)]
     """
-    return threads > 1 and weight_bytes <= POOL_MAX_WEIGHT and blas_threads() == threads
+    count = min(-(-rows * row_bytes // BLOCK_WEIGHT), rows * rows_per_row // MIN_BLOCK_ROWS)
+    if count <= 1:
+        return [slice(0, rows)]
+    step = -(-rows // count)
+    step = -(-step // _ROW_QUANTUM) * _ROW_QUANTUM
+    return [slice(i, min(i + step, rows)) for i in range(0, rows, step)]
+
+
+def matmul_into(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
+    """``c[...] = a @ b`` for stacks of matrices, through :func:`gemm` where it serves, else ``np.matmul``.
+
+    The same BLAS call as the per-tap GEMMs (one library, one kernel, one
+    thread inside :func:`single_threaded`); ``np.matmul`` copies operands that
+    BLAS cannot read as they are, so it stays the path for those.
+    """
+    call = gemm(c.dtype) if a.dtype == b.dtype == c.dtype and c.size else None
+    first = [m[(0,) * (m.ndim - 2)] for m in (a, b, c)]
+    ready = (_readable(first[0]) or _readable(first[0].T)) and all(map(_readable, first[1:]))
+    if call is None or not ready:
+        np.matmul(a, b, out=c)
+        return
+    for index in np.ndindex(*c.shape[:-2]):
+        call(a[index[len(index) - (a.ndim - 2) :]], b[index], c[index], 0.0)
+
+
+def _readable(matrix: np.ndarray) -> bool:
+    """Whether ``matrix`` (2-D) is a row-major view BLAS reads in place (a stack shares its strides)."""
+    try:
+        _leading(matrix)
+    except RuntimeError:
+        return False
+    return matrix.shape[1] > 0
 
 
 @contextlib.contextmanager
@@ -156,16 +220,19 @@ def single_threaded() -> Iterator[None]:
     library, so nested and concurrent blocks share one saved value: the first
     to enter saves it, the last to leave restores it. Other threads' GEMMs
     in the meantime are as exact, on one thread.
+
+    This is convlab's one way to hold BLAS to one thread: OpenBLAS's
+    "thread-local" ``openblas_set_num_threads_local`` sets the global count
+    in its pthreads builds (NumPy's wheels: measured, a worker's call made the
+    main thread's next SGEMM run on one thread), so a save/restore per thread
+    races where this shared count does not.
     """
-    controls = _thread_controls()
-    if controls is None:
-        yield
-        return
-    get, set_ = controls
+    controls = [] if _thread_controls() is None else [_thread_controls()]
     with _single_lock:
         if _single["depth"] == 0:
-            _single["saved"] = get()
-            set_(1)
+            _single["saved"] = [get() for get, _ in controls]
+            for _, set_ in controls:
+                set_(1)
         _single["depth"] += 1
     try:
         yield
@@ -173,4 +240,5 @@ def single_threaded() -> Iterator[None]:
         with _single_lock:
             _single["depth"] -= 1
             if _single["depth"] == 0:
-                set_(_single["saved"])
+                for (_, set_), saved in zip(controls, _single["saved"]):
+                    set_(saved)

@@ -16,11 +16,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._args import ConvlabError
+from . import _blas
 from ._conv import IntArg
 from ._conv_args import ConvArgs, transpose_args
 from ._im2col import pool_threads, reshape_view, run_chunks
 from ._window import disjoint, scatter_add, taps
-from ._workspace import chunks
+from ._workspace import Chunk, chunks
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_transpose_nd"]
 
@@ -99,40 +100,79 @@ def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
     if bias is not None and not store:
         out += bias[:, 0]
     per_position = out.shape[1] * taps(image) * x.dtype.itemsize
-    # Disjoint taps: chunks write disjoint pixels and may run at once.
-    # Each chunk's GEMM multiplies by one group's (C_in/g, C_out/g * taps) weight matrix.
-    weight = args.w.nbytes // args.groups
-    threads = pool_threads(per_position, weight) if store else 1
-    chunk = _chunk_runner(args, out, bias if in_cols else None, store)
-    run_chunks(chunk, chunks(x.shape[0], x.shape[2:], per_position), threads)
+    runner = _Runner(args, out, bias if in_cols else None)
+    boxes = list(chunks(x.shape[0], x.shape[2:], per_position))
+    threads = pool_threads(per_position)
+    if store:  # disjoint taps: chunks write disjoint pixels and may run at once
+        run_chunks(runner.chunk, [(box, block) for box in boxes for block in runner.blocks], threads)
+    else:  # overlapping taps add into shared pixels
+        for first in range(0, len(boxes), threads):
+            runner.wave(boxes[first : first + threads], threads)
     if bias is not None and store and not in_cols:
         out += bias[:, 0]
     return out
 
 
-def _chunk_runner(args: ConvArgs, out: np.ndarray, bias: np.ndarray | None, store: bool):
-    """``chunk((batch, box))``: one chunk of input positions, its GEMM into this thread's columns, col2im."""
-    x, w, groups, image = args.x, args.w, args.groups, args.image
-    c_in, c_out, k = x.shape[1], out.shape[1], taps(image)
-    w_t = w.reshape(groups, c_in // groups, c_out // groups * k).transpose(0, 2, 1)
-    buffers: dict[int, np.ndarray] = {}
+class _Runner:
+    """The chunks of one transposed convolution: per chunk of input positions and block of output
+    channels, a GEMM into a buffer of columns, then col2im.
 
-    def chunk(item: tuple[slice, tuple[slice, ...]]) -> None:
-        batch, box = item
-        nb, sizes = batch.stop - batch.start, tuple(s.stop - s.start for s in box)
-        size = nb * c_out * k * math.prod(sizes)
-        buffer = buffers.get(threading.get_ident())
-        if buffer is None or buffer.size < size:
-            buffer = buffers[threading.get_ident()] = np.empty(size, dtype=x.dtype)
-        cols = buffer[:size].reshape(nb, groups, c_out // groups * k, math.prod(sizes))
-        source = reshape_view(x[(batch, slice(None), *box)], (nb, groups, c_in // groups, -1))
-        np.matmul(w_t, source, out=cols)
-        planes = cols.reshape(nb, c_out, k, *sizes)
-        if bias is not None:
-            planes += bias
-        scatter_add(planes, image, box, out[batch], assign=store)
+    A weight matrix larger than :data:`._blas.BLOCK_WEIGHT` is cut into blocks
+    of whole output channels (each channel's ``taps`` rows together), so each
+    GEMM streams only its part of it and each block's col2im writes only its
+    channels; with groups, one block of all channels.
+    """
 
-    return chunk
+    def __init__(self, args: ConvArgs, out: np.ndarray, bias: np.ndarray | None):
+        x, w, groups = args.x, args.w, args.groups
+        self.args, self.out, self.bias, self.k = args, out, bias, taps(args.image)
+        c_in, c_out = x.shape[1], out.shape[1]
+        self.w_t = w.reshape(groups, c_in // groups, c_out // groups * self.k).transpose(0, 2, 1)
+        per_channel = self.k * c_in // groups * w.itemsize
+        self.blocks = _blas.row_blocks(c_out, per_channel, self.k) if groups == 1 else [slice(0, c_out)]
+        self.buffers: dict[object, np.ndarray] = {}
+
+    def columns(self, box_item: Chunk, channels: int, slot: object) -> np.ndarray:
+        """``slot``'s buffer as ``(nb, channels, taps, *sizes)`` columns of the chunk ``box_item``."""
+        batch, box = box_item
+        shape = (batch.stop - batch.start, channels, self.k, *(s.stop - s.start for s in box))
+        buffer = self.buffers.get(slot)
+        if buffer is None or buffer.size < math.prod(shape):
+            buffer = self.buffers[slot] = np.empty(math.prod(shape), dtype=self.args.x.dtype)
+        return buffer[: math.prod(shape)].reshape(shape)
+
+    def multiply(self, box_item: Chunk, block: slice, planes: np.ndarray) -> None:
+        """``planes = (W^T @ x[chunk])`` for the output channels ``block`` (plus the bias in cache)."""
+        (batch, box), groups, x = box_item, self.args.groups, self.args.x
+        nb, rows = batch.stop - batch.start, slice(block.start * self.k, block.stop * self.k)
+        source = reshape_view(x[(batch, slice(None), *box)], (nb, groups, x.shape[1] // groups, -1))
+        cols = reshape_view(planes, (nb, groups, planes.shape[1] // groups * self.k, -1))
+        _blas.matmul_into(self.w_t[:, rows] if groups == 1 else self.w_t, source, cols)
+        if self.bias is not None:
+            planes += self.bias[block]
+
+    def chunk(self, item: tuple[Chunk, slice]) -> None:
+        """Disjoint taps: one (chunk, block) from GEMM to stored pixels, in this thread's buffer."""
+        box_item, block = item
+        planes = self.columns(box_item, block.stop - block.start, threading.get_ident())
+        self.multiply(box_item, block, planes)
+        scatter_add(planes, self.args.image, box_item[1], self.out[box_item[0], block], assign=True)
+
+    def wave(self, wave: list[Chunk], threads: int) -> None:
+        """Overlapping taps, a few chunks: their (chunk, block) GEMMs on the pool, then col2im by
+        blocks of channels, each adding the chunks in order: every pixel sums its terms in chunk
+        order whatever the threads."""
+        planes = [self.columns(box_item, self.out.shape[1], i) for i, box_item in enumerate(wave)]
+        items = [(i, block) for i in range(len(wave)) for block in self.blocks]
+        run_chunks(lambda it: self.multiply(wave[it[0]], it[1], planes[it[0]][:, it[1]]), items, threads)
+        step = -(-self.out.shape[1] // (2 * threads))
+
+        def add(item: tuple[int]) -> None:
+            channels = slice(item[0], item[0] + step)
+            for (batch, box), cols in zip(wave, planes):
+                scatter_add(cols[:, channels], self.args.image, box, self.out[batch, channels])
+
+        run_chunks(add, [(c,) for c in range(0, self.out.shape[1], step)], threads)
 
 
 def conv_transpose1d(

@@ -33,5 +33,7 @@ def run(args: ConvArgs) -> np.ndarray:
 def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     x = args.x
     return convolve_chunks(
-        args, lambda batch, box, sizes: x[(batch, slice(None), *box)][:, :, None], epilogue
+        args,
+        lambda batch, box, sizes, slot, channels=None: x[(batch, slice(None), *box)][:, :, None],
+        epilogue,
     )

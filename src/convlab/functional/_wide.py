@@ -38,7 +38,7 @@ import numpy as np
 from . import _blas
 from ._conv_args import ConvArgs
 from ._epilogue import Epilogue
-from ._im2col import run_chunks
+from ._im2col import _part, run_chunks
 from ._threads import parallel, thread_count
 from ._window import taps
 from ._workspace import chunk_positions, get_workspace_limit
@@ -86,40 +86,44 @@ def run(args: ConvArgs) -> np.ndarray:
 def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     """:func:`run` with ``epilogue`` (bias, ReLU) applied to each chunk as it is stored.
 
-    With NumPy's own BLAS and more than one core, chunks of rows go to the
-    thread pool, one chunk per thread at a time on a single-threaded BLAS
-    (:func:`._blas.single_threaded`): a chunk's nine GEMMs then accumulate in
-    that core's cache, and a layer has one join instead of a barrier per GEMM.
-    Each output is computed by the same calls either way, so the result does
-    not depend on the thread count.
+    Work items are (chunk of rows, block of output channels): every GEMM on
+    one pool thread with a single-threaded BLAS (:func:`._im2col.run_chunks`),
+    so a chunk's nine GEMMs accumulate in that core's cache, a layer has one
+    join instead of a barrier per GEMM, and no BLAS thread is left spinning
+    for the next layer. Chunks and blocks are cut the same whatever the
+    thread count, so the result does not depend on it.
     """
     x, w, out_shape = args.x, args.w, args.out_shape
     extent = _extent(args)
-    threads, rows = _plan(args)
+    rows, threads = _plan(args)
     strides, offsets, tail = _flat_geometry(args, extent)
     out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
     lower = (_by_taps(w, offsets) if args.groups == 1 else None) or _by_gather(
         w, offsets, args.groups, rows * strides[0]
     )
+    blocks = _blocks(args)
     crop = (slice(None), slice(None), *(slice(0, o) for o in out_shape[1:]))
+    part_epilogue = {b.start: _part(epilogue, b) for b in blocks} if len(blocks) > 1 else {}
     accumulators: dict[int, np.ndarray] = {}
 
-    def chunk(item: tuple[int, int, np.ndarray]) -> None:
-        sample, a, flat = item
+    def chunk(item: tuple[int, int, np.ndarray, slice]) -> None:
+        sample, a, flat, block = item
         b = min(a + rows, out_shape[0])
         acc = accumulators.get(threading.get_ident())
         if acc is None:
-            acc = accumulators.setdefault(
-                threading.get_ident(), np.empty((w.shape[0], rows * strides[0]), x.dtype)
-            )
-        lower(flat, a * strides[0], acc[:, : (b - a - 1) * strides[0] + tail])
-        wide = acc[:, : (b - a) * strides[0]].reshape(w.shape[0], b - a, *extent[1:])
-        epilogue.store(wide[crop], out[sample, :, a:b])
+            width = max(s.stop - s.start for s in blocks)
+            acc = np.empty((width, rows * strides[0]), x.dtype)
+            acc = accumulators.setdefault(threading.get_ident(), acc)
+        part = acc[: block.stop - block.start]
+        lower(flat, a * strides[0], part[:, : (b - a - 1) * strides[0] + tail], block)
+        wide = part[:, : (b - a) * strides[0]].reshape(block.stop - block.start, b - a, *extent[1:])
+        part_epilogue.get(block.start, epilogue).store(wide[crop], out[sample, block, a:b])
 
     padded = _Padded(x, args.lo, extent)
     for sample in range(x.shape[0]):
         flat = padded.flat(sample)
-        run_chunks(chunk, [(sample, a, flat) for a in range(0, out_shape[0], rows)], threads)
+        items = [(sample, a, flat, block) for a in range(0, out_shape[0], rows) for block in blocks]
+        run_chunks(chunk, items, threads)
     return out
 
 
@@ -145,10 +149,10 @@ def _by_taps(w: np.ndarray, offsets: list[int]):
     c_out, c_in, taps = w.shape[0], w.shape[1], len(offsets)
     per_tap = np.ascontiguousarray(np.moveaxis(w.reshape(c_out, c_in, taps), 2, 0))
 
-    def run(flat: np.ndarray, start: int, acc: np.ndarray) -> None:
+    def run(flat: np.ndarray, start: int, acc: np.ndarray, block: slice) -> None:
         length = acc.shape[1]
         for t, off in enumerate(offsets):
-            gemm(per_tap[t], flat[:, start + off : start + off + length], acc, 1.0 if t else 0.0)
+            gemm(per_tap[t, block], flat[:, start + off : start + off + length], acc, 1.0 if t else 0.0)
 
     return run
 
@@ -157,16 +161,20 @@ def _by_gather(w: np.ndarray, offsets: list[int], groups: int, width: int):
     """Per chunk, ``taps`` contiguous copies per channel (im2col of the wide grid), then one GEMM."""
     c_out, c_in, taps = w.shape[0], w.shape[1] * groups, len(offsets)
     wmat = w.reshape(groups, c_out // groups, c_in // groups * taps)
-    cols = np.empty((c_in, taps, width), dtype=w.dtype)
-    source = cols.reshape(groups, c_in // groups * taps, width)
+    columns: dict[int, np.ndarray] = {}  # one buffer per pool thread
 
-    def run(flat: np.ndarray, start: int, acc: np.ndarray) -> None:
+    def run(flat: np.ndarray, start: int, acc: np.ndarray, block: slice) -> None:
+        # One block, all channels: the groups' GEMM cannot split its rows.
         length = acc.shape[1]
+        cols = columns.get(threading.get_ident())
+        if cols is None:
+            cols = columns.setdefault(threading.get_ident(), np.empty((c_in, taps, width), dtype=w.dtype))
+        source = cols.reshape(groups, c_in // groups * taps, width)
         for t, off in enumerate(offsets):
             cols[:, t, :length] = flat[:, start + off : start + off + length]
         # Column slices of contiguous buffers: views BLAS takes as they are.
         target = acc.reshape(groups, c_out // groups, length)
-        np.matmul(wmat, source[:, :, :length], out=target)
+        _blas.matmul_into(wmat, source[:, :, :length], target)
 
     return run
 
@@ -186,7 +194,13 @@ def _bytes(args: ConvArgs, extent: tuple[int, ...]) -> tuple[int, int]:
 
 
 def _rows(args: ConvArgs) -> int | None:
-    """Rows of the first dimension per chunk, or ``None`` when the wide lowering does not apply."""
+    """Rows of the first dimension per chunk, or ``None`` when the wide lowering does not apply.
+
+    The per-tap GEMMs aim at ``_THREAD_CHUNK`` bytes of one block's output
+    columns (the accumulator its nine GEMMs revisit stays in the core's L2);
+    the gather variant at the workspace target in im2col columns. Never the
+    thread count: the chunks, hence the result, are the same on any number.
+    """
     extent, out_shape = _extent(args), args.out_shape
     if any(s != 1 for s in args.stride) or args.x.shape[1] // args.groups < _MIN_TAP_DEPTH:
         return None
@@ -195,35 +209,30 @@ def _rows(args: ConvArgs) -> int | None:
     if 1 - math.prod(out_shape[1:]) / math.prod(extent[1:]) > _MAX_JUNK:
         return None
     copy, per_position = _bytes(args, extent)
-    # The per-tap GEMMs hold only the output columns: their chunks aim at the target
-    # in those, 4-8x more positions. Each multithreaded BLAS call is a barrier of its
-    # threads; on a loaded 2-core box (load 5) 9 calls per 2048 positions ran 25x
-    # slower than torch, 65536 positions per chunk 2x. Quiet, 1 thread: -5 %..+3 %.
-    item = args.x.dtype.itemsize
-    target = (
-        args.w.shape[0] * item if args.groups == 1 and _blas.gemm(args.x.dtype) is not None else per_position
-    )
-    positions = min(chunk_positions(target), (get_workspace_limit() - copy) // per_position)
-    rows = min(positions // math.prod(extent[1:]), out_shape[0])
+    row, item = math.prod(extent[1:]), args.x.dtype.itemsize
+    if args.groups == 1 and _blas.gemm(args.x.dtype) is not None:
+        block = _blocks(args)[0]
+        wanted = max(1, _THREAD_CHUNK // ((block.stop - block.start) * item * row))
+    else:
+        wanted = chunk_positions(per_position) // row
+    rows = min(wanted, (get_workspace_limit() - copy) // (per_position * row), out_shape[0])
     return rows if rows > 0 else None
 
 
+def _blocks(args: ConvArgs) -> list[slice]:
+    """The blocks of output channels (:func:`._blas.row_blocks` of one tap's matrix); one with groups."""
+    w = args.w
+    if args.groups != 1:
+        return [slice(0, w.shape[0])]
+    return _blas.row_blocks(w.shape[0], w.shape[1] * w.itemsize)
+
+
 def _plan(args: ConvArgs) -> tuple[int, int]:
-    """(threads, rows per chunk): the pool with single-threaded GEMMs where it can run, else one thread."""
-    serial = (1, _rows(args))
-    threads = thread_count()
-    tap_weight = args.w.shape[0] * args.w.shape[1] * args.w.itemsize  # each GEMM's matrix
-    if args.groups != 1 or _blas.gemm(args.x.dtype) is None or not _blas.pool_instead(threads, tap_weight):
-        return serial
-    extent = _extent(args)
-    copy, per_position = _bytes(args, extent)
-    row = math.prod(extent[1:])
-    wanted = max(1, _THREAD_CHUNK // (args.w.shape[0] * args.x.dtype.itemsize * row))
-    fits = (get_workspace_limit() - copy) // (threads * per_position * row)
-    rows = min(wanted, fits, args.out_shape[0])
-    if rows < 1 or -(-args.out_shape[0] // rows) < 2:
-        return serial  # one chunk per thread does not fit, or there is only one chunk
-    return threads, rows
+    """(rows per chunk, threads): as many pool threads as have a chunk's buffers within the limit."""
+    rows = _rows(args)
+    copy, per_position = _bytes(args, _extent(args))
+    fits = (get_workspace_limit() - copy) // (per_position * math.prod(_extent(args)[1:]) * rows)
+    return rows, max(1, min(thread_count(), fits))
 
 
 class _Padded:
