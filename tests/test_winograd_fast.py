@@ -324,3 +324,42 @@ def test_non_finite_inputs_get_the_gemm_result():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     assert np.isinf(got).any() and np.isnan(got).any()
     np.testing.assert_array_equal(got, conv2d(x, w, padding=1))
+
+
+@given(layers(), st.booleans(), st.booleans(), st.integers(0, 2**31))
+@example((1, 1, 2, 3, (9, 7), ((1, 1), (0, 2))), True, True, 3)
+@settings(max_examples=60, deadline=None)
+def test_fused_bias_and_relu_equal_the_unfused_epilogue_bit_for_bit(layer, bias, relu, seed):
+    """The epilogue runs on each slab's tiles in cache: the same float32 sum and max(0, .) per
+    element as adding the bias and applying ReLU to the whole result afterwards."""
+    from convlab.functional._conv import conv_nd
+
+    batch, groups, c_in, c_out, size, pads = layer
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, c_in, *size)).astype(np.float32)
+    w = (rng.normal(size=(c_out, c_in // groups, *(3,) * len(size))) / 3).astype(np.float32)
+    b = rng.normal(size=c_out).astype(np.float32) if bias else None
+    with mock.patch("convlab.functional._winograd.pays", lambda *a: True):  # small layers too
+        got = conv_nd(x, w, b, 1, pads, 1, groups, "zeros", len(size), "winograd", relu=relu)
+    expected = winograd_conv(x, w, pads, groups, 4)
+    if b is not None:
+        expected += b.reshape(-1, *(1,) * len(size))
+    if relu:
+        np.maximum(np.float32(0), expected, out=expected)
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))  # -0.0 kept too
+
+
+def test_a_fused_relu_does_not_hide_a_non_finite_tile():
+    """-inf - -inf is NaN in the transforms; ReLU of the GEMM's -inf is 0, of Winograd's NaN NaN:
+    the check runs before the epilogue, so the exact GEMM recomputes the layer."""
+    from convlab.functional._conv import conv_nd
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 64, 10, 10)).astype(np.float32)
+    w = np.abs(rng.standard_normal((64, 64, 3, 3))).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    x[0, 2, 4, 4] = -np.inf
+    got = conv_nd(x, w, b, 1, 1, 1, 1, "zeros", 2, "winograd", relu=True)
+    expected = conv_nd(x, w, b, 1, 1, 1, 1, "zeros", 2, "gemm", relu=True)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.isnan(got).any() and (got[0, :, 3:6, 3:6] == 0).all()

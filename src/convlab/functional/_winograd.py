@@ -39,7 +39,8 @@ import math
 
 import numpy as np
 
-from ._winograd_conv import winograd_conv
+from ._epilogue import Epilogue
+from ._winograd_conv import winograd_checked, winograd_conv
 from ._winograd_matrices import MAX_ALPHA, POINTS, winograd_matrices
 from ._winograd_slabs import slab_rows, workspace_bytes
 
@@ -109,19 +110,14 @@ def workspace(args) -> int:
     return kernel + workspace_bytes(points, c_in + c_out, per_row, rows, args.x.itemsize)
 
 
-def run(args) -> np.ndarray:
-    """``(N, C_out, *out)`` by F(DEFAULT_TILE, 3), no bias; the transformed kernel cached per weight array."""
-    pads = tuple((win.lo, win.hi) for win in args.windows)
-    with np.errstate(invalid="ignore", over="ignore"):  # see all_finite
-        return winograd_conv(args.x, args.w, pads, args.groups, DEFAULT_TILE, cache=True)
+def run(args, epilogue: Epilogue | None = None) -> np.ndarray | None:
+    """``(N, C_out, *out)`` by F(DEFAULT_TILE, 3), the ``epilogue`` (bias, ReLU) fused into its stores.
 
-
-def all_finite(out: np.ndarray) -> bool:
-    """Whether a Winograd result may stand; the strategy table recomputes it by GEMM if not.
-
-    The transforms subtract inputs, so an inf in a tile becomes inf - inf = NaN
-    where the GEMM (and torch) give inf. A sum is non-finite exactly when some
-    output is (or, harmlessly, when finite outputs overflow it): one cheap
-    reduction instead of a boolean array.
+    ``None`` when some tile came out inf or NaN: the transforms subtract
+    inputs, so an inf input makes inf - inf = NaN where the GEMM (and
+    torch) give inf, and the strategy table recomputes the convolution by
+    the exact GEMM. The transformed kernel is cached per weight array.
     """
-    return bool(np.isfinite(np.add.reduce(out, axis=None)))
+    pads = tuple((win.lo, win.hi) for win in args.windows)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return winograd_checked(args.x, args.w, pads, args.groups, DEFAULT_TILE, True, epilogue)

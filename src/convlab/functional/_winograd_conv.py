@@ -12,12 +12,13 @@ import math
 
 import numpy as np
 
+from ._epilogue import Epilogue
 from ._winograd_kernels import cached_kernel, transformed_kernel
 from ._winograd_matrices import per_axis
 from ._winograd_passes import input_transform, output_transform
 from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_channels
 
-__all__ = ["winograd_conv"]
+__all__ = ["winograd_checked", "winograd_conv"]
 
 # Transforms up to 6x6 (F(4, 3), F(2, 3)) run as explicit passes
 # (:mod:`._winograd_passes`): coefficients 0, +-1, +-2, +-4, +-5, +-8, few
@@ -34,6 +35,7 @@ def winograd_conv(
     groups: int,
     tile: int,
     cache: bool = False,
+    epilogue: Epilogue | None = None,
 ) -> np.ndarray:
     """Stride-1, dilation-1 convolution ``(N, C_in, *size) -> (N, C_out, *out)`` by F(tile, k), no bias.
 
@@ -45,25 +47,40 @@ def winograd_conv(
     transform while it is in the caches; the transformed kernel is
     ``prod(alpha) / prod(k)`` times the weight, and ``cache=True`` keeps it
     for the next call with the same weight array (:mod:`._winograd_kernels`).
+    An ``epilogue`` (bias, ReLU) is applied to each slab's output tiles while
+    they are in cache, bit for bit what it gives applied to the result.
 
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
     >>> winograd_conv(x, np.ones((1, 1, 3, 3)), ((0, 0), (0, 0)), 1, 2)
     array([[[[45., 54.],
              [81., 90.]]]])
     """
-    conv = _Conv(x, w, pads, groups, tile, cache)
-    rows = slab_rows(
-        conv.tiles[0], math.prod(conv.tiles[1:]), x.shape[1] + w.shape[0], conv.points, x.itemsize
-    )
-    run_slabs(conv.slab, slab_items(x.shape[0], conv.tiles[0], rows))
+    return _run(_Conv(x, w, pads, groups, tile, cache, epilogue))
+
+
+def winograd_checked(
+    x: np.ndarray, w: np.ndarray, pads, groups: int, tile: int, cache: bool, epilogue: Epilogue | None
+) -> np.ndarray | None:
+    """:func:`winograd_conv`, or ``None`` when some tile came out inf or NaN (see :meth:`_Conv.finish`)."""
+    conv = _Conv(x, w, pads, groups, tile, cache, epilogue)
+    out = _run(conv)
+    return out if conv.finite else None
+
+
+def _run(conv: _Conv) -> np.ndarray:
+    tiles_per_row, channels = math.prod(conv.tiles[1:]), conv.x.shape[1] + conv.w.shape[0]
+    rows = slab_rows(conv.tiles[0], tiles_per_row, channels, conv.points, conv.x.itemsize)
+    run_slabs(conv.slab, slab_items(conv.x.shape[0], conv.tiles[0], rows))
     return conv.out
 
 
 class _Conv:
     """One call's operands, transforms and output; :meth:`slab` computes one slab of it."""
 
-    def __init__(self, x, w, pads, groups: int, tile: int, cache: bool) -> None:
+    def __init__(self, x, w, pads, groups: int, tile: int, cache: bool, epilogue: Epilogue | None) -> None:
         self.x, self.w, self.pads, self.groups, self.m = x, w, pads, groups, tile
+        self.epilogue = None if epilogue is None or epilogue.empty else epilogue
+        self.finite = True
         self.kernel = w.shape[2:]
         out_shape = tuple(n + lo + hi - k + 1 for n, (lo, hi), k in zip(x.shape[2:], pads, self.kernel))
         self.at, _, self.bt = per_axis(tile, self.kernel, x.dtype)
@@ -101,13 +118,32 @@ class _Conv:
         products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], tiles), v.dtype))
         products = products.reshape(*alphas, -1, *counts)
 
-        output_transform(products, self.at, out, self.m, alloc)  # BLAS calls: on BLAS's threads when split
+        # BLAS calls: on BLAS's threads when split
+        output_transform(products, self.at, out, self.m, alloc, self.finish)
+
+    def finish(self, tiles: np.ndarray) -> None:
+        """Check a slab's output tiles ``(*m, C_out, ...)`` for inf and NaN, then apply the epilogue.
+
+        The transforms subtract inputs, so an inf in a tile becomes inf - inf
+        = NaN where the GEMM (and torch) give inf: the caller recomputes such
+        a convolution by the exact GEMM. A sum of squares is non-finite
+        exactly when some term is (or, harmlessly, when it overflows): one
+        BLAS dot product, the fastest pass over the tiles, in cache, and
+        before a ReLU could turn a -inf into 0. Whole tiles count, a false
+        alarm only costs the recomputation.
+        """
+        flat = tiles.reshape(-1)
+        if not np.isfinite(np.dot(flat, flat)):
+            self.finite = False
+        if self.epilogue is not None:
+            _epilogue_on_tiles(tiles, len(self.kernel), self.epilogue)
 
     def _by_blas(self, d, out, counts: list[int]) -> None:
         v = _input_tiles(d[None], self.bt, self.m, self.groups).reshape(
             self.points, self.groups, -1, math.prod(counts)
         )
         y = _along_axes(self.at, np.matmul(self.u, v).reshape(*(a.shape[1] for a in self.at), -1))
+        self.finish(y.reshape(*(self.m,) * len(counts), self.w.shape[0], -1))
         _scatter_tiles(y, out[None], self.m, counts)
 
 
@@ -200,3 +236,22 @@ def _scatter_tiles(y: np.ndarray, out: np.ndarray, m: int, counts: list[int]) ->
         order += [ndim + 2 + axis, axis]
     full = y.transpose(order).reshape(n, c_out, *(t * m for t in counts))
     out[...] = full[(Ellipsis, *(slice(0, s) for s in out.shape[2:]))]
+
+
+def _epilogue_on_tiles(tiles: np.ndarray, ndim: int, epilogue: Epilogue) -> None:
+    """``relu?(tiles + bias)`` in place on contiguous tiles ``(*m, C, ...)``, as :class:`Epilogue` does.
+
+    The same float sum and ``max(0, .)`` per element (bit for bit the
+    unfused result), but against whole blocks: a bias block ``(C, rest)``
+    and a zero block, not a broadcast bias column and the scalar 0, which
+    NumPy's ufuncs ran 2x and 4x slower on these short rows.
+    """
+    channels = tiles.shape[ndim]
+    view = tiles.reshape(-1, tiles[(0,) * ndim].size)
+    block = arena("epilogue")((view.shape[1],), tiles.dtype)
+    if epilogue.bias is not None:
+        np.copyto(block.reshape(channels, -1), epilogue.bias.reshape(-1, 1))
+        np.add(view, block, out=view)
+    if epilogue.relu:
+        block[...] = 0
+        np.maximum(block, view, out=view)

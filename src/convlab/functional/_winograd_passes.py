@@ -20,6 +20,7 @@ contiguous row ``[i % m, t + i // m]``.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -204,7 +205,12 @@ def _run(program: tuple, taps: list[np.ndarray], dst: np.ndarray, scratch: np.nd
 
 
 def output_transform(
-    products: np.ndarray, at: tuple[np.ndarray, ...], out: np.ndarray, m: int, alloc: Alloc = np.empty
+    products: np.ndarray,
+    at: tuple[np.ndarray, ...],
+    out: np.ndarray,
+    m: int,
+    alloc: Alloc = np.empty,
+    finish: Callable[[np.ndarray], None] | None = None,
 ) -> None:
     """``A^T M A`` of every tile into ``out`` ``(C, *size)``; ``products``: ``(*alpha, C, *counts)``.
 
@@ -213,12 +219,13 @@ def output_transform(
     matrices ``(alpha_i, rest)``, so each axis is one BLAS call ``A^T @
     stack``, one pass of fused multiply-adds (measured 25-35 % faster than
     13 explicit passes for F(4, 3), and rounded once a term). The result
-    holds the tiles phase-major ``(*m, C, *counts)``; one strided view per
-    output phase of the last axis writes them into ``out``. When the last
-    tiles stick out of ``out``, they go to a whole-tile buffer first, and its
-    part inside ``out`` is copied.
+    holds the tiles phase-major ``(*m, C, *counts)``; each output phase
+    ``(q_1, ..., q_D)`` is one strided slice ``out[:, q_1::m, ..., q_D::m]``
+    that receives the tiles inside ``out``. Before that, ``finish`` sees the
+    whole contiguous result while it is in cache, and may change it in
+    place (the bias and ReLU) or check it.
     """
-    ndim, counts = len(at), products.shape[len(at) + 1 :]
+    ndim = len(at)
     shape, z = list(products.shape), products
     for axis, mat in enumerate(at):
         prefix, rest = math.prod(shape[:axis]), math.prod(shape[axis + 1 :])
@@ -226,29 +233,10 @@ def output_transform(
         stack = z.reshape(prefix, mat.shape[1], rest)
         z = np.matmul(mat, stack, out=alloc((prefix, mat.shape[0], rest), z.dtype))
     z = z.reshape(shape)
-    whole = tuple(t * m for t in counts)
-    buffer = out if out.shape[1:] == whole else alloc((out.shape[0], *whole), out.dtype)
-    for q in range(m):
-        np.copyto(_phase_view(buffer, q, m), z[(slice(None),) * (ndim - 1) + (q,)])
-    if buffer is not out:
-        out[...] = buffer[(slice(None), *(slice(0, s) for s in out.shape[1:]))]
-
-
-def _phase_view(buffer: np.ndarray, q: int, m: int) -> np.ndarray:
-    """``(m, ..., C, *counts)`` view of ``buffer`` ``(C, *counts * m)``: output phase ``q`` of the last axis.
-
-    Entry ``[q_1, ..., q_(D-1), c, t_1, ..., t_D]`` is
-    ``buffer[c, t_1 * m + q_1, ..., t_D * m + q]``.
-
-    >>> b = np.arange(8).reshape(1, 2, 4)
-    >>> _phase_view(b, 1, 2)[:, 0]
-    array([[[1, 3]],
-    <BLANKLINE>
-           [[5, 7]]])
-    """
-    c_stride, *strides = buffer.strides
-    counts = [s // m for s in buffer.shape[1:]]
-    shape = (*(m,) * (len(counts) - 1), buffer.shape[0], *counts)
-    return np.lib.stride_tricks.as_strided(
-        buffer[..., q:], shape, (*strides[:-1], c_stride, *(s * m for s in strides))
-    )
+    if finish is not None:
+        finish(z)
+    for phase in itertools.product(range(m), repeat=ndim):
+        inside = tuple(-(-(size - q) // m) for size, q in zip(out.shape[1:], phase))
+        if min(inside, default=1) > 0:
+            tiles = z[(*phase, slice(None), *(slice(0, n) for n in inside))]
+            np.copyto(out[(slice(None), *(slice(q, None, m) for q in phase))], tiles)
