@@ -115,15 +115,18 @@ def test_slab_rows_bounds():
     assert slabs.slab_rows(3, 1, 2, 36, 4) == 3
 
 
-def test_one_blas_thread_restores_the_setting():
-    setter = slabs._local_threads_setter()
-    if setter is None:
-        pytest.skip("NumPy's BLAS has no openblas_set_num_threads_local")
-    before = setter(0)
-    setter(before)
-    with slabs.one_blas_thread():
-        assert setter(1) == 1
-    assert setter(before) == before
+def test_pooled_slabs_hold_blas_to_one_thread_and_restore_it():
+    """Slabs on the pool run their GEMMs single-threaded (the pool is the parallelism)."""
+    from convlab.functional import _blas
+
+    if not _blas.can_single_thread():
+        pytest.skip("NumPy's BLAS exposes no thread count")
+    before, seen = _blas.blas_threads(), []
+    with mock.patch.object(slabs._threads, "thread_count", lambda: 2):
+        slabs.run_slabs(
+            lambda item, split: seen.append((split, _blas.blas_threads())), [(i,) for i in range(4)]
+        )
+    assert seen == [(False, 1)] * 4 and _blas.blas_threads() == before
 
 
 def test_arena_reuses_its_buffer_after_the_first_slab():

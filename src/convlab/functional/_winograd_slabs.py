@@ -13,8 +13,10 @@ Why slabs on threads with one-thread BLAS: the transforms are NumPy
 element passes and small GEMMs, which run on one core; handing whole slabs
 to the pool (:mod:`._threads`) keeps both cores busy on all three steps,
 and each slab's GEMMs then run single-threaded in their own thread
-(OpenBLAS's thread-local ``openblas_set_num_threads_local``, 0.3.27+), so
-the two threads do not fight over BLAS's own pool. Where a slab must hold
+(:func:`._blas.single_threaded` around the whole pool run: OpenBLAS's
+``openblas_set_num_threads_local`` turned out to be process-wide in NumPy's
+pthreads build, so per-thread save and restore raced), so the threads do not
+fight over BLAS's own pool. Where a slab must hold
 many tiles for its GEMMs to reuse the transformed kernel (large channel
 counts, few tiles) there are too few slabs for the pool, and the slabs run
 one after the other with BLAS's threads on their large GEMMs.
@@ -22,12 +24,8 @@ one after the other with BLAS's threads on their large GEMMs.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
 import math
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -79,40 +77,11 @@ def run_slabs(work, items: list[tuple]) -> None:
     (:func:`split_channels`) and its GEMMs use BLAS's own threads.
     """
     if len(items) >= 2 * _threads.thread_count():
-
-        def single(item: tuple) -> None:
-            with one_blas_thread():
-                work(item, False)
-
-        _threads.parallel(single, items)
+        with _blas.single_threaded():
+            _threads.parallel(lambda item: work(item, False), items)
         return
     for item in items:
         work(item, True)
-
-
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """This thread's BLAS calls on one thread (OpenBLAS's thread-local setting), restored after."""
-    setter = _local_threads_setter()
-    if setter is None:
-        yield
-        return
-    previous = setter(1)
-    try:
-        yield
-    finally:
-        setter(previous)
-
-
-@functools.cache
-def _local_threads_setter():
-    """``openblas_set_num_threads_local`` of NumPy's own OpenBLAS, or ``None`` (older, or not OpenBLAS)."""
-    library = _blas._library()
-    function = getattr(library, "openblas_set_num_threads_local", None) if library is not None else None
-    if function is None:
-        return None
-    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
-    return function
 
 
 def slab_items(batch: int, tile_rows: int, rows: int) -> list[tuple[int, int, int]]:
