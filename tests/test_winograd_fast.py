@@ -163,17 +163,25 @@ def test_combine_and_pairs_compute_the_matrix_product():
     np.testing.assert_allclose(both, expected[:6], rtol=1e-14, atol=1e-13)
 
 
-def test_input_transform_writes_into_a_channel_block():
+def test_input_transform_is_bt_d_b_of_every_tile_and_writes_a_range_of_planes():
+    from convlab.functional._winograd_conv import _planes_slab
     from convlab.functional._winograd_matrices import per_axis
-    from convlab.functional._winograd_passes import deinterleave
 
     _, _, bt = per_axis(4, (3, 3), np.dtype(np.float64))
-    slab = deinterleave(np.random.default_rng(1).normal(size=(6, 10, 12)), 4)
-    whole = input_transform(slab, bt, 4, [2, 2])
-    block = np.full((6, 6, 6, 2, 2), np.nan)
-    input_transform(slab[2:5], bt, 4, [2, 2], out=block[:, :, 2:5])
-    np.testing.assert_array_equal(block[:, :, 2:5], whole[:, :, 2:5])
-    assert np.isnan(block[:, :, :2]).all() and np.isnan(block[:, :, 5:]).all()
+    x = np.random.default_rng(1).normal(size=(3, 10, 12))
+    d = _planes_slab(x, ((0, 0), (0, 0)), 0, [10, 12], 4, 1, np.empty)  # 2 x 2 tiles, 3 blocks a row
+    whole = input_transform(d, bt, 4, [2, 2])
+    assert whole.shape == (6, 6, 2, 3 * 3)
+    for c in range(3):
+        for t in range(2):
+            for j in range(2):  # block 2 of every channel is junk
+                tile = x[c, 4 * t : 4 * t + 6, 4 * j : 4 * j + 6]
+                expected = bt[0] @ tile @ bt[1].T
+                np.testing.assert_allclose(whole[:, :, t, 3 * c + j], expected, rtol=1e-14, atol=1e-12)
+    block = np.full(whole.shape, np.nan)
+    input_transform(d[..., 3:7], bt, 4, [2, 2], out=block[..., 3:6])  # channel 1, one element of slack
+    np.testing.assert_array_equal(block[..., 3:6], whole[..., 3:6])
+    assert np.isnan(block[..., :3]).all() and np.isnan(block[..., 6:]).all()
 
 
 # ---------------------------------------------------------------- the kernel cache
@@ -281,18 +289,23 @@ def test_a_model_forward_transforms_each_kernel_once(cache):
 
 @given(st.lists(st.integers(1, 9), min_size=1, max_size=3), st.data())
 @settings(max_examples=80, deadline=None)
-def test_phased_slab_is_the_deinterleaved_padded_slab(size, data):
-    from convlab.functional._winograd_conv import _phased_slab, _slab
-    from convlab.functional._winograd_passes import deinterleave
+def test_planes_slab_is_the_padded_slab_with_channels_inside(size, data):
+    from convlab.functional._winograd_conv import _planes_slab, _slab
 
-    m = data.draw(st.sampled_from([1, 2, 4]))
+    m, slack = data.draw(st.sampled_from([1, 2, 4])), data.draw(st.integers(0, 2))
     pads = tuple((data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))) for _ in size)
     start = data.draw(st.integers(0, size[0] + sum(pads[0]) - 1))
     sizes = [data.draw(st.integers(1, 12)) for _ in size]
     sizes[-1] = m * data.draw(st.integers(1, 6))
     x = np.random.default_rng(0).normal(size=(2, *size))
-    expected = deinterleave(_slab(x, pads, start, sizes), m)
-    np.testing.assert_array_equal(_phased_slab(x, pads, start, sizes, m, np.empty), expected)
+    padded = _slab(x, pads, start, sizes)  # (C, *sizes)
+    phases = padded.reshape(*padded.shape[:-1], -1, m)  # (C, *rows, blocks, m)
+    planes = np.moveaxis(np.moveaxis(phases, -1, 0), 1, -2)  # (m, *rows, C, blocks)
+    planes = np.moveaxis(planes, 0, -3)  # (*rows, m, C, blocks)
+    expected = np.concatenate(
+        [planes.reshape(*planes.shape[:-2], -1), np.zeros((*planes.shape[:-2], slack))], axis=-1
+    )
+    np.testing.assert_array_equal(_planes_slab(x, pads, start, sizes, m, slack, np.empty), expected)
 
 
 def test_cache_sees_a_change_in_any_block_of_a_large_weight(cache):

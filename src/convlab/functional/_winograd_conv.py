@@ -90,6 +90,7 @@ class _Conv:
         self.tiles = [-(-o // tile) for o in out_shape]
         self.out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
         self.passes = max(a.shape[1] for a in self.bt) <= _PASSES_ALPHA
+        self.slack = (tile + self.kernel[-1] - 2) // tile  # blocks a last-axis tile reaches past its own
 
     def slab(self, item: tuple[int, int, int], split: bool) -> None:
         """Tile rows ``first .. first + count`` of image ``image``; ``split``: transforms on the pool."""
@@ -100,24 +101,43 @@ class _Conv:
         sizes[-1] = (counts[-1] + (m + self.kernel[-1] - 2) // m) * m  # whole blocks of the last axis
         out = self.out[image, :, first * m : (first + count) * m]
         if self.passes:
-            d = _phased_slab(self.x[image], self.pads, first * m, sizes, m, alloc)
+            d = _planes_slab(self.x[image], self.pads, first * m, sizes, m, self.slack, alloc)
             self._by_passes(d, out, counts, split, alloc)
         else:
             self._by_blas(_slab(self.x[image], self.pads, first * m, sizes, alloc), out, counts)
 
     def _by_passes(self, d, out, counts: list[int], split: bool, alloc) -> None:
-        tiles, inner = math.prod(counts), (slice(None),) * len(counts)  # the tile axes after the channels
-        alphas = [a.shape[1] for a in self.at]
-        v = alloc((*alphas, self.x.shape[1], *counts), self.x.dtype)
+        """Input transform on ``d`` ``(*rows, m, C * blocks + slack)``, channel GEMMs, output transform.
+
+        ``v`` holds ``(*alpha, *outer tiles, C, blocks)``, junk in the last
+        ``slack`` blocks of every channel (see :func:`_planes_slab`); the
+        GEMMs read only the real tiles: a strided view when the slab has one
+        row of outer tiles, else a compacting copy to ``(C, outer, tiles)``.
+        """
+        c_in, (*outer, last) = self.x.shape[1], counts
+        blocks, rows = last + self.slack, math.prod(outer)
+        v = alloc((*(a.shape[1] for a in self.at), *outer, c_in * blocks), self.x.dtype)
 
         def forward(c: slice) -> None:
-            input_transform(d[c], self.bt, self.m, counts, arena("block"), v[(Ellipsis, c, *inner)])
+            planes = slice(c.start * blocks, c.stop * blocks + self.slack)
+            input_transform(
+                d[..., planes],
+                self.bt,
+                self.m,
+                counts,
+                arena("block"),
+                v[..., c.start * blocks : c.stop * blocks],
+            )
 
-        split_channels(forward, v.shape[len(alphas)]) if split else forward(slice(None))
-        v = v.reshape(self.points, self.groups, -1, tiles)
-        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], tiles), v.dtype))
-        products = products.reshape(*alphas, -1, *counts)
-
+        split_channels(forward, c_in) if split else forward(slice(0, c_in))
+        v = v.reshape(self.points, rows, c_in, blocks)[..., :last]
+        if rows > 1:
+            compact = alloc((self.points, c_in, rows, last), v.dtype)
+            np.copyto(compact, v.transpose(0, 2, 1, 3))
+            v = compact
+        v = v.reshape(self.points, self.groups, c_in // self.groups, rows * last)
+        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], rows * last), v.dtype))
+        products = products.reshape(*(a.shape[1] for a in self.at), -1, *counts)
         # BLAS calls: on BLAS's threads when split
         output_transform(products, self.at, out, self.m, alloc, self.finish)
 
@@ -179,37 +199,50 @@ def _slab(x: np.ndarray, pads, start: int, sizes: list[int], alloc=np.empty) -> 
     return slab
 
 
-def _phased_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, alloc) -> np.ndarray:
-    """:func:`_slab` with its last axis split into ``m`` phases, as :func:`deinterleave` would, in one copy.
+def _planes_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, slack: int, alloc) -> np.ndarray:
+    """``(*sizes[:-1], m, C * blocks + slack)``: the zero-padded slab, channels inside, last axis in phases.
 
-    Block ``b`` of phase ``q`` holds padded coordinate ``b * m + q``, which
-    reads ``x[b * m + q - lo]``: a stride-``m`` slice of ``x`` per phase.
+    Element ``[*r, q, c * blocks + b]`` is padded coordinate ``(*r, b * m +
+    q)`` of channel ``c`` (``blocks = sizes[-1] / m``; ``slack`` zeros end
+    every row). Why this order: along every axis but the last a transform's
+    taps are whole rows, and along the last, tap ``i`` of every tile of every
+    channel is one contiguous run, the plane of phase ``i % m`` shifted by
+    ``i // m`` elements (:func:`input_transform`); the shift carries a
+    channel's last ``i // m`` blocks into the next channel, but those tiles
+    are junk that nothing reads. NumPy's passes then run over rows of
+    ``C * blocks`` elements, not one short row per channel.
     """
-    blocks, n = sizes[-1] // m, x.shape[-1]
+    c, blocks = x.shape[0], sizes[-1] // m
+    d = alloc((*sizes[:-1], m, c * blocks + slack), x.dtype)
+    d[..., c * blocks :] = 0
+    planes = d[..., : c * blocks].reshape(*sizes[:-1], m, c, blocks)
     lo = pads[-1][0] - (start if x.ndim == 2 else 0)  # 1-d: the slab's rows are its last axis
-    d = alloc((x.shape[0], *sizes[:-1], m, blocks), x.dtype)
     src, dst = [], []
     for axis, (size_in, (pad, _), size) in enumerate(zip(x.shape[1:-1], pads[:-1], sizes[:-1])):
         offset = pad - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
         first, last = max(offset, 0), min(size, size_in + offset)
         dst.append(slice(first, max(first, last)))
         src.append(slice(first - offset, last - offset))
+    n = x.shape[-1]
     for q in range(m):
         b0, b1 = max(0, -(-(lo - q) // m)), min(blocks, (n + lo - q - 1) // m + 1)
-        phase = d[..., q, :]
-        _zero_outside(phase, [*dst, slice(b0, max(b0, b1))])
+        box = [*dst, slice(b0, max(b0, b1))]
+        _zero_outside(planes[..., q, :, :], box, channel_axis=len(dst))
         if b1 > b0 and all(cut.stop > cut.start for cut in dst):
             taken = slice(b0 * m + q - lo, (b1 - 1) * m + q - lo + 1, m)
-            phase[(Ellipsis, *dst, slice(b0, b1))] = x[(Ellipsis, *src, taken)]
+            rows = np.moveaxis(x[(slice(None), *src, taken)], 0, -2)
+            planes[(*dst, q, slice(None), slice(b0, b1))] = rows
     return d
 
 
-def _zero_outside(slab: np.ndarray, box: list[slice]) -> None:
-    """Zero every element of ``slab`` ``(C, *sizes)`` outside ``box`` (one slice per spatial axis)."""
+def _zero_outside(slab: np.ndarray, box: list[slice], channel_axis: int = 0) -> None:
+    """Zero every element of ``slab`` outside ``box``: the spatial axes, channels at ``channel_axis``."""
     for axis, cut in enumerate(box):
-        inner = (slice(None), *box[:axis])
-        slab[(*inner, slice(0, cut.start))] = 0
-        slab[(*inner, slice(cut.stop, None))] = 0
+        index = [*box[:axis]]  # inside along the earlier axes: their outside is zero already
+        if channel_axis <= axis:
+            index.insert(channel_axis, slice(None))
+        slab[(*index, slice(0, cut.start))] = 0
+        slab[(*index, slice(cut.stop, None))] = 0
 
 
 def _input_tiles(slab: np.ndarray, bt: tuple[np.ndarray, ...], m: int, groups: int) -> np.ndarray:
