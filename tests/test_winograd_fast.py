@@ -22,7 +22,7 @@ from convlab.functional import _winograd_kernels as kernels
 from convlab.functional import _winograd_slabs as slabs
 from convlab.functional import algorithm, conv1d, conv2d, conv3d
 from convlab.functional._winograd import winograd_conv
-from convlab.functional._winograd_passes import combine, input_transform
+from convlab.functional._winograd_passes import input_transform
 
 CONV = {1: conv1d, 2: conv2d, 3: conv3d}
 BOUND = 1e-4  # float32 F(4, 3) against float64, relative to the largest output (tests/test_winograd.py)
@@ -145,24 +145,6 @@ def test_arena_reuses_its_buffer_after_the_first_slab():
     assert not any(np.shares_memory(a, b) for a, b in zip(first, third))
 
 
-def test_combine_and_pairs_compute_the_matrix_product():
-    rng = np.random.default_rng(0)
-    mat = np.array([[4, 0, -5, 0, 1, 0], [0, 4, 4, -1, -1, 0], [0, 4, -4, -1, 1, 0], [0, 2, 1, -2, -1, 0],
-                    [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1], [0, 0, 0, 0, 0, 0], [-1, -1, 0, 0, 0, 0]],
-                   dtype=np.float64)  # fmt: skip
-    taps = [rng.normal(size=(3, 4)) for _ in range(6)]
-    expected = np.einsum("ji,ixy->jxy", mat, np.stack(taps))
-    dst, scratch = np.empty((3, 4)), np.empty((3, 4))
-    for row, want in zip(mat, expected):
-        combine(row, taps, dst, scratch)
-        np.testing.assert_allclose(dst, want, rtol=1e-14, atol=1e-14)
-    from convlab.functional._winograd_passes import _combine_all
-
-    # Rows 1-2 and 3-4 are +-p mirrors: computed as E + O and E - O.
-    both = _combine_all(mat[:6], taps, 0, np.empty)
-    np.testing.assert_allclose(both, expected[:6], rtol=1e-14, atol=1e-13)
-
-
 def test_input_transform_is_bt_d_b_of_every_tile_and_writes_a_range_of_planes():
     from convlab.functional._winograd_conv import _planes_slab
     from convlab.functional._winograd_matrices import per_axis
@@ -171,13 +153,13 @@ def test_input_transform_is_bt_d_b_of_every_tile_and_writes_a_range_of_planes():
     x = np.random.default_rng(1).normal(size=(3, 10, 12))
     d = _planes_slab(x, ((0, 0), (0, 0)), 0, [10, 12], 4, 1, np.empty)  # 2 x 2 tiles, 3 blocks a row
     whole = input_transform(d, bt, 4, [2, 2])
-    assert whole.shape == (6, 6, 2, 3 * 3)
+    assert whole.shape == (6, 2, 6, 3 * 3)  # (alpha, row tiles, alpha, C * blocks)
     for c in range(3):
         for t in range(2):
             for j in range(2):  # block 2 of every channel is junk
                 tile = x[c, 4 * t : 4 * t + 6, 4 * j : 4 * j + 6]
                 expected = bt[0] @ tile @ bt[1].T
-                np.testing.assert_allclose(whole[:, :, t, 3 * c + j], expected, rtol=1e-14, atol=1e-12)
+                np.testing.assert_allclose(whole[:, t, :, 3 * c + j], expected, rtol=1e-14, atol=1e-12)
     block = np.full(whole.shape, np.nan)
     input_transform(d[..., 3:7], bt, 4, [2, 2], out=block[..., 3:6])  # channel 1, one element of slack
     np.testing.assert_array_equal(block[..., 3:6], whole[..., 3:6])
@@ -290,7 +272,7 @@ def test_a_model_forward_transforms_each_kernel_once(cache):
 @given(st.lists(st.integers(1, 9), min_size=1, max_size=3), st.data())
 @settings(max_examples=80, deadline=None)
 def test_planes_slab_is_the_padded_slab_with_channels_inside(size, data):
-    from convlab.functional._winograd_conv import _planes_slab, _slab
+    from convlab.functional._winograd_conv import _planes_slab
 
     m, slack = data.draw(st.sampled_from([1, 2, 4])), data.draw(st.integers(0, 2))
     pads = tuple((data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))) for _ in size)
@@ -298,7 +280,9 @@ def test_planes_slab_is_the_padded_slab_with_channels_inside(size, data):
     sizes = [data.draw(st.integers(1, 12)) for _ in size]
     sizes[-1] = m * data.draw(st.integers(1, 6))
     x = np.random.default_rng(0).normal(size=(2, *size))
-    padded = _slab(x, pads, start, sizes)  # (C, *sizes)
+    padded = np.pad(x, [(0, 0), *pads])[:, start:]  # rows from start, the slab's rows of padded x
+    padded = np.pad(padded, [(0, 0), *((0, max(0, n - s)) for n, s in zip(sizes, padded.shape[1:]))])
+    padded = padded[(slice(None), *(slice(0, n) for n in sizes))]  # (C, *sizes)
     phases = padded.reshape(*padded.shape[:-1], -1, m)  # (C, *rows, blocks, m)
     planes = np.moveaxis(np.moveaxis(phases, -1, 0), 1, -2)  # (m, *rows, C, blocks)
     planes = np.moveaxis(planes, 0, -3)  # (*rows, m, C, blocks)

@@ -20,13 +20,6 @@ from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_chan
 
 __all__ = ["winograd_checked", "winograd_conv"]
 
-# Transforms up to 6x6 (F(4, 3), F(2, 3)) run as explicit passes
-# (:mod:`._winograd_passes`): coefficients 0, +-1, +-2, +-4, +-5, +-8, few
-# terms. Larger ones (F(6, 3): up to 21 and eight terms a row) keep BLAS's
-# fused multiply-adds, whose one rounding a term is measurably more accurate
-# than a multiply and an add.
-_PASSES_ALPHA = 6
-
 
 def winograd_conv(
     x: np.ndarray,
@@ -89,9 +82,9 @@ class _Conv:
         self.points = self.u.shape[0]
         self.tiles = [-(-o // tile) for o in out_shape]
         self.out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
-        self.passes = max(a.shape[1] for a in self.bt) <= _PASSES_ALPHA
         self.slack = (tile + self.kernel[-1] - 2) // tile  # blocks a last-axis tile reaches past its own
 
+    @np.errstate(invalid="ignore", over="ignore")  # pool threads: inf - inf is caught by finish
     def slab(self, item: tuple[int, int, int], split: bool) -> None:
         """Tile rows ``first .. first + count`` of image ``image``; ``split``: transforms on the pool."""
         image, first, count = item
@@ -100,13 +93,10 @@ class _Conv:
         sizes = [t * m + k - 1 for t, k in zip(counts, self.kernel)]
         sizes[-1] = (counts[-1] + (m + self.kernel[-1] - 2) // m) * m  # whole blocks of the last axis
         out = self.out[image, :, first * m : (first + count) * m]
-        if self.passes:
-            d = _planes_slab(self.x[image], self.pads, first * m, sizes, m, self.slack, alloc)
-            self._by_passes(d, out, counts, split, alloc)
-        else:
-            self._by_blas(_slab(self.x[image], self.pads, first * m, sizes, alloc), out, counts)
+        d = _planes_slab(self.x[image], self.pads, first * m, sizes, m, self.slack, alloc)
+        self._three_steps(d, out, counts, split, alloc)
 
-    def _by_passes(self, d, out, counts: list[int], split: bool, alloc) -> None:
+    def _three_steps(self, d, out, counts: list[int], split: bool, alloc) -> None:
         """Input transform on ``d`` ``(*rows, m, C * blocks + slack)``, channel GEMMs, output transform.
 
         ``v`` holds ``(*alpha, *outer tiles, C, blocks)``, junk in the last
@@ -116,8 +106,10 @@ class _Conv:
         """
         c_in, (*outer, last) = self.x.shape[1], counts
         blocks, rows = last + self.slack, math.prod(outer)
-        v = alloc((*(a.shape[1] for a in self.at), *outer, c_in * blocks), self.x.dtype)
+        alphas = [a.shape[1] for a in self.at]
+        v = alloc((*alphas[:-1], *outer, alphas[-1], c_in * blocks), self.x.dtype)
 
+        @np.errstate(invalid="ignore", over="ignore")
         def forward(c: slice) -> None:
             planes = slice(c.start * blocks, c.stop * blocks + self.slack)
             input_transform(
@@ -130,10 +122,12 @@ class _Conv:
             )
 
         split_channels(forward, c_in) if split else forward(slice(0, c_in))
-        v = v.reshape(self.points, rows, c_in, blocks)[..., :last]
+        v = v.reshape(-1, rows, self.at[-1].shape[1], c_in, blocks)[
+            ..., :last
+        ]  # (*alpha[:-1], rows, alpha, ...)
         if rows > 1:
-            compact = alloc((self.points, c_in, rows, last), v.dtype)
-            np.copyto(compact, v.transpose(0, 2, 1, 3))
+            compact = alloc((*v.shape[:1], v.shape[2], c_in, rows, last), v.dtype)
+            np.copyto(compact, v.transpose(0, 2, 3, 1, 4))
             v = compact
         v = v.reshape(self.points, self.groups, c_in // self.groups, rows * last)
         products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], rows * last), v.dtype))
@@ -157,46 +151,6 @@ class _Conv:
             self.finite = False
         if self.epilogue is not None:
             _epilogue_on_tiles(tiles, len(self.kernel), self.epilogue)
-
-    def _by_blas(self, d, out, counts: list[int]) -> None:
-        v = _input_tiles(d[None], self.bt, self.m, self.groups).reshape(
-            self.points, self.groups, -1, math.prod(counts)
-        )
-        y = _along_axes(self.at, np.matmul(self.u, v).reshape(*(a.shape[1] for a in self.at), -1))
-        self.finish(y.reshape(*(self.m,) * len(counts), self.w.shape[0], -1))
-        _scatter_tiles(y, out[None], self.m, counts)
-
-
-def _along_axes(mats: tuple[np.ndarray, ...], data: np.ndarray) -> np.ndarray:
-    """Apply ``mats[i]`` to axis ``i`` of ``data`` ``(a_1, ..., a_D, X)``: one BLAS call per axis.
-
-    The separable form of the Kronecker product: ``2 alpha^3`` multiply-adds
-    per 2-d tile instead of ``alpha^4``, and no transposes, because axis
-    ``i`` is contracted as ``mats[i] @ data[p]`` for every prefix ``p``.
-    """
-    shape = list(data.shape)
-    for axis, mat in enumerate(mats):
-        prefix = math.prod(shape[:axis])
-        data = np.matmul(mat, data.reshape(prefix, shape[axis], -1))
-        shape[axis] = mat.shape[0]
-    return data.reshape(shape)
-
-
-def _slab(x: np.ndarray, pads, start: int, sizes: list[int], alloc=np.empty) -> np.ndarray:
-    """Rows ``start .. start + sizes[0]`` of one zero-padded image ``(C, *size)``, padded to ``sizes``."""
-    slab = alloc((x.shape[0], *sizes), x.dtype)
-    src, dst = [], []
-    for axis, (n, (lo, _), size) in enumerate(zip(x.shape[1:], pads, sizes)):
-        offset = lo - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
-        first, last = max(offset, 0), min(size, n + offset)
-        if first >= last:
-            slab[...] = 0
-            return slab
-        dst.append(slice(first, last))
-        src.append(slice(first - offset, last - offset))
-    _zero_outside(slab, dst)
-    slab[(Ellipsis, *dst)] = x[(Ellipsis, *src)]
-    return slab
 
 
 def _planes_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, slack: int, alloc) -> np.ndarray:
@@ -243,32 +197,6 @@ def _zero_outside(slab: np.ndarray, box: list[slice], channel_axis: int = 0) -> 
             index.insert(channel_axis, slice(None))
         slab[(*index, slice(0, cut.start))] = 0
         slab[(*index, slice(cut.stop, None))] = 0
-
-
-def _input_tiles(slab: np.ndarray, bt: tuple[np.ndarray, ...], m: int, groups: int) -> np.ndarray:
-    """``(prod(alpha), groups, C_in/groups, N * tiles)``: ``B^T d B`` of every tile."""
-    n, c, *size = slab.shape
-    alphas = [a.shape[1] for a in bt]
-    counts = [(s - a) // m + 1 for s, a in zip(size, alphas)]
-    sn, sc, *ss = slab.strides
-    # (alpha..., C, N, tiles...): every tile's alpha^D values, tile-major, as a strided view.
-    view = np.lib.stride_tricks.as_strided(
-        slab, (*alphas, c, n, *counts), (*ss, sc, sn, *(s * m for s in ss)), writeable=False
-    )
-    d = np.ascontiguousarray(view).reshape(*alphas, -1)
-    return _along_axes(bt, d).reshape(-1, groups, c // groups, n * math.prod(counts))
-
-
-def _scatter_tiles(y: np.ndarray, out: np.ndarray, m: int, counts: list[int]) -> None:
-    """Write the output tiles ``y`` ``(m**D, C_out * N * tiles)`` into ``out`` ``(N, C_out, *size)``."""
-    ndim = len(counts)
-    n, c_out = out.shape[:2]
-    y = y.reshape(*(m,) * ndim, c_out, n, *counts)
-    order = [ndim + 1, ndim]
-    for axis in range(ndim):
-        order += [ndim + 2 + axis, axis]
-    full = y.transpose(order).reshape(n, c_out, *(t * m for t in counts))
-    out[...] = full[(Ellipsis, *(slice(0, s) for s in out.shape[2:]))]
 
 
 def _epilogue_on_tiles(tiles: np.ndarray, ndim: int, epilogue: Epilogue) -> None:
