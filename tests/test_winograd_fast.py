@@ -108,11 +108,17 @@ def test_split_and_pooled_slabs_agree_with_one_slab():
     np.testing.assert_array_equal(results[0], results[1])
 
 
-def test_slab_rows_bounds():
-    assert slabs.slab_rows(142, 142, 128, 36, 4) == 1  # 64 -> 64 at 570: a few MiB a slab
-    assert slabs.slab_rows(16, 16, 1024, 36, 4) == 8  # 512 -> 512 at 64: MIN_TILES tiles
-    assert slabs.slab_rows(7, 7, 2048, 36, 4) == 7  # 1024 at 30: everything, one slab
-    assert slabs.slab_rows(3, 1, 2, 36, 4) == 3
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_slab_rows_bounds(threads):
+    with mock.patch.object(slabs._threads, "thread_count", lambda: threads):
+        assert slabs.slab_rows(142, 142, 128, 36, 4) == 1  # 64 -> 64 at 570: a few MiB a slab
+        assert slabs.slab_rows(98, 98, 192, 36, 4) == 1  # 128 -> 64 at 392: one row holds MIN_TILES
+        assert slabs.slab_rows(7, 7, 2048, 36, 4) == 7  # 1024 at 30: everything, one slab
+        assert slabs.slab_rows(3, 1, 2, 36, 4) == 3
+        # 512 -> 512 at 64: MIN_TILES tiles, fewer (not below MIN_TILES / 2) for 2 slabs a thread
+        assert slabs.slab_rows(16, 16, 1024, 36, 4) == {1: 4, 2: 4, 4: 2}[threads]
+        # 1024 -> 512 at 56: 5 rows hold MIN_TILES; 4 make 4 slabs for 2 threads
+        assert slabs.slab_rows(14, 14, 1536, 36, 4) == {1: 5, 2: 4, 4: 5}[threads]
 
 
 def test_pooled_slabs_hold_blas_to_one_thread_and_restore_it():

@@ -47,9 +47,15 @@ __all__ = [
 # and 5.2 MiB, cost the same per tile, 4 rows about 20 % more) ...
 SLAB_BYTES = 4 << 20
 # ... but a slab's GEMMs read the whole transformed kernel, prod(alpha) *
-# C_out * C_in values, once per slab: below about a hundred tiles per slab
-# that read, not the multiplications, bounds the large-channel layers.
-MIN_TILES = 128
+# C_out * C_in values, once per slab: below some tens of tiles per slab that
+# read, not the multiplications, bounds the large-channel layers. Measured
+# on the paper U-Net's layers (F(4, 3), 2 threads, wall time): one tile row
+# a slab is best from about 64 tiles a row on (128 -> 64 at 392^2, 98 tiles:
+# 114 ms against 138 with two rows; 64 -> 128 at 284^2: 49 against 62),
+# and slabs on the pool beat fewer, larger slabs with split transforms down
+# to about 50 tiles a slab (1024 -> 512 at 56^2: 4 slabs of 56 tiles 69 ms,
+# 2 of 140 tiles 79 ms; 512 -> 512 at 66^2: 4 slabs 46 ms, 2 slabs 57 ms).
+MIN_TILES = 64
 # A thread keeps its arena between calls up to this size (a model's next
 # layer reuses the pages instead of faulting fresh ones in); larger ones go.
 _KEEP_BYTES = 32 << 20
@@ -59,6 +65,9 @@ _local = threading.local()
 def slab_rows(tile_rows: int, tiles_per_row: int, channels: int, points: int, itemsize: int) -> int:
     """Tile rows per slab: ``SLAB_BYTES`` of ``V`` and ``M``, at least ``MIN_TILES`` tiles, at most all.
 
+    Fewer rows, down to half ``MIN_TILES`` tiles, where that makes enough
+    slabs for the pool (:func:`run_slabs`).
+
     >>> slab_rows(142, 142, 128, 36, 4)    # 64 -> 64 channels at 570^2
     1
     >>> slab_rows(7, 7, 2048, 36, 4)       # 1024 -> 1024 at 30^2: all in one slab
@@ -66,6 +75,9 @@ def slab_rows(tile_rows: int, tiles_per_row: int, channels: int, points: int, it
     """
     row_bytes = points * channels * tiles_per_row * itemsize
     rows = max(SLAB_BYTES // max(1, row_bytes), -(-MIN_TILES // max(1, tiles_per_row)), 1)
+    pooled = -(-tile_rows // (2 * _threads.thread_count()))
+    if pooled * tiles_per_row >= MIN_TILES // 2:
+        rows = min(rows, pooled)
     return min(rows, tile_rows)
 
 
