@@ -56,13 +56,14 @@ PLANS = [
 ]  # (SLAB_BYTES, MIN_TILES): a tile row a slab, default, one slab
 
 
-@given(layers(), st.sampled_from(PLANS), st.booleans(), st.integers(0, 2**31))
-@example((1, 1, 1, 1, (3,), ((2, 2),)), PLANS[0], False, 0)  # 1-d: the slabs cut the last axis
-@example((2, 2, 4, 6, (13, 9), ((2, 0), (1, 2))), PLANS[0], True, 1)
-@example((1, 1, 3, 2, (7, 5, 6), ((0, 1), (2, 2), (1, 0))), PLANS[0], True, 2)
-@settings(max_examples=120, deadline=None)
-def test_every_slab_plan_equals_float64(layer, plan, threads, seed):
-    """Slabs of one tile row each (most slabs: the pool), one slab for all, with and without threads."""
+@given(layers(), st.sampled_from(PLANS), st.booleans(), st.sampled_from([4, 6]), st.integers(0, 2**31))
+@example((1, 1, 1, 1, (3,), ((2, 2),)), PLANS[0], False, 4, 0)  # 1-d: the slabs cut the last axis
+@example((2, 2, 4, 6, (13, 9), ((2, 0), (1, 2))), PLANS[0], True, 6, 1)
+@example((1, 1, 3, 2, (7, 5, 6), ((0, 1), (2, 2), (1, 0))), PLANS[0], True, 4, 2)
+@settings(max_examples=160, deadline=None)
+def test_every_slab_plan_equals_float64(layer, plan, threads, tile, seed):
+    """Slabs of one tile row each (most slabs: the pool), one slab for all, with and without threads;
+    both tiles the fast path picks from (F(4, 3), and F(6, 3) for large 2-d layers)."""
     batch, groups, c_in, c_out, size, pads = layer
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(batch, c_in, *size)).astype(np.float32)
@@ -73,7 +74,7 @@ def test_every_slab_plan_equals_float64(layer, plan, threads, seed):
         mock.patch.object(slabs, "MIN_TILES", min_tiles),
         mock.patch.object(slabs._threads, "thread_count", lambda: 2 if threads else 1),
     ):
-        got = winograd_conv(x, w, pads, groups, 4)
+        got = winograd_conv(x, w, pads, groups, tile)
     _assert_within_bound(got, _exact(x, w, pads, groups))
 
 
@@ -332,10 +333,10 @@ def test_non_finite_inputs_get_the_gemm_result():
     np.testing.assert_array_equal(got, conv2d(x, w, padding=1))
 
 
-@given(layers(), st.booleans(), st.booleans(), st.integers(0, 2**31))
-@example((1, 1, 2, 3, (9, 7), ((1, 1), (0, 2))), True, True, 3)
+@given(layers(), st.booleans(), st.booleans(), st.sampled_from([4, 6]), st.integers(0, 2**31))
+@example((1, 1, 2, 3, (9, 7), ((1, 1), (0, 2))), True, True, 4, 3)
 @settings(max_examples=60, deadline=None)
-def test_fused_bias_and_relu_equal_the_unfused_epilogue_bit_for_bit(layer, bias, relu, seed):
+def test_fused_bias_and_relu_equal_the_unfused_epilogue_bit_for_bit(layer, bias, relu, tile, seed):
     """The epilogue runs on each slab's tiles in cache: the same float32 sum and max(0, .) per
     element as adding the bias and applying ReLU to the whole result afterwards."""
     from convlab.functional._conv import conv_nd
@@ -345,9 +346,12 @@ def test_fused_bias_and_relu_equal_the_unfused_epilogue_bit_for_bit(layer, bias,
     x = rng.normal(size=(batch, c_in, *size)).astype(np.float32)
     w = (rng.normal(size=(c_out, c_in // groups, *(3,) * len(size))) / 3).astype(np.float32)
     b = rng.normal(size=c_out).astype(np.float32) if bias else None
-    with mock.patch("convlab.functional._winograd.pays", lambda *a: True):  # small layers too
+    with (
+        mock.patch("convlab.functional._winograd.pays", lambda *a: True),  # small layers too
+        mock.patch("convlab.functional._winograd.tile", lambda args: tile),
+    ):
         got = conv_nd(x, w, b, 1, pads, 1, groups, "zeros", len(size), "winograd", relu=relu)
-    expected = winograd_conv(x, w, pads, groups, 4)
+    expected = winograd_conv(x, w, pads, groups, tile)
     if b is not None:
         expected += b.reshape(-1, *(1,) * len(size))
     if relu:
@@ -369,3 +373,31 @@ def test_a_fused_relu_does_not_hide_a_non_finite_tile():
     expected = conv_nd(x, w, b, 1, 1, 1, 1, "zeros", 2, "gemm", relu=True)
     np.testing.assert_array_equal(got, expected)
     assert not np.isnan(got).any() and (got[0, :, 3:6, 3:6] == 0).all()
+
+
+def test_the_large_tile_runs_large_2d_layers_within_its_bound():
+    """F(6, 3) where the tiles outnumber the output channels (2-d only), F(4, 3) elsewhere, and F(4, 3)
+    when F(6, 3)'s workspace would not fit; the result is held to the same float64 bound."""
+    from types import SimpleNamespace
+
+    from convlab.functional import _winograd, workspace_limit
+
+    def args(c_out, out_shape, groups=1):
+        w = np.zeros((c_out, 8, *(3,) * len(out_shape)), np.float32)
+        x = np.zeros((1, 8 * groups, *(o + 2 for o in out_shape)), np.float32)
+        return SimpleNamespace(x=x, w=w, groups=groups, out_shape=out_shape)
+
+    assert _winograd.tile(args(49, (28, 28))) == 6 and _winograd.tile(args(50, (28, 28))) == 4  # 7 x 7 tiles
+    assert _winograd.tile(args(98, (28, 28), groups=2)) == 6  # channels per group: 49
+    assert _winograd.tile(args(8, (28,))) == 4 and _winograd.tile(args(8, (12, 12, 12))) == 4
+    with workspace_limit(_winograd._workspace(args(8, (28, 28)), 6) - 1):
+        assert _winograd.tile(args(8, (28, 28))) == 4
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(1, 64, 50, 47)).astype(np.float32)
+    w = (rng.normal(size=(64, 64, 3, 3)) / 24).astype(np.float32)
+    b = rng.normal(size=64).astype(np.float32)
+    with mock.patch.object(kernels, "transformed_kernel", wraps=kernels.transformed_kernel) as transform:
+        got = conv2d(x, w, b, padding=1, algorithm="winograd")
+    assert transform.call_args.args[1][0].shape == (8, 3)  # G of F(6, 3): 12 x 12 tiles of 4 >= 64
+    exact = conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), padding=1)
+    _assert_within_bound(got, exact)
