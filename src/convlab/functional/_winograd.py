@@ -134,7 +134,8 @@ def _workspace(args, m: int) -> int:
     per_row = math.prod(tiles[1:])
     rows = slab_rows(tiles[0], per_row, c_in + c_out, points, args.x.itemsize)
     kernel = points * c_out * args.w.shape[1] * args.x.itemsize
-    return kernel + workspace_bytes(points, c_in + c_out, per_row, rows, args.x.itemsize)
+    slabs = args.x.shape[0] * -(-tiles[0] // rows)
+    return kernel + workspace_bytes(points, c_in + c_out, per_row, rows, args.x.itemsize, slabs)
 
 
 def run(args, epilogue: Epilogue | None = None) -> np.ndarray | None:

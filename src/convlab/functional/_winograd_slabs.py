@@ -107,10 +107,21 @@ def slab_items(batch: int, tile_rows: int, rows: int) -> list[tuple[int, int, in
     ]
 
 
-def workspace_bytes(points: int, channels: int, tiles_per_row: int, rows: int, itemsize: int) -> int:
-    """Bytes of the slabs in flight: ``V``, ``M`` and the output transform's temporaries, per thread."""
-    per_slab = 3 * points * channels * tiles_per_row * rows * itemsize
-    return per_slab * _threads.thread_count()
+def workspace_bytes(
+    points: int, channels: int, tiles_per_row: int, rows: int, itemsize: int, slabs: int
+) -> int:
+    """Bytes of the slabs in flight: padded slab, ``V``, ``M`` and the transforms' temporaries.
+
+    ``channels`` is ``C_in + C_out``. Per slab: the last-axis transform's
+    result and the sum of its shifted taps (about ``V`` each), ``V``, its
+    compacted copy, ``M`` and the output transform's two stages (at most
+    ``M`` together): under four times ``V + M``. One slab is in flight per
+    pool thread when ``slabs`` are enough for the pool, else one at a time
+    (:func:`run_slabs`).
+    """
+    per_slab = 4 * points * channels * tiles_per_row * rows * itemsize
+    threads = _threads.thread_count()
+    return per_slab * (threads if slabs >= 2 * threads else 1)
 
 
 class Arena:
