@@ -97,41 +97,22 @@ class _Conv:
         self._three_steps(d, out, counts, split, alloc)
 
     def _three_steps(self, d, out, counts: list[int], split: bool, alloc) -> None:
-        """Input transform on ``d`` ``(*rows, m, C * blocks + slack)``, channel GEMMs, output transform.
-
-        ``v`` holds ``(*alpha, *outer tiles, C, blocks)``, junk in the last
-        ``slack`` blocks of every channel (see :func:`_planes_slab`); the
-        GEMMs read only the real tiles: a strided view when the slab has one
-        row of outer tiles, else a compacting copy to ``(C, outer, tiles)``.
-        """
+        """Input transform on ``d`` ``(*rows, m, C * blocks + slack)``, channel GEMMs, output transform."""
         c_in, (*outer, last) = self.x.shape[1], counts
-        blocks, rows = last + self.slack, math.prod(outer)
-        alphas = [a.shape[1] for a in self.at]
+        blocks, alphas = last + self.slack, [a.shape[1] for a in self.at]
         v = alloc((*alphas[:-1], *outer, alphas[-1], c_in * blocks), self.x.dtype)
 
         @np.errstate(invalid="ignore", over="ignore")
         def forward(c: slice) -> None:
-            planes = slice(c.start * blocks, c.stop * blocks + self.slack)
-            input_transform(
-                d[..., planes],
-                self.bt,
-                self.m,
-                counts,
-                arena("block"),
-                v[..., c.start * blocks : c.stop * blocks],
-            )
+            planes = d[..., c.start * blocks : c.stop * blocks + self.slack]
+            target = v[..., c.start * blocks : c.stop * blocks]
+            input_transform(planes, self.bt, self.m, counts, arena("block"), target)
 
         split_channels(forward, c_in) if split else forward(slice(0, c_in))
-        v = v.reshape(-1, rows, self.at[-1].shape[1], c_in, blocks)[
-            ..., :last
-        ]  # (*alpha[:-1], rows, alpha, ...)
-        if rows > 1:
-            compact = alloc((*v.shape[:1], v.shape[2], c_in, rows, last), v.dtype)
-            np.copyto(compact, v.transpose(0, 2, 3, 1, 4))
-            v = compact
-        v = v.reshape(self.points, self.groups, c_in // self.groups, rows * last)
-        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], rows * last), v.dtype))
-        products = products.reshape(*(a.shape[1] for a in self.at), -1, *counts)
+        v = _real_tiles(v, math.prod(outer), last, c_in, alloc)
+        v = v.reshape(self.points, self.groups, c_in // self.groups, -1)
+        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], v.shape[-1]), v.dtype))
+        products = products.reshape(*alphas, -1, *counts)
         # BLAS calls: on BLAS's threads when split
         output_transform(products, self.at, out, self.m, alloc, self.finish)
 
@@ -151,6 +132,25 @@ class _Conv:
             self.finite = False
         if self.epilogue is not None:
             _epilogue_on_tiles(tiles, len(self.kernel), self.epilogue)
+
+
+def _real_tiles(v: np.ndarray, rows: int, last: int, c_in: int, alloc) -> np.ndarray:
+    """``(points, C_in, rows, last)``: the channel GEMMs' operand, without the junk blocks.
+
+    ``v`` is the input transform's ``(*alpha[:-1], *outer tiles, alpha[-1],
+    C_in * blocks)`` with junk in the last ``blocks - last`` blocks of every
+    channel (see :func:`_planes_slab`). With one row of outer tiles the real
+    tiles are a strided view, which BLAS reads in place; with more, the outer
+    tiles sit between points and channels, and one copy moves them after the
+    channels.
+    """
+    blocks = v.shape[-1] // c_in
+    v = v.reshape(-1, rows, v.shape[-2], c_in, blocks)[..., :last]  # (*alpha[:-1], rows, alpha, C, last)
+    if rows == 1:
+        return v.reshape(-1, c_in, 1, last)
+    compact = alloc((v.shape[0], v.shape[2], c_in, rows, last), v.dtype)
+    np.copyto(compact, v.transpose(0, 2, 3, 1, 4))
+    return compact.reshape(-1, c_in, rows, last)
 
 
 def _planes_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, slack: int, alloc) -> np.ndarray:
