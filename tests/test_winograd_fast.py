@@ -22,7 +22,7 @@ from convlab.functional import _winograd_kernels as kernels
 from convlab.functional import _winograd_slabs as slabs
 from convlab.functional import algorithm, conv1d, conv2d, conv3d
 from convlab.functional._winograd import winograd_conv
-from convlab.functional._winograd_passes import combine, input_transform
+from convlab.functional._winograd_passes import input_transform
 
 CONV = {1: conv1d, 2: conv2d, 3: conv3d}
 BOUND = 1e-4  # float32 F(4, 3) against float64, relative to the largest output (tests/test_winograd.py)
@@ -56,13 +56,14 @@ PLANS = [
 ]  # (SLAB_BYTES, MIN_TILES): a tile row a slab, default, one slab
 
 
-@given(layers(), st.sampled_from(PLANS), st.booleans(), st.integers(0, 2**31))
-@example((1, 1, 1, 1, (3,), ((2, 2),)), PLANS[0], False, 0)  # 1-d: the slabs cut the last axis
-@example((2, 2, 4, 6, (13, 9), ((2, 0), (1, 2))), PLANS[0], True, 1)
-@example((1, 1, 3, 2, (7, 5, 6), ((0, 1), (2, 2), (1, 0))), PLANS[0], True, 2)
-@settings(max_examples=120, deadline=None)
-def test_every_slab_plan_equals_float64(layer, plan, threads, seed):
-    """Slabs of one tile row each (most slabs: the pool), one slab for all, with and without threads."""
+@given(layers(), st.sampled_from(PLANS), st.booleans(), st.sampled_from([4, 6]), st.integers(0, 2**31))
+@example((1, 1, 1, 1, (3,), ((2, 2),)), PLANS[0], False, 4, 0)  # 1-d: the slabs cut the last axis
+@example((2, 2, 4, 6, (13, 9), ((2, 0), (1, 2))), PLANS[0], True, 6, 1)
+@example((1, 1, 3, 2, (7, 5, 6), ((0, 1), (2, 2), (1, 0))), PLANS[0], True, 4, 2)
+@settings(max_examples=160, deadline=None)
+def test_every_slab_plan_equals_float64(layer, plan, threads, tile, seed):
+    """Slabs of one tile row each (most slabs: the pool), one slab for all, with and without threads;
+    both tiles the fast path picks from (F(4, 3), and F(6, 3) for large 2-d layers)."""
     batch, groups, c_in, c_out, size, pads = layer
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(batch, c_in, *size)).astype(np.float32)
@@ -73,7 +74,7 @@ def test_every_slab_plan_equals_float64(layer, plan, threads, seed):
         mock.patch.object(slabs, "MIN_TILES", min_tiles),
         mock.patch.object(slabs._threads, "thread_count", lambda: 2 if threads else 1),
     ):
-        got = winograd_conv(x, w, pads, groups, 4)
+        got = winograd_conv(x, w, pads, groups, tile)
     _assert_within_bound(got, _exact(x, w, pads, groups))
 
 
@@ -108,22 +109,31 @@ def test_split_and_pooled_slabs_agree_with_one_slab():
     np.testing.assert_array_equal(results[0], results[1])
 
 
-def test_slab_rows_bounds():
-    assert slabs.slab_rows(142, 142, 128, 36, 4) == 1  # 64 -> 64 at 570: a few MiB a slab
-    assert slabs.slab_rows(16, 16, 1024, 36, 4) == 8  # 512 -> 512 at 64: MIN_TILES tiles
-    assert slabs.slab_rows(7, 7, 2048, 36, 4) == 7  # 1024 at 30: everything, one slab
-    assert slabs.slab_rows(3, 1, 2, 36, 4) == 3
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_slab_rows_bounds(threads):
+    with mock.patch.object(slabs._threads, "thread_count", lambda: threads):
+        assert slabs.slab_rows(142, 142, 128, 36, 4) == 1  # 64 -> 64 at 570: a few MiB a slab
+        assert slabs.slab_rows(98, 98, 192, 36, 4) == 1  # 128 -> 64 at 392: one row holds MIN_TILES
+        assert slabs.slab_rows(7, 7, 2048, 36, 4) == 7  # 1024 at 30: everything, one slab
+        assert slabs.slab_rows(3, 1, 2, 36, 4) == 3
+        # 512 -> 512 at 64: MIN_TILES tiles, fewer (not below MIN_TILES / 2) for 2 slabs a thread
+        assert slabs.slab_rows(16, 16, 1024, 36, 4) == {1: 4, 2: 4, 4: 2}[threads]
+        # 1024 -> 512 at 56: 5 rows hold MIN_TILES; 4 make 4 slabs for 2 threads
+        assert slabs.slab_rows(14, 14, 1536, 36, 4) == {1: 5, 2: 4, 4: 5}[threads]
 
 
-def test_one_blas_thread_restores_the_setting():
-    setter = slabs._local_threads_setter()
-    if setter is None:
-        pytest.skip("NumPy's BLAS has no openblas_set_num_threads_local")
-    before = setter(0)
-    setter(before)
-    with slabs.one_blas_thread():
-        assert setter(1) == 1
-    assert setter(before) == before
+def test_pooled_slabs_hold_blas_to_one_thread_and_restore_it():
+    """Slabs on the pool run their GEMMs single-threaded (the pool is the parallelism)."""
+    from convlab.functional import _blas
+
+    if not _blas.can_single_thread():
+        pytest.skip("NumPy's BLAS exposes no thread count")
+    before, seen = _blas.blas_threads(), []
+    with mock.patch.object(slabs._threads, "thread_count", lambda: 2):
+        slabs.run_slabs(
+            lambda item, split: seen.append((split, _blas.blas_threads())), [(i,) for i in range(4)]
+        )
+    assert seen == [(False, 1)] * 4 and _blas.blas_threads() == before
 
 
 def test_arena_reuses_its_buffer_after_the_first_slab():
@@ -142,35 +152,25 @@ def test_arena_reuses_its_buffer_after_the_first_slab():
     assert not any(np.shares_memory(a, b) for a, b in zip(first, third))
 
 
-def test_combine_and_pairs_compute_the_matrix_product():
-    rng = np.random.default_rng(0)
-    mat = np.array([[4, 0, -5, 0, 1, 0], [0, 4, 4, -1, -1, 0], [0, 4, -4, -1, 1, 0], [0, 2, 1, -2, -1, 0],
-                    [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1], [0, 0, 0, 0, 0, 0], [-1, -1, 0, 0, 0, 0]],
-                   dtype=np.float64)  # fmt: skip
-    taps = [rng.normal(size=(3, 4)) for _ in range(6)]
-    expected = np.einsum("ji,ixy->jxy", mat, np.stack(taps))
-    dst, scratch = np.empty((3, 4)), np.empty((3, 4))
-    for row, want in zip(mat, expected):
-        combine(row, taps, dst, scratch)
-        np.testing.assert_allclose(dst, want, rtol=1e-14, atol=1e-14)
-    from convlab.functional._winograd_passes import _combine_all
-
-    # Rows 1-2 and 3-4 are +-p mirrors: computed as E + O and E - O.
-    both = _combine_all(mat[:6], taps, 0, np.empty)
-    np.testing.assert_allclose(both, expected[:6], rtol=1e-14, atol=1e-13)
-
-
-def test_input_transform_writes_into_a_channel_block():
+def test_input_transform_is_bt_d_b_of_every_tile_and_writes_a_range_of_planes():
+    from convlab.functional._winograd_conv import _planes_slab
     from convlab.functional._winograd_matrices import per_axis
-    from convlab.functional._winograd_passes import deinterleave
 
     _, _, bt = per_axis(4, (3, 3), np.dtype(np.float64))
-    slab = deinterleave(np.random.default_rng(1).normal(size=(6, 10, 12)), 4)
-    whole = input_transform(slab, bt, 4, [2, 2])
-    block = np.full((6, 6, 6, 2, 2), np.nan)
-    input_transform(slab[2:5], bt, 4, [2, 2], out=block[:, :, 2:5])
-    np.testing.assert_array_equal(block[:, :, 2:5], whole[:, :, 2:5])
-    assert np.isnan(block[:, :, :2]).all() and np.isnan(block[:, :, 5:]).all()
+    x = np.random.default_rng(1).normal(size=(3, 10, 12))
+    d = _planes_slab(x, ((0, 0), (0, 0)), 0, [10, 12], 4, 1, np.empty)  # 2 x 2 tiles, 3 blocks a row
+    whole = input_transform(d, bt, 4, [2, 2])
+    assert whole.shape == (6, 2, 6, 3 * 3)  # (alpha, row tiles, alpha, C * blocks)
+    for c in range(3):
+        for t in range(2):
+            for j in range(2):  # block 2 of every channel is junk
+                tile = x[c, 4 * t : 4 * t + 6, 4 * j : 4 * j + 6]
+                expected = bt[0] @ tile @ bt[1].T
+                np.testing.assert_allclose(whole[:, t, :, 3 * c + j], expected, rtol=1e-14, atol=1e-12)
+    block = np.full(whole.shape, np.nan)
+    input_transform(d[..., 3:7], bt, 4, [2, 2], out=block[..., 3:6])  # channel 1, one element of slack
+    np.testing.assert_array_equal(block[..., 3:6], whole[..., 3:6])
+    assert np.isnan(block[..., :3]).all() and np.isnan(block[..., 6:]).all()
 
 
 # ---------------------------------------------------------------- the kernel cache
@@ -278,18 +278,25 @@ def test_a_model_forward_transforms_each_kernel_once(cache):
 
 @given(st.lists(st.integers(1, 9), min_size=1, max_size=3), st.data())
 @settings(max_examples=80, deadline=None)
-def test_phased_slab_is_the_deinterleaved_padded_slab(size, data):
-    from convlab.functional._winograd_conv import _phased_slab, _slab
-    from convlab.functional._winograd_passes import deinterleave
+def test_planes_slab_is_the_padded_slab_with_channels_inside(size, data):
+    from convlab.functional._winograd_conv import _planes_slab
 
-    m = data.draw(st.sampled_from([1, 2, 4]))
+    m, slack = data.draw(st.sampled_from([1, 2, 4])), data.draw(st.integers(0, 2))
     pads = tuple((data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))) for _ in size)
     start = data.draw(st.integers(0, size[0] + sum(pads[0]) - 1))
     sizes = [data.draw(st.integers(1, 12)) for _ in size]
     sizes[-1] = m * data.draw(st.integers(1, 6))
     x = np.random.default_rng(0).normal(size=(2, *size))
-    expected = deinterleave(_slab(x, pads, start, sizes), m)
-    np.testing.assert_array_equal(_phased_slab(x, pads, start, sizes, m, np.empty), expected)
+    padded = np.pad(x, [(0, 0), *pads])[:, start:]  # rows from start, the slab's rows of padded x
+    padded = np.pad(padded, [(0, 0), *((0, max(0, n - s)) for n, s in zip(sizes, padded.shape[1:]))])
+    padded = padded[(slice(None), *(slice(0, n) for n in sizes))]  # (C, *sizes)
+    phases = padded.reshape(*padded.shape[:-1], -1, m)  # (C, *rows, blocks, m)
+    planes = np.moveaxis(np.moveaxis(phases, -1, 0), 1, -2)  # (m, *rows, C, blocks)
+    planes = np.moveaxis(planes, 0, -3)  # (*rows, m, C, blocks)
+    expected = np.concatenate(
+        [planes.reshape(*planes.shape[:-2], -1), np.zeros((*planes.shape[:-2], slack))], axis=-1
+    )
+    np.testing.assert_array_equal(_planes_slab(x, pads, start, sizes, m, slack, np.empty), expected)
 
 
 def test_cache_sees_a_change_in_any_block_of_a_large_weight(cache):
@@ -324,3 +331,73 @@ def test_non_finite_inputs_get_the_gemm_result():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     assert np.isinf(got).any() and np.isnan(got).any()
     np.testing.assert_array_equal(got, conv2d(x, w, padding=1))
+
+
+@given(layers(), st.booleans(), st.booleans(), st.sampled_from([4, 6]), st.integers(0, 2**31))
+@example((1, 1, 2, 3, (9, 7), ((1, 1), (0, 2))), True, True, 4, 3)
+@settings(max_examples=60, deadline=None)
+def test_fused_bias_and_relu_equal_the_unfused_epilogue_bit_for_bit(layer, bias, relu, tile, seed):
+    """The epilogue runs on each slab's tiles in cache: the same float32 sum and max(0, .) per
+    element as adding the bias and applying ReLU to the whole result afterwards."""
+    from convlab.functional._conv import conv_nd
+
+    batch, groups, c_in, c_out, size, pads = layer
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, c_in, *size)).astype(np.float32)
+    w = (rng.normal(size=(c_out, c_in // groups, *(3,) * len(size))) / 3).astype(np.float32)
+    b = rng.normal(size=c_out).astype(np.float32) if bias else None
+    with (
+        mock.patch("convlab.functional._winograd.pays", lambda *a: True),  # small layers too
+        mock.patch("convlab.functional._winograd.tile", lambda args: tile),
+    ):
+        got = conv_nd(x, w, b, 1, pads, 1, groups, "zeros", len(size), "winograd", relu=relu)
+    expected = winograd_conv(x, w, pads, groups, tile)
+    if b is not None:
+        expected += b.reshape(-1, *(1,) * len(size))
+    if relu:
+        np.maximum(np.float32(0), expected, out=expected)
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))  # -0.0 kept too
+
+
+def test_a_fused_relu_does_not_hide_a_non_finite_tile():
+    """-inf - -inf is NaN in the transforms; ReLU of the GEMM's -inf is 0, of Winograd's NaN NaN:
+    the check runs before the epilogue, so the exact GEMM recomputes the layer."""
+    from convlab.functional._conv import conv_nd
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 64, 10, 10)).astype(np.float32)
+    w = np.abs(rng.standard_normal((64, 64, 3, 3))).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    x[0, 2, 4, 4] = -np.inf
+    got = conv_nd(x, w, b, 1, 1, 1, 1, "zeros", 2, "winograd", relu=True)
+    expected = conv_nd(x, w, b, 1, 1, 1, 1, "zeros", 2, "gemm", relu=True)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.isnan(got).any() and (got[0, :, 3:6, 3:6] == 0).all()
+
+
+def test_the_large_tile_runs_large_2d_layers_within_its_bound():
+    """F(6, 3) where the tiles outnumber the output channels (2-d only), F(4, 3) elsewhere, and F(4, 3)
+    when F(6, 3)'s workspace would not fit; the result is held to the same float64 bound."""
+    from types import SimpleNamespace
+
+    from convlab.functional import _winograd, workspace_limit
+
+    def args(c_out, out_shape, groups=1):
+        w = np.zeros((c_out, 8, *(3,) * len(out_shape)), np.float32)
+        x = np.zeros((1, 8 * groups, *(o + 2 for o in out_shape)), np.float32)
+        return SimpleNamespace(x=x, w=w, groups=groups, out_shape=out_shape)
+
+    assert _winograd.tile(args(49, (28, 28))) == 6 and _winograd.tile(args(50, (28, 28))) == 4  # 7 x 7 tiles
+    assert _winograd.tile(args(98, (28, 28), groups=2)) == 6  # channels per group: 49
+    assert _winograd.tile(args(8, (28,))) == 4 and _winograd.tile(args(8, (12, 12, 12))) == 4
+    with workspace_limit(_winograd._workspace(args(8, (28, 28)), 6) - 1):
+        assert _winograd.tile(args(8, (28, 28))) == 4
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(1, 64, 50, 47)).astype(np.float32)
+    w = (rng.normal(size=(64, 64, 3, 3)) / 24).astype(np.float32)
+    b = rng.normal(size=64).astype(np.float32)
+    with mock.patch.object(kernels, "transformed_kernel", wraps=kernels.transformed_kernel) as transform:
+        got = conv2d(x, w, b, padding=1, algorithm="winograd")
+    assert transform.call_args.args[1][0].shape == (8, 3)  # G of F(6, 3): 12 x 12 tiles of 4 >= 64
+    exact = conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), padding=1)
+    _assert_within_bound(got, exact)

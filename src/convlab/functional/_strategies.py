@@ -52,14 +52,19 @@ class Strategy:
     run_fused: Callable[[ConvArgs, Epilogue], np.ndarray] | None = None
 
 
-def _winograd_or_gemm(args: ConvArgs) -> np.ndarray:
-    """Winograd's result, or the exact GEMM rows' when it holds an inf or NaN (see all_finite)."""
-    out = _winograd.run(args)
-    return out if _winograd.all_finite(out) else choose(args, DEFAULT_ALGORITHM).run(args)
+def _winograd_or_gemm(args: ConvArgs, epilogue: Epilogue | None = None) -> np.ndarray:
+    """Winograd's result, or the exact GEMM rows' when it held an inf or NaN (see _winograd.run)."""
+    out = _winograd.run(args, epilogue)
+    if out is not None:
+        return out
+    exact = choose(args, DEFAULT_ALGORITHM)  # every "gemm" row fuses epilogues
+    return exact.run(args) if epilogue is None else exact.run_fused(args, epilogue)
 
 
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("winograd", "winograd", _winograd.applies, _winograd.workspace, _winograd_or_gemm),
+    Strategy(
+        "winograd", "winograd", _winograd.applies, _winograd.workspace, _winograd_or_gemm, _winograd_or_gemm
+    ),
     Strategy("direct", "gemm", _direct.applies, _direct.workspace, _direct.run, _direct.run_fused),
     Strategy("wide", "gemm", _wide.applies, _wide.workspace, _wide.run, _wide.run_fused),
     Strategy("im2col", "gemm", _im2col.applies, _im2col.workspace, _im2col.run, _im2col.run_fused),

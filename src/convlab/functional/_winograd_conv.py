@@ -12,19 +12,13 @@ import math
 
 import numpy as np
 
+from ._epilogue import Epilogue
 from ._winograd_kernels import cached_kernel, transformed_kernel
 from ._winograd_matrices import per_axis
 from ._winograd_passes import input_transform, output_transform
 from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_channels
 
-__all__ = ["winograd_conv"]
-
-# Transforms up to 6x6 (F(4, 3), F(2, 3)) run as explicit passes
-# (:mod:`._winograd_passes`): coefficients 0, +-1, +-2, +-4, +-5, +-8, few
-# terms. Larger ones (F(6, 3): up to 21 and eight terms a row) keep BLAS's
-# fused multiply-adds, whose one rounding a term is measurably more accurate
-# than a multiply and an add.
-_PASSES_ALPHA = 6
+__all__ = ["winograd_checked", "winograd_conv"]
 
 
 def winograd_conv(
@@ -34,6 +28,7 @@ def winograd_conv(
     groups: int,
     tile: int,
     cache: bool = False,
+    epilogue: Epilogue | None = None,
 ) -> np.ndarray:
     """Stride-1, dilation-1 convolution ``(N, C_in, *size) -> (N, C_out, *out)`` by F(tile, k), no bias.
 
@@ -45,25 +40,40 @@ def winograd_conv(
     transform while it is in the caches; the transformed kernel is
     ``prod(alpha) / prod(k)`` times the weight, and ``cache=True`` keeps it
     for the next call with the same weight array (:mod:`._winograd_kernels`).
+    An ``epilogue`` (bias, ReLU) is applied to each slab's output tiles while
+    they are in cache, bit for bit what it gives applied to the result.
 
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
     >>> winograd_conv(x, np.ones((1, 1, 3, 3)), ((0, 0), (0, 0)), 1, 2)
     array([[[[45., 54.],
              [81., 90.]]]])
     """
-    conv = _Conv(x, w, pads, groups, tile, cache)
-    rows = slab_rows(
-        conv.tiles[0], math.prod(conv.tiles[1:]), x.shape[1] + w.shape[0], conv.points, x.itemsize
-    )
-    run_slabs(conv.slab, slab_items(x.shape[0], conv.tiles[0], rows))
+    return _run(_Conv(x, w, pads, groups, tile, cache, epilogue))
+
+
+def winograd_checked(
+    x: np.ndarray, w: np.ndarray, pads, groups: int, tile: int, cache: bool, epilogue: Epilogue | None
+) -> np.ndarray | None:
+    """:func:`winograd_conv`, or ``None`` when some tile came out inf or NaN (see :meth:`_Conv.finish`)."""
+    conv = _Conv(x, w, pads, groups, tile, cache, epilogue)
+    out = _run(conv)
+    return out if conv.finite else None
+
+
+def _run(conv: _Conv) -> np.ndarray:
+    tiles_per_row, channels = math.prod(conv.tiles[1:]), conv.x.shape[1] + conv.w.shape[0]
+    rows = slab_rows(conv.tiles[0], tiles_per_row, channels, conv.points, conv.x.itemsize)
+    run_slabs(conv.slab, slab_items(conv.x.shape[0], conv.tiles[0], rows))
     return conv.out
 
 
 class _Conv:
     """One call's operands, transforms and output; :meth:`slab` computes one slab of it."""
 
-    def __init__(self, x, w, pads, groups: int, tile: int, cache: bool) -> None:
+    def __init__(self, x, w, pads, groups: int, tile: int, cache: bool, epilogue: Epilogue | None) -> None:
         self.x, self.w, self.pads, self.groups, self.m = x, w, pads, groups, tile
+        self.epilogue = None if epilogue is None or epilogue.empty else epilogue
+        self.finite = True
         self.kernel = w.shape[2:]
         out_shape = tuple(n + lo + hi - k + 1 for n, (lo, hi), k in zip(x.shape[2:], pads, self.kernel))
         self.at, _, self.bt = per_axis(tile, self.kernel, x.dtype)
@@ -72,8 +82,9 @@ class _Conv:
         self.points = self.u.shape[0]
         self.tiles = [-(-o // tile) for o in out_shape]
         self.out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
-        self.passes = max(a.shape[1] for a in self.bt) <= _PASSES_ALPHA
+        self.slack = (tile + self.kernel[-1] - 2) // tile  # blocks a last-axis tile reaches past its own
 
+    @np.errstate(invalid="ignore", over="ignore")  # pool threads: inf - inf is caught by finish
     def slab(self, item: tuple[int, int, int], split: bool) -> None:
         """Tile rows ``first .. first + count`` of image ``image``; ``split``: transforms on the pool."""
         image, first, count = item
@@ -82,121 +93,126 @@ class _Conv:
         sizes = [t * m + k - 1 for t, k in zip(counts, self.kernel)]
         sizes[-1] = (counts[-1] + (m + self.kernel[-1] - 2) // m) * m  # whole blocks of the last axis
         out = self.out[image, :, first * m : (first + count) * m]
-        if self.passes:
-            d = _phased_slab(self.x[image], self.pads, first * m, sizes, m, alloc)
-            self._by_passes(d, out, counts, split, alloc)
-        else:
-            self._by_blas(_slab(self.x[image], self.pads, first * m, sizes, alloc), out, counts)
+        d = _planes_slab(self.x[image], self.pads, first * m, sizes, m, self.slack, alloc)
+        self._three_steps(d, out, counts, split, alloc)
 
-    def _by_passes(self, d, out, counts: list[int], split: bool, alloc) -> None:
-        tiles, inner = math.prod(counts), (slice(None),) * len(counts)  # the tile axes after the channels
-        alphas = [a.shape[1] for a in self.at]
-        v = alloc((*alphas, self.x.shape[1], *counts), self.x.dtype)
+    def _three_steps(self, d, out, counts: list[int], split: bool, alloc) -> None:
+        """Input transform on ``d`` ``(*rows, m, C * blocks + slack)``, channel GEMMs, output transform."""
+        c_in, (*outer, last) = self.x.shape[1], counts
+        blocks, alphas = last + self.slack, [a.shape[1] for a in self.at]
+        v = alloc((*alphas[:-1], *outer, alphas[-1], c_in * blocks), self.x.dtype)
 
+        @np.errstate(invalid="ignore", over="ignore")
         def forward(c: slice) -> None:
-            input_transform(d[c], self.bt, self.m, counts, arena("block"), v[(Ellipsis, c, *inner)])
+            planes = d[..., c.start * blocks : c.stop * blocks + self.slack]
+            target = v[..., c.start * blocks : c.stop * blocks]
+            input_transform(planes, self.bt, self.m, counts, arena("block"), target)
 
-        split_channels(forward, v.shape[len(alphas)]) if split else forward(slice(None))
-        v = v.reshape(self.points, self.groups, -1, tiles)
-        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], tiles), v.dtype))
+        split_channels(forward, c_in) if split else forward(slice(0, c_in))
+        v = _real_tiles(v, math.prod(outer), last, c_in, alloc)
+        v = v.reshape(self.points, self.groups, c_in // self.groups, -1)
+        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], v.shape[-1]), v.dtype))
         products = products.reshape(*alphas, -1, *counts)
+        # BLAS calls: on BLAS's threads when split
+        output_transform(products, self.at, out, self.m, alloc, self.finish)
 
-        output_transform(products, self.at, out, self.m, alloc)  # BLAS calls: on BLAS's threads when split
+    def finish(self, tiles: np.ndarray) -> None:
+        """Check a slab's output tiles ``(*m, C_out, ...)`` for inf and NaN, then apply the epilogue.
 
-    def _by_blas(self, d, out, counts: list[int]) -> None:
-        v = _input_tiles(d[None], self.bt, self.m, self.groups).reshape(
-            self.points, self.groups, -1, math.prod(counts)
-        )
-        y = _along_axes(self.at, np.matmul(self.u, v).reshape(*(a.shape[1] for a in self.at), -1))
-        _scatter_tiles(y, out[None], self.m, counts)
+        The transforms subtract inputs, so an inf in a tile becomes inf - inf
+        = NaN where the GEMM (and torch) give inf: the caller recomputes such
+        a convolution by the exact GEMM. A sum of squares is non-finite
+        exactly when some term is (or, harmlessly, when it overflows): one
+        BLAS dot product, the fastest pass over the tiles, in cache, and
+        before a ReLU could turn a -inf into 0. Whole tiles count, a false
+        alarm only costs the recomputation.
+        """
+        flat = tiles.reshape(-1)
+        if not np.isfinite(np.dot(flat, flat)):
+            self.finite = False
+        if self.epilogue is not None:
+            _epilogue_on_tiles(tiles, len(self.kernel), self.epilogue)
 
 
-def _along_axes(mats: tuple[np.ndarray, ...], data: np.ndarray) -> np.ndarray:
-    """Apply ``mats[i]`` to axis ``i`` of ``data`` ``(a_1, ..., a_D, X)``: one BLAS call per axis.
+def _real_tiles(v: np.ndarray, rows: int, last: int, c_in: int, alloc) -> np.ndarray:
+    """``(points, C_in, rows, last)``: the channel GEMMs' operand, without the junk blocks.
 
-    The separable form of the Kronecker product: ``2 alpha^3`` multiply-adds
-    per 2-d tile instead of ``alpha^4``, and no transposes, because axis
-    ``i`` is contracted as ``mats[i] @ data[p]`` for every prefix ``p``.
+    ``v`` is the input transform's ``(*alpha[:-1], *outer tiles, alpha[-1],
+    C_in * blocks)`` with junk in the last ``blocks - last`` blocks of every
+    channel (see :func:`_planes_slab`). With one row of outer tiles the real
+    tiles are a strided view, which BLAS reads in place; with more, the outer
+    tiles sit between points and channels, and one copy moves them after the
+    channels.
     """
-    shape = list(data.shape)
-    for axis, mat in enumerate(mats):
-        prefix = math.prod(shape[:axis])
-        data = np.matmul(mat, data.reshape(prefix, shape[axis], -1))
-        shape[axis] = mat.shape[0]
-    return data.reshape(shape)
+    blocks = v.shape[-1] // c_in
+    v = v.reshape(-1, rows, v.shape[-2], c_in, blocks)[..., :last]  # (*alpha[:-1], rows, alpha, C, last)
+    if rows == 1:
+        return v.reshape(-1, c_in, 1, last)
+    compact = alloc((v.shape[0], v.shape[2], c_in, rows, last), v.dtype)
+    np.copyto(compact, v.transpose(0, 2, 3, 1, 4))
+    return compact.reshape(-1, c_in, rows, last)
 
 
-def _slab(x: np.ndarray, pads, start: int, sizes: list[int], alloc=np.empty) -> np.ndarray:
-    """Rows ``start .. start + sizes[0]`` of one zero-padded image ``(C, *size)``, padded to ``sizes``."""
-    slab = alloc((x.shape[0], *sizes), x.dtype)
-    src, dst = [], []
-    for axis, (n, (lo, _), size) in enumerate(zip(x.shape[1:], pads, sizes)):
-        offset = lo - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
-        first, last = max(offset, 0), min(size, n + offset)
-        if first >= last:
-            slab[...] = 0
-            return slab
-        dst.append(slice(first, last))
-        src.append(slice(first - offset, last - offset))
-    _zero_outside(slab, dst)
-    slab[(Ellipsis, *dst)] = x[(Ellipsis, *src)]
-    return slab
+def _planes_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, slack: int, alloc) -> np.ndarray:
+    """``(*sizes[:-1], m, C * blocks + slack)``: the zero-padded slab, channels inside, last axis in phases.
 
-
-def _phased_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, alloc) -> np.ndarray:
-    """:func:`_slab` with its last axis split into ``m`` phases, as :func:`deinterleave` would, in one copy.
-
-    Block ``b`` of phase ``q`` holds padded coordinate ``b * m + q``, which
-    reads ``x[b * m + q - lo]``: a stride-``m`` slice of ``x`` per phase.
+    Element ``[*r, q, c * blocks + b]`` is padded coordinate ``(*r, b * m +
+    q)`` of channel ``c`` (``blocks = sizes[-1] / m``; ``slack`` zeros end
+    every row). Why this order: along every axis but the last a transform's
+    taps are whole rows, and along the last, tap ``i`` of every tile of every
+    channel is one contiguous run, the plane of phase ``i % m`` shifted by
+    ``i // m`` elements (:func:`input_transform`); the shift carries a
+    channel's last ``i // m`` blocks into the next channel, but those tiles
+    are junk that nothing reads. NumPy's passes then run over rows of
+    ``C * blocks`` elements, not one short row per channel.
     """
-    blocks, n = sizes[-1] // m, x.shape[-1]
+    c, blocks = x.shape[0], sizes[-1] // m
+    d = alloc((*sizes[:-1], m, c * blocks + slack), x.dtype)
+    d[..., c * blocks :] = 0
+    planes = d[..., : c * blocks].reshape(*sizes[:-1], m, c, blocks)
     lo = pads[-1][0] - (start if x.ndim == 2 else 0)  # 1-d: the slab's rows are its last axis
-    d = alloc((x.shape[0], *sizes[:-1], m, blocks), x.dtype)
     src, dst = [], []
     for axis, (size_in, (pad, _), size) in enumerate(zip(x.shape[1:-1], pads[:-1], sizes[:-1])):
         offset = pad - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
         first, last = max(offset, 0), min(size, size_in + offset)
         dst.append(slice(first, max(first, last)))
         src.append(slice(first - offset, last - offset))
+    n = x.shape[-1]
     for q in range(m):
         b0, b1 = max(0, -(-(lo - q) // m)), min(blocks, (n + lo - q - 1) // m + 1)
-        phase = d[..., q, :]
-        _zero_outside(phase, [*dst, slice(b0, max(b0, b1))])
+        box = [*dst, slice(b0, max(b0, b1))]
+        _zero_outside(planes[..., q, :, :], box, channel_axis=len(dst))
         if b1 > b0 and all(cut.stop > cut.start for cut in dst):
             taken = slice(b0 * m + q - lo, (b1 - 1) * m + q - lo + 1, m)
-            phase[(Ellipsis, *dst, slice(b0, b1))] = x[(Ellipsis, *src, taken)]
+            rows = np.moveaxis(x[(slice(None), *src, taken)], 0, -2)
+            planes[(*dst, q, slice(None), slice(b0, b1))] = rows
     return d
 
 
-def _zero_outside(slab: np.ndarray, box: list[slice]) -> None:
-    """Zero every element of ``slab`` ``(C, *sizes)`` outside ``box`` (one slice per spatial axis)."""
+def _zero_outside(slab: np.ndarray, box: list[slice], channel_axis: int = 0) -> None:
+    """Zero every element of ``slab`` outside ``box``: the spatial axes, channels at ``channel_axis``."""
     for axis, cut in enumerate(box):
-        inner = (slice(None), *box[:axis])
-        slab[(*inner, slice(0, cut.start))] = 0
-        slab[(*inner, slice(cut.stop, None))] = 0
+        index = [*box[:axis]]  # inside along the earlier axes: their outside is zero already
+        if channel_axis <= axis:
+            index.insert(channel_axis, slice(None))
+        slab[(*index, slice(0, cut.start))] = 0
+        slab[(*index, slice(cut.stop, None))] = 0
 
 
-def _input_tiles(slab: np.ndarray, bt: tuple[np.ndarray, ...], m: int, groups: int) -> np.ndarray:
-    """``(prod(alpha), groups, C_in/groups, N * tiles)``: ``B^T d B`` of every tile."""
-    n, c, *size = slab.shape
-    alphas = [a.shape[1] for a in bt]
-    counts = [(s - a) // m + 1 for s, a in zip(size, alphas)]
-    sn, sc, *ss = slab.strides
-    # (alpha..., C, N, tiles...): every tile's alpha^D values, tile-major, as a strided view.
-    view = np.lib.stride_tricks.as_strided(
-        slab, (*alphas, c, n, *counts), (*ss, sc, sn, *(s * m for s in ss)), writeable=False
-    )
-    d = np.ascontiguousarray(view).reshape(*alphas, -1)
-    return _along_axes(bt, d).reshape(-1, groups, c // groups, n * math.prod(counts))
+def _epilogue_on_tiles(tiles: np.ndarray, ndim: int, epilogue: Epilogue) -> None:
+    """``relu?(tiles + bias)`` in place on contiguous tiles ``(*m, C, ...)``, as :class:`Epilogue` does.
 
-
-def _scatter_tiles(y: np.ndarray, out: np.ndarray, m: int, counts: list[int]) -> None:
-    """Write the output tiles ``y`` ``(m**D, C_out * N * tiles)`` into ``out`` ``(N, C_out, *size)``."""
-    ndim = len(counts)
-    n, c_out = out.shape[:2]
-    y = y.reshape(*(m,) * ndim, c_out, n, *counts)
-    order = [ndim + 1, ndim]
-    for axis in range(ndim):
-        order += [ndim + 2 + axis, axis]
-    full = y.transpose(order).reshape(n, c_out, *(t * m for t in counts))
-    out[...] = full[(Ellipsis, *(slice(0, s) for s in out.shape[2:]))]
+    The same float sum and ``max(0, .)`` per element (bit for bit the
+    unfused result), but against whole blocks: a bias block ``(C, rest)``
+    and a zero block, not a broadcast bias column and the scalar 0, which
+    NumPy's ufuncs ran 2x and 4x slower on these short rows.
+    """
+    channels = tiles.shape[ndim]
+    view = tiles.reshape(-1, tiles[(0,) * ndim].size)
+    block = arena("epilogue")((view.shape[1],), tiles.dtype)
+    if epilogue.bias is not None:
+        np.copyto(block.reshape(channels, -1), epilogue.bias.reshape(-1, 1))
+        np.add(view, block, out=view)
+    if epilogue.relu:
+        block[...] = 0
+        np.maximum(block, view, out=view)

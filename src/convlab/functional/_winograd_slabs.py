@@ -13,8 +13,10 @@ Why slabs on threads with one-thread BLAS: the transforms are NumPy
 element passes and small GEMMs, which run on one core; handing whole slabs
 to the pool (:mod:`._threads`) keeps both cores busy on all three steps,
 and each slab's GEMMs then run single-threaded in their own thread
-(OpenBLAS's thread-local ``openblas_set_num_threads_local``, 0.3.27+), so
-the two threads do not fight over BLAS's own pool. Where a slab must hold
+(:func:`._blas.single_threaded` around the whole pool run: OpenBLAS's
+``openblas_set_num_threads_local`` turned out to be process-wide in NumPy's
+pthreads build, so per-thread save and restore raced), so the threads do not
+fight over BLAS's own pool. Where a slab must hold
 many tiles for its GEMMs to reuse the transformed kernel (large channel
 counts, few tiles) there are too few slabs for the pool, and the slabs run
 one after the other with BLAS's threads on their large GEMMs.
@@ -22,12 +24,8 @@ one after the other with BLAS's threads on their large GEMMs.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
 import math
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -49,9 +47,15 @@ __all__ = [
 # and 5.2 MiB, cost the same per tile, 4 rows about 20 % more) ...
 SLAB_BYTES = 4 << 20
 # ... but a slab's GEMMs read the whole transformed kernel, prod(alpha) *
-# C_out * C_in values, once per slab: below about a hundred tiles per slab
-# that read, not the multiplications, bounds the large-channel layers.
-MIN_TILES = 128
+# C_out * C_in values, once per slab: below some tens of tiles per slab that
+# read, not the multiplications, bounds the large-channel layers. Measured
+# on the paper U-Net's layers (F(4, 3), 2 threads, wall time): one tile row
+# a slab is best from about 64 tiles a row on (128 -> 64 at 392^2, 98 tiles:
+# 114 ms against 138 with two rows; 64 -> 128 at 284^2: 49 against 62),
+# and slabs on the pool beat fewer, larger slabs with split transforms down
+# to about 50 tiles a slab (1024 -> 512 at 56^2: 4 slabs of 56 tiles 69 ms,
+# 2 of 140 tiles 79 ms; 512 -> 512 at 66^2: 4 slabs 46 ms, 2 slabs 57 ms).
+MIN_TILES = 64
 # A thread keeps its arena between calls up to this size (a model's next
 # layer reuses the pages instead of faulting fresh ones in); larger ones go.
 _KEEP_BYTES = 32 << 20
@@ -61,6 +65,9 @@ _local = threading.local()
 def slab_rows(tile_rows: int, tiles_per_row: int, channels: int, points: int, itemsize: int) -> int:
     """Tile rows per slab: ``SLAB_BYTES`` of ``V`` and ``M``, at least ``MIN_TILES`` tiles, at most all.
 
+    Fewer rows, down to half ``MIN_TILES`` tiles, where that makes enough
+    slabs for the pool (:func:`run_slabs`).
+
     >>> slab_rows(142, 142, 128, 36, 4)    # 64 -> 64 channels at 570^2
     1
     >>> slab_rows(7, 7, 2048, 36, 4)       # 1024 -> 1024 at 30^2: all in one slab
@@ -68,6 +75,9 @@ def slab_rows(tile_rows: int, tiles_per_row: int, channels: int, points: int, it
     """
     row_bytes = points * channels * tiles_per_row * itemsize
     rows = max(SLAB_BYTES // max(1, row_bytes), -(-MIN_TILES // max(1, tiles_per_row)), 1)
+    pooled = -(-tile_rows // (2 * _threads.thread_count()))
+    if pooled * tiles_per_row >= MIN_TILES // 2:
+        rows = min(rows, pooled)
     return min(rows, tile_rows)
 
 
@@ -79,40 +89,11 @@ def run_slabs(work, items: list[tuple]) -> None:
     (:func:`split_channels`) and its GEMMs use BLAS's own threads.
     """
     if len(items) >= 2 * _threads.thread_count():
-
-        def single(item: tuple) -> None:
-            with one_blas_thread():
-                work(item, False)
-
-        _threads.parallel(single, items)
+        with _blas.single_threaded():
+            _threads.parallel(lambda item: work(item, False), items)
         return
     for item in items:
         work(item, True)
-
-
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """This thread's BLAS calls on one thread (OpenBLAS's thread-local setting), restored after."""
-    setter = _local_threads_setter()
-    if setter is None:
-        yield
-        return
-    previous = setter(1)
-    try:
-        yield
-    finally:
-        setter(previous)
-
-
-@functools.cache
-def _local_threads_setter():
-    """``openblas_set_num_threads_local`` of NumPy's own OpenBLAS, or ``None`` (older, or not OpenBLAS)."""
-    library = _blas._library()
-    function = getattr(library, "openblas_set_num_threads_local", None) if library is not None else None
-    if function is None:
-        return None
-    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
-    return function
 
 
 def slab_items(batch: int, tile_rows: int, rows: int) -> list[tuple[int, int, int]]:
@@ -126,10 +107,21 @@ def slab_items(batch: int, tile_rows: int, rows: int) -> list[tuple[int, int, in
     ]
 
 
-def workspace_bytes(points: int, channels: int, tiles_per_row: int, rows: int, itemsize: int) -> int:
-    """Bytes of the slabs in flight: ``V``, ``M`` and the output transform's temporaries, per thread."""
-    per_slab = 3 * points * channels * tiles_per_row * rows * itemsize
-    return per_slab * _threads.thread_count()
+def workspace_bytes(
+    points: int, channels: int, tiles_per_row: int, rows: int, itemsize: int, slabs: int
+) -> int:
+    """Bytes of the slabs in flight: padded slab, ``V``, ``M`` and the transforms' temporaries.
+
+    ``channels`` is ``C_in + C_out``. Per slab: the last-axis transform's
+    result and the sum of its shifted taps (about ``V`` each), ``V``, its
+    compacted copy, ``M`` and the output transform's two stages (at most
+    ``M`` together): under four times ``V + M``. One slab is in flight per
+    pool thread when ``slabs`` are enough for the pool, else one at a time
+    (:func:`run_slabs`).
+    """
+    per_slab = 4 * points * channels * tiles_per_row * rows * itemsize
+    threads = _threads.thread_count()
+    return per_slab * (threads if slabs >= 2 * threads else 1)
 
 
 class Arena:
