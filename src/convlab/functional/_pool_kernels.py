@@ -82,7 +82,7 @@ def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -
 
 
 def _literal(value: object) -> bool:
-    """Plain ints, bools, None, strings, and tuples of them: hashable, and a repr that identifies the value."""
+    """Plain ints, bools, None, strings and tuples of them: hashable, and told apart by their repr."""
     if value is None or type(value) in (int, bool, str):
         return True
     return type(value) is tuple and all(_literal(v) for v in value)
