@@ -15,7 +15,6 @@ from numpy.typing import ArrayLike
 from ._algorithm import resolve_algorithm
 from ._conv_args import conv_args
 from ._epilogue import Epilogue, relu_into
-from ._exact_fma import ChannelFma
 from ._im2col import reshape_view
 from ._strategies import choose
 
@@ -37,7 +36,6 @@ def conv_nd(
     ndim: int,
     algorithm: object = None,
     relu: bool = False,
-    affine: ChannelFma | None = None,
 ) -> np.ndarray:
     """The convolution of ``ndim`` spatial dimensions behind ``conv1d/2d/3d``.
 
@@ -45,12 +43,10 @@ def conv_nd(
     convolution followed by a ReLU), applied with the bias to each block of
     the output as the strategy stores it when the strategy can
     (``run_fused``): bit for bit the same values, two passes over the output fewer.
-    ``affine`` (float32 output only) is a following BatchNorm, applied
-    between the bias and the ReLU the same way (``nn.run_chain`` passes it).
     """
     args = conv_args(input, weight, bias, stride, padding, dilation, groups, padding_mode, ndim)
     row = choose(args, resolve_algorithm(algorithm))
-    epilogue = Epilogue(args.b, relu, affine)
+    epilogue = Epilogue(args.b, relu)
     if row.run_fused is not None and args.policy.output == args.policy.accumulate:
         out = row.run_fused(args, epilogue)
     else:
@@ -58,9 +54,7 @@ def conv_nd(
         if args.b is not None:
             out += args.b.reshape(-1, *(1,) * ndim)
         out = args.policy.finish(out)
-        if affine is not None:
-            affine.apply_batch(out, relu)
-        elif relu:
+        if relu:
             relu_into(out)
     return out[0] if args.unbatched else out
 

@@ -1,26 +1,20 @@
-"""What a convolution does to a block of its output while the block is in cache: bias, BatchNorm, ReLU.
+"""What a convolution does to a block of its output while the block is in cache: bias, then ReLU.
 
 Why: added after the whole convolution, the bias is one more pass over the
 output in memory and a following ReLU another; done on each chunk as a
 strategy stores it (the per-tap GEMMs' crop copy, im2col's GEMM target) both
 cost nothing but the arithmetic. The values are the same bit for bit: the
 float sum ``acc + bias`` and ``max(0, .)`` are computed once per element
-whichever block holds it. A following inference BatchNorm (``affine``,
-:class:`~._exact_fma.ChannelFma`) is one exact fused multiply-add per
-element too, so it joins the epilogue on the same terms.
+whichever block holds it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._threads import blocks
-
-if TYPE_CHECKING:  # _exact_fma imports relu_into from here
-    from ._exact_fma import ChannelFma
 
 __all__ = ["Epilogue", "relu_into"]
 
@@ -58,9 +52,7 @@ def relu_into(array: np.ndarray, source: np.ndarray | None = None) -> None:
 
 @dataclass(frozen=True)
 class Epilogue:
-    """``out = relu?(affine?(block + bias))`` per output block, channels on the block's first axis.
-
-    ``affine`` (float32 blocks only) is a BatchNorm's exact per-channel FMA.
+    """``out = relu?(block + bias)`` per output block, channels on the block's first axis.
 
     >>> e = Epilogue(np.array([1.0, -5.0]), relu=True)
     >>> out = np.empty((2, 2))
@@ -71,20 +63,13 @@ class Epilogue:
 
     bias: np.ndarray | None = None
     relu: bool = False
-    affine: ChannelFma | None = None
 
     @property
     def empty(self) -> bool:
-        return self.bias is None and not self.relu and self.affine is None
+        return self.bias is None and not self.relu
 
     def store(self, block: np.ndarray, target: np.ndarray) -> None:
         """``target[...] = epilogue(block)``: the copy into the output and the epilogue in one pass."""
-        if self.affine is not None:
-            if self.bias is not None:
-                np.add(block, self.bias.reshape(-1, *(1,) * (block.ndim - 1)), out=target)
-                block = target
-            self.affine.apply(block, target, self.relu)
-            return
         if self.bias is not None:
             np.add(block, self.bias.reshape(-1, *(1,) * (block.ndim - 1)), out=target)
         else:
@@ -96,7 +81,5 @@ class Epilogue:
         """The epilogue in place on ``block`` ``(C_out, ...)``."""
         if self.bias is not None:
             block += self.bias.reshape(-1, *(1,) * (block.ndim - 1))
-        if self.affine is not None:
-            self.affine.apply(block, block, self.relu)
-        elif self.relu:
+        if self.relu:
             relu_into(block)

@@ -52,7 +52,6 @@ produced for ``|a| > 2**996``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -60,7 +59,7 @@ import numpy as np
 from ._epilogue import relu_into
 from ._threads import blocks, parallel, scratch
 
-__all__ = ["ChannelFma", "fma"]
+__all__ = ["fma"]
 
 # Elements per block: 2**17 rather than _threads' 2**15. A block is about
 # ten NumPy calls, each taking the GIL between its loops; on 2**15-element
@@ -110,10 +109,11 @@ def fma(
     if out is None:
         out = np.empty(shape, dtype=a.dtype)
     if a.dtype == np.float32:
+        tiny = bool(np.any((c != 0) & (np.abs(c) < 2 * _TINY32)))
         # b and c widened once (before broadcasting): the block loop then
         # runs same-dtype ufuncs, which NumPy does not buffer.
-        kernel = _fma32_kernel(c)
         b, c = b.astype(np.float64), c.astype(np.float64)
+        kernel = _fma32_block_tiny if tiny else _fma32_block
     else:
         kernel = _fma64_block
     a, b, c = (np.broadcast_to(v, shape) for v in (a, b, c))
@@ -125,58 +125,6 @@ def fma(
 
     parallel(block, blocks(shape, _FMA_BLOCK))
     return out
-
-
-@dataclass(frozen=True)
-class ChannelFma:
-    """``fma(x, scale[c], shift[c])`` over channel ``c`` on axis 0 of float32 blocks: a BatchNorm.
-
-    What :class:`~._epilogue.Epilogue` runs on each block of a convolution's
-    output while it is in cache (:func:`convlab.nn.run_chain` fuses a
-    ``Conv -> BatchNorm`` this way): per element exactly :func:`fma`, so
-    bit for bit the BatchNorm run afterwards, one read and one write of the
-    output fewer. Serial over cache-sized sub-blocks: the caller is a pool thread.
-
-    >>> f = ChannelFma.of(np.array([2.0, 3.0], np.float32), np.array([1.0, -1.0], np.float32))
-    >>> x = np.ones((2, 3), np.float32)
-    >>> f.apply(x, x, relu=False); x
-    array([[3., 3., 3.],
-           [2., 2., 2.]], dtype=float32)
-    """
-
-    scale: np.ndarray  # float32 (C,), as given
-    shift: np.ndarray
-    wide_scale: np.ndarray  # float64 (C,): widened once for the block kernel
-    wide_shift: np.ndarray
-    tiny: bool
-
-    @classmethod
-    def of(cls, scale: np.ndarray, shift: np.ndarray) -> ChannelFma:
-        """From float32 per-channel ``scale`` and ``shift`` (a BatchNorm's ``alpha`` and ``beta``)."""
-        tiny = _fma32_kernel(shift) is _fma32_block_tiny
-        return cls(scale, shift, scale.astype(np.float64), shift.astype(np.float64), tiny)
-
-    def apply(self, block: np.ndarray, out: np.ndarray, relu: bool) -> None:
-        """``out = relu?(fma(block, scale, shift))``; ``out`` may be ``block`` (float32 ``(C, ...)``)."""
-        shape = (-1,) + (1,) * (block.ndim - 1)
-        b = np.broadcast_to(self.wide_scale.reshape(shape), block.shape)
-        c = np.broadcast_to(self.wide_shift.reshape(shape), block.shape)
-        kernel = _fma32_block_tiny if self.tiny else _fma32_block
-        for index in blocks(block.shape, _FMA_BLOCK):
-            kernel(block[index], b[index], c[index], out[index])
-            if relu:
-                relu_into(out[index])
-
-    def apply_batch(self, array: np.ndarray, relu: bool) -> None:
-        """In place on ``(N, C, ...)``, over the pool (the result of an unfused strategy)."""
-        shape = (1, -1) + (1,) * (array.ndim - 2)
-        fma(array, self.scale.reshape(shape), self.shift.reshape(shape), out=array, relu=relu)
-
-
-def _fma32_kernel(c: np.ndarray):
-    """The float32 block kernel for addends ``c``: with the tiny-range test when one needs it (see 4.)."""
-    tiny = bool(np.any((c != 0) & (np.abs(c) < 2 * _TINY32)))
-    return _fma32_block_tiny if tiny else _fma32_block
 
 
 def _fma32_block(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray, tiny: bool = False) -> None:

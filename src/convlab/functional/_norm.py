@@ -16,10 +16,10 @@ import numpy as np
 from .._args import ConvlabError, describe
 from ._arrays import as_float_array, result_dtype
 from ._epilogue import relu_into
-from ._exact_fma import ChannelFma, fma
+from ._exact_fma import fma
 from ._threads import blocks, parallel
 
-__all__ = ["batch_norm", "batch_norm_fma", "batch_norm_into", "relu"]
+__all__ = ["batch_norm", "batch_norm_into", "relu"]
 
 _SERIAL_BELOW = 1 << 20  # elements: below this a hand-off to the pool costs more than the pass
 
@@ -131,7 +131,7 @@ def batch_norm_into(
     x = as_float_array(input, "input")
     if x.ndim < 2:
         raise ConvlabError(f"input must have shape (N, C, *), got input of shape {x.shape}")
-    alpha, beta = _affine(x.dtype, x.shape[1], running_mean, running_var, weight, bias, eps)
+    alpha, beta = _affine(x, running_mean, running_var, weight, bias, eps)
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     x = x.astype(alpha.dtype, copy=False)
     # float32 only: its block kernel reads all of a block before writing it;
@@ -141,33 +141,9 @@ def batch_norm_into(
     return fma(x, alpha.reshape(shape), beta.reshape(shape), out=out, relu=relu)
 
 
-def batch_norm_fma(
-    dtype: np.dtype,
-    channels: int,
-    running_mean: np.ndarray,
-    running_var: np.ndarray,
-    weight: np.ndarray | None = None,
-    bias: np.ndarray | None = None,
-    eps: float = 1e-5,
-) -> ChannelFma | None:
-    """:func:`batch_norm` of an input of ``dtype`` and ``channels`` as a per-block epilogue, if float32.
-
-    ``None`` when the input or a parameter is float64 (the result would be
-    float64, not something a float32 convolution writes in place). Arguments
-    are checked as :func:`batch_norm` checks them.
-
-    >>> f32 = np.dtype(np.float32)
-    >>> batch_norm_fma(f32, 2, np.zeros(2), np.ones(2)) is None  # float64 statistics
-    True
-    >>> batch_norm_fma(f32, 1, np.zeros(1, f32), np.full(1, 4, f32), eps=0.0).scale
-    array([0.5], dtype=float32)
-    """
-    alpha, beta = _affine(dtype, channels, running_mean, running_var, weight, bias, eps)
-    return ChannelFma.of(alpha, beta) if dtype == alpha.dtype == np.float32 else None
-
-
-def _affine(dtype, channels, running_mean, running_var, weight, bias, eps) -> tuple[np.ndarray, np.ndarray]:
+def _affine(x, running_mean, running_var, weight, bias, eps) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel ``alpha = weight / sqrt(var + eps)`` and ``beta = fma(-mean, alpha, bias)``."""
+    channels = x.shape[1]
     if running_mean is None or running_var is None:
         raise ConvlabError(
             "batch_norm runs in inference mode and needs running_mean and running_var arrays, got "
@@ -176,7 +152,7 @@ def _affine(dtype, channels, running_mean, running_var, weight, bias, eps) -> tu
     eps = _eps(eps)
     named = {"running_mean": running_mean, "running_var": running_var, "weight": weight, "bias": bias}
     params = {k: _channel_vector(v, k, channels) for k, v in named.items() if v is not None}
-    dtype = result_dtype(np.empty(0, dtype), *params.values())  # the input's dtype joins the policy
+    dtype = result_dtype(x, *params.values())
     p = {k: v.astype(dtype, copy=False) for k, v in params.items()}
     invstd = dtype.type(1) / np.sqrt(p["running_var"] + dtype.type(eps))
     alpha = invstd * p["weight"] if "weight" in p else invstd

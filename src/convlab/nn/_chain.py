@@ -1,13 +1,11 @@
 """Running layers one after another, with the fusions that change no value.
 
 A convolution followed by a ``ReLU`` applies the bias and the ReLU to each
-block of its output as it stores it (:meth:`Conv2d.forward_relu`); followed
-by a BatchNorm (and a ReLU), it applies the BatchNorm's exact FMA to each
-block the same way (:meth:`Conv2d.forward_norm`); a BatchNorm whose input
-is otherwise a fresh array normalises it in place, with a following
-``ReLU`` applied to each block while it is in cache. Each fusion saves
-whole passes over an activation (and, in place, an activation's
-allocation) and gives the same values bit for bit as the layers
+block of its output as it stores it (:meth:`Conv2d.forward_relu`); a
+BatchNorm whose input is a convolution's fresh output normalises it in
+place, with a following ``ReLU`` applied to each block while it is in
+cache. Each fusion saves whole passes over an activation (and, in place, an
+activation's allocation) and gives the same values bit for bit as the layers
 run one by one, which the tests check against torch and against the unfused
 chain.
 """
@@ -55,11 +53,7 @@ def run_chain(modules: Iterable[Module], x: Any) -> Any:
     while i < len(chain):
         module = chain[i]
         relu = i + 1 < len(chain) and _plain(chain[i + 1], (ReLU,))
-        if _plain(module, _CONVS) and i + 1 < len(chain) and _plain(chain[i + 1], _NORMS):
-            relu = i + 2 < len(chain) and _plain(chain[i + 2], (ReLU,))
-            x, fresh = module.forward_norm(x, chain[i + 1], relu=relu), True
-            i += 1  # the BatchNorm; the ReLU below
-        elif _plain(module, _CONVS):
+        if _plain(module, _CONVS):
             x, fresh = module.forward_relu(x, relu=relu), True
         elif _plain(module, _NORMS):
             x, fresh = module.forward_relu(x, relu=relu, inplace=fresh), True

@@ -9,7 +9,6 @@ from numpy.typing import DTypeLike
 
 from .._args import ConvlabError, as_int, describe, per_dim
 from .._limits import check_memory
-from ..functional._arrays import result_dtype
 from ..functional._conv import conv_nd
 from ..functional._conv_transpose import conv_transpose_nd
 from ..shapes import conv_output_size, conv_transpose_output_size
@@ -147,25 +146,6 @@ class _Conv(_ConvNd):
         self._check_input(np.shape(input))
         args = (self.stride, self.padding, self.dilation, self.groups, self.padding_mode, self._ndim)
         return conv_nd(input, self.weight, self.bias, *args, relu=relu)
-
-    def forward_norm(self, input: np.ndarray, norm: Module, relu: bool = False) -> np.ndarray:
-        """``relu?(norm(self(input)))`` for a BatchNorm ``norm``, applied as each output block is stored.
-
-        Bit for bit the layers one after the other (the BatchNorm's exact FMA
-        per element, :class:`convlab.functional._exact_fma.ChannelFma`),
-        without the BatchNorm's pass over the output in memory
-        (:func:`convlab.nn.run_chain` calls it for ``Conv -> BatchNorm``).
-        With a float64 operand the layers simply run in turn.
-        """
-        if not isinstance(relu, bool):
-            raise TypeError(f"relu must be a bool, got {type(relu).__name__} {describe(relu)}")
-        norm.output_shape(self.output_shape(np.shape(input)))
-        operands = (np.asarray(input), self.weight, *(() if self.bias is None else (self.bias,)))
-        affine = norm.channel_fma(result_dtype(*operands))
-        if affine is None:
-            return norm.forward_relu(self.forward_relu(input, relu=False), relu=relu, inplace=True)
-        args = (self.stride, self.padding, self.dilation, self.groups, self.padding_mode, self._ndim)
-        return conv_nd(input, self.weight, self.bias, *args, relu=relu, affine=affine)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The output shape for an input shape, from :func:`convlab.shapes.conv_output_size`."""

@@ -10,9 +10,8 @@ from numpy.typing import DTypeLike
 
 from .._args import ConvlabError, as_int, describe
 from .._limits import check_memory
-from ..functional._exact_fma import ChannelFma
 from ..functional._interpolate import _output_size, interpolate
-from ..functional._norm import batch_norm_fma, batch_norm_into, relu
+from ..functional._norm import batch_norm_into, relu
 from ..functional._pool import _avg_pool_nd, _max_pool_nd
 from ..shapes import pool_output_size
 from ._module import Buffer, Module, Parameter, float_dtype
@@ -217,11 +216,6 @@ class _BatchNorm(Module):
         self.output_shape(np.shape(input))
         params = (self.running_mean, self.running_var, self.weight, self.bias)
         return batch_norm_into(input, *params, eps=self.eps, relu=relu, inplace=inplace)
-
-    def channel_fma(self, dtype: np.dtype) -> ChannelFma | None:
-        """This layer on an input of ``dtype`` as a per-block epilogue (float32 only, else None)."""
-        params = (self.running_mean, self.running_var, self.weight, self.bias)
-        return batch_norm_fma(dtype, self.num_features, *params, eps=self.eps)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) not in self._ranks or input_shape[1] != self.num_features:
