@@ -56,8 +56,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._arrays import thread_arena
 from ._epilogue import relu_into
-from ._threads import blocks, parallel, scratch
+from ._threads import blocks, parallel
 
 __all__ = ["fma"]
 
@@ -129,7 +130,7 @@ def fma(
 
 def _fma32_block(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray, tiny: bool = False) -> None:
     """float32 ``a`` and ``out``; ``b`` and ``c`` already float64."""
-    total, low, suspect = scratch(a.shape, np.float64, np.int64, np.bool_)
+    total, low, suspect = _block_buffers(a.shape)
     np.copyto(total, a)
     with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 and overflow behave as an FMA's
         np.multiply(total, b, out=total)
@@ -142,6 +143,15 @@ def _fma32_block(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray, t
         _round_to_odd(total, a, b, c, suspect)
     with np.errstate(over="ignore"):
         out[...] = total
+
+
+def _block_buffers(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float64, int64 and bool work arrays of ``shape`` from the thread's arena (17 bytes an element)."""
+    size = math.prod(shape)
+    arena = thread_arena(17 * size)
+    total = arena[: 8 * size].view(np.float64).reshape(shape)
+    low = arena[8 * size : 16 * size].view(np.int64).reshape(shape)
+    return total, low, arena[16 * size : 17 * size].view(np.bool_).reshape(shape)
 
 
 def _fma32_block_tiny(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray) -> None:

@@ -8,8 +8,8 @@ is the padded copy plus the output, whatever the kernel size, and the taps
 are visited in PyTorch's row-major order, which makes the float32 running sum
 of average pooling bit-identical to ATen's. Max pooling without indices
 reduces one axis at a time instead, by shifted contiguous passes over
-blocks of planes (:func:`_max_pool_separable`), with two scratch vectors of
-at most ``_POOL_BLOCK`` elements per thread.
+blocks of planes (:func:`_max_pool_separable`), with one scratch vector (two
+in 3-d) of at most ``_POOL_BLOCK`` elements per thread.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ import numpy as np
 
 from .._args import ConvlabError, as_int, is_sequence, padding_pairs, per_dim
 from ..shapes import Window, pool_output_size
-from ._arrays import as_float_array, batched
+from ._arrays import as_float_array, batched, thread_arena
 from ._pad import pad
 from ._threads import parallel, thread_count
 
@@ -35,7 +34,6 @@ _POOL_BLOCK = (
     1 << 19
 )  # input elements per task: 2 MiB of float32, in a core's L2 with its two scratch vectors
 _SERIAL_BELOW = 1 << 17  # below this a hand-off to the pool costs more than the work
-_local = threading.local()
 
 
 @dataclass(frozen=True)
@@ -148,13 +146,14 @@ def _max_pool_separable(padded: np.ndarray, g: _Pooling) -> np.ndarray:
     is always passed as ``b``. NaN propagates through ``np.maximum`` as
     through ATen's ``isnan`` test.
 
-    Each axis is reduced over the whole flattened block of planes
-    (:func:`_max_flat`): the tap of a window ``t*dilation`` elements further
-    along an axis is the same array shifted by ``t*dilation*axis_stride``,
-    so every pass is one contiguous ``np.maximum`` (SIMD, one inner loop)
-    instead of a strided one with an inner loop per row; positions whose
-    window would cross a row or plane edge are computed too but never read.
-    One strided copy then gathers the windows' results. A non-contiguous
+    Each axis but the first is reduced over the whole flattened block of
+    planes (:func:`_max_flat`): the tap of a window ``t*dilation`` elements
+    further along an axis is the same array shifted by
+    ``t*dilation*axis_stride``, so every pass is one contiguous
+    ``np.maximum`` (SIMD, one inner loop) instead of a strided one with an
+    inner loop per row; positions whose window would cross a row or plane
+    edge are computed too but never read. The first axis is then reduced
+    through strided views straight into the output. A non-contiguous
     input (a view) is reduced with strided views of itself instead
     (:func:`_max_axes`), without a copy.
     """
@@ -197,9 +196,16 @@ def _flat_chunks(shape: tuple[int, ...], g: _Pooling) -> list[tuple[int, int, in
 
 
 def _max_flat(planes: np.ndarray, g: _Pooling, out: np.ndarray):
-    """The work of one chunk of :func:`_flat_chunks`: shifted contiguous maxima, then a gather."""
+    """The work of one chunk of :func:`_flat_chunks`: shifted contiguous maxima, then the windows.
+
+    Every reduced axis but the first is one run of flat passes into a
+    scratch vector; the first is reduced tap by tap straight into the output
+    through strided views of that vector, which gathers the windows at the
+    same time (a 2-d pool needs one scratch vector, a 3-d pool two).
+    """
     spatial = planes.shape[1:]
     axis_strides = [math.prod(spatial[a + 1 :]) for a in range(len(spatial))]
+    reduced = [a for a in range(len(spatial)) if g.kernel[a] > 1]
     win0 = g.windows[0]
 
     def work(p0: int, p1: int, y0: int, y1: int) -> None:
@@ -208,16 +214,26 @@ def _max_flat(planes: np.ndarray, g: _Pooling, out: np.ndarray):
             r0, r1 = 0, spatial[0]
         segment = planes[p0:p1, r0:r1]
         source = segment.reshape(-1)
-        spare = _buffers(source.size, source.dtype)
-        for axis in reversed(range(len(spatial))):
-            if g.kernel[axis] == 1:
-                continue
+        spare = _buffers(source.size, source.dtype, max(0, min(2, len(reduced) - 1)))
+        for axis in reversed(reduced[1:]):
             target = spare[0] if source is not spare[0] else spare[1]
             _max_shifts(source, target, g.kernel[axis], g.dilation[axis] * axis_strides[axis])
             source = target
         grid = source[: segment.size].reshape(segment.shape)
         gather = [slice(0, (o - 1) * s + 1, s) for o, s in zip((y1 - y0, *g.out[1:]), g.stride)]
-        np.copyto(out[p0:p1, y0:y1], grid[(slice(None), *gather)])
+        result = out[p0:p1, y0:y1]
+        if not reduced:
+            np.copyto(result, grid[(slice(None), *gather)])
+            return
+        axis, step = reduced[0], g.dilation[reduced[0]]
+        taps = []
+        for t in range(g.kernel[axis]):
+            at = list(gather)
+            at[axis] = slice(gather[axis].start + t * step, gather[axis].stop + t * step, gather[axis].step)
+            taps.append(grid[(slice(None), *at)])
+        np.maximum(taps[1], taps[0], out=result)
+        for view in taps[2:]:
+            np.maximum(view, result, out=result)
 
     return work
 
@@ -230,12 +246,11 @@ def _max_shifts(source: np.ndarray, target: np.ndarray, taps: int, shift: int) -
         np.maximum(source[t * shift :], target[: n - t * shift], out=target[: n - t * shift])
 
 
-def _buffers(size: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """This thread's two scratch vectors of ``size`` (at most one chunk's input each)."""
-    held = getattr(_local, "pool", None)
-    if held is None or held[0].nbytes < size * dtype.itemsize:
-        _local.pool = held = tuple(np.empty(size * dtype.itemsize, np.uint8) for _ in range(2))
-    return tuple(b[: size * dtype.itemsize].view(dtype) for b in held)  # type: ignore[return-value]
+def _buffers(size: int, dtype: np.dtype, count: int) -> tuple[np.ndarray, ...]:
+    """``count`` scratch vectors of ``size`` from the thread's arena (at most one chunk's input each)."""
+    nbytes = size * dtype.itemsize
+    arena = thread_arena(count * nbytes)
+    return tuple(arena[i * nbytes : (i + 1) * nbytes].view(dtype) for i in range(count))
 
 
 def _max_axes(block: np.ndarray, g: _Pooling, out: np.ndarray) -> None:
