@@ -47,6 +47,26 @@ def test_relu_equals_torch(torch, values):
     np.testing.assert_array_equal(relu(x), torch.relu(torch.from_numpy(x)).numpy())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8])
+@pytest.mark.parametrize("layout", ["contiguous", "view", "inplace"])
+def test_relu_large_arrays_block_by_block_equal_torch(torch, dtype, layout):
+    # Above the shared zero operand's 65536 elements relu runs block by
+    # block (serially for views, on the pool when contiguous); the sign of
+    # zero and NaN must survive both.
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((3, 5, 181, 97)) * 50).astype(dtype)
+    if x.dtype.kind == "f":
+        flat = x.reshape(-1)
+        flat[::5], flat[1::7], flat[2::11] = -0.0, np.nan, -np.inf
+    source = x[:, ::2, 3:, ::-1] if layout == "view" else x
+    expected = torch.relu(torch.from_numpy(source.copy())).numpy()
+    got = relu(source, inplace=layout == "inplace")
+    assert got.dtype == dtype and (got is source) == (layout == "inplace")
+    np.testing.assert_array_equal(got, expected)
+    if x.dtype.kind == "f":
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
 @pytest.mark.parametrize(
     ("call", "exc", "name"),
     [

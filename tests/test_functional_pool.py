@@ -343,3 +343,62 @@ def test_max_pool_many_channels_use_every_block(torch):
     got = max_pool2d(x, 2)
     np.testing.assert_array_equal(got, torch.nn.functional.max_pool2d(torch.from_numpy(x), 2).numpy())
     np.testing.assert_array_equal(max_pool3d(x[None], (1, 2, 2)), got[None])
+
+
+# ---------------------------------------------------------------- the flat passes' chunking
+
+
+def _signed_specials(rng, shape, dtype):
+    return rng.choice(np.array([-0.0, 0.0, -1.0, 1.0, np.nan, -np.inf], dtype=dtype), size=shape)
+
+
+def _assert_same_bits(got, expected):
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
+@pytest.mark.parametrize("block", [1 << 6, 1 << 9, 1 << 19])
+@pytest.mark.parametrize(
+    ("shape", "kernel", "stride", "padding", "dilation", "ceil_mode"),
+    [
+        ((2, 3, 37, 41), 2, 2, 0, 1, False),
+        ((1, 2, 40, 33), 3, 2, 1, 1, True),
+        ((1, 1, 45, 30), (2, 3), (1, 2), (1, 0), (2, 1), False),
+        ((1, 2, 9, 14, 11), (2, 3, 2), (2, 1, 3), 1, (1, 2, 1), True),
+    ],
+)
+def test_max_pool_chunks_of_planes_and_of_rows_equal_torch(
+    torch, monkeypatch, block, shape, kernel, stride, padding, dilation, ceil_mode
+):
+    # A small block makes every plane larger than a chunk, so the flat passes
+    # run on bands of output rows; the default runs several planes per chunk.
+    from convlab.functional import _pool_kernels
+
+    monkeypatch.setattr(_pool_kernels, "_POOL_BLOCK", block)
+    monkeypatch.setattr(_pool_kernels, "_SERIAL_BELOW", 0)
+    rng = np.random.default_rng(block + len(shape))
+    for dtype in (np.float32, np.float64):
+        x = _signed_specials(rng, shape, dtype)
+        nd = len(shape) - 2
+        got = getattr(P, f"max_pool{nd}d")(x, kernel, stride, padding, dilation, ceil_mode)
+        fn = getattr(torch.nn.functional, f"max_pool{nd}d")
+        _assert_same_bits(got, fn(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode).numpy())
+
+
+def test_max_pool_of_a_view_equals_torch_and_leaves_it_alone(torch):
+    # A non-contiguous input is pooled through strided views of itself, without a copy.
+    base = _signed_specials(np.random.default_rng(7), (2, 6, 30, 34), np.float32)
+    x = base[:, ::2, 1:, ::-1]
+    before = base.copy()
+    got = max_pool2d(x, 2)
+    _assert_same_bits(got, torch.nn.functional.max_pool2d(torch.from_numpy(x.copy()), 2).numpy())
+    _assert_same_bits(base, before)
+
+
+def test_max_pool_options_cache_keeps_true_apart_from_one():
+    x = np.zeros((1, 1, 5, 5), np.float32)
+    assert max_pool2d(x, 2, ceil_mode=True).shape == (1, 1, 3, 3)
+    for _ in range(2):  # a cached geometry must not hide the error
+        with pytest.raises(TypeError, match="ceil_mode"):
+            max_pool2d(x, 2, ceil_mode=1)
+    assert max_pool2d(x, [2, 2], [1, 2]).shape == max_pool2d(x, (2, 2), (1, 2)).shape == (1, 1, 4, 2)

@@ -121,3 +121,73 @@ def test_run_chain_calls_an_instance_forward_unfused():
     assert [name for name, _ in seen] == ["conv", "norm", "relu"]
     assert (seen[0][1] < 0).any(), "the conv's recorded output was normalised or rectified in place"
     assert out.tobytes() == seen[-1][1].tobytes()
+
+
+_STRATEGY_CASES = [  # (C_in, C_out, kernel, stride, padding, bias): one per strategy row
+    (3, 8, 3, 1, 1, True),  # im2col (thin input)
+    (16, 24, 3, 1, 1, False),  # wide: per-tap GEMMs
+    (16, 8, 1, 1, 0, True),  # direct 1x1
+    (16, 8, 3, 2, 1, False),  # im2col, strided
+    (64, 64, 3, 1, 1, False),  # Winograd under algorithm("winograd")
+]
+
+
+def _special_input(rng, shape):
+    x = rng.standard_normal(shape).astype(np.float32)
+    flat = x.reshape(-1)
+    # A few non-finite inputs only: each reaches C_out * k * k outputs.
+    flat[::7], flat[3], flat[-5] = -0.0, np.inf, np.nan
+    return x
+
+
+@pytest.mark.parametrize("case", _STRATEGY_CASES)
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("algorithm", ["gemm", "winograd"])
+def test_conv_batch_norm_fused_equals_torch_batch_norm_of_the_conv(case, relu, algorithm):
+    from convlab.functional import algorithm as use
+
+    c_in, c_out, k, stride, padding, bias = case
+    rng = np.random.default_rng(c_in + c_out + k)
+    conv = nn.Conv2d(c_in, c_out, k, stride, padding, bias=bias, rng=rng)
+    norm = nn.BatchNorm2d(c_out, eps=1e-3)
+    norm.running_mean = (rng.standard_normal(c_out) * 0.3).astype(np.float32)
+    norm.running_var = (rng.random(c_out) + 0.2).astype(np.float32)
+    norm.weight = (rng.standard_normal(c_out)).astype(np.float32)
+    shift = (rng.standard_normal(c_out) * 0.1).astype(np.float32)
+    shift[0] = 2.0**-130  # a subnormal-range shift: the kernel with the tiny-result test
+    norm.bias = shift
+    x = _special_input(rng, (2, c_in, 13, 11))
+    before = x.copy()
+    chain = [conv, norm, nn.ReLU()] if relu else [conv, norm]
+    with use(algorithm):
+        fused, conv_out = nn.run_chain(chain, x), conv(x)
+    assert x.tobytes() == before.tobytes()
+    expected = torch.nn.functional.batch_norm(
+        torch.from_numpy(conv_out),
+        *(torch.from_numpy(np.asarray(p)) for p in (norm.running_mean, norm.running_var)),
+        torch.from_numpy(np.asarray(norm.weight)),
+        torch.from_numpy(np.asarray(norm.bias)),
+        False,
+        0.1,
+        1e-3,
+    )
+    expected = (torch.relu(expected) if relu else expected).numpy()
+    assert fused.dtype == np.float32 and np.isfinite(fused).mean() > 0.5
+    np.testing.assert_array_equal(fused, expected)
+    np.testing.assert_array_equal(np.signbit(fused), np.signbit(expected))
+
+
+def test_conv_batch_norm_with_a_float64_norm_runs_the_layers_in_turn():
+    rng = np.random.default_rng(3)
+    conv, norm = nn.Conv2d(2, 3, 3, rng=rng), nn.BatchNorm2d(3, dtype=np.float64)
+    norm.running_mean = rng.standard_normal(3)
+    x = rng.standard_normal((1, 2, 7, 7)).astype(np.float32)
+    fused = nn.run_chain([conv, norm, nn.ReLU()], x)
+    assert fused.dtype == np.float64
+    assert fused.tobytes() == nn.ReLU()(norm(conv(x))).tobytes()
+
+
+def test_conv_batch_norm_chain_checks_the_norm_channels_first():
+    conv, norm = nn.Conv2d(2, 3, 3), nn.BatchNorm2d(4)
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(4\) expects .* got input of shape \(1, 3, 5, 5\)"):
+        nn.run_chain([conv, norm], np.zeros((1, 2, 7, 7), np.float32))

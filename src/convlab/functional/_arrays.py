@@ -6,12 +6,16 @@ checks that need NumPy: numeric dtype, rank, the optional batch dimension.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .._args import ConvlabError
 from ._policy import float_policy, real_array
 
-__all__ = ["as_float_array", "batched", "result_dtype"]
+__all__ = ["as_float_array", "batched", "result_dtype", "thread_arena"]
+
+_local = threading.local()
 
 
 def as_float_array(value: object, name: str) -> np.ndarray:
@@ -48,3 +52,22 @@ def batched(array: np.ndarray, ndim: int, name: str = "input") -> tuple[np.ndarr
 
 def _spatial(ndim: int) -> str:
     return ", ".join(("D", "H", "W")[3 - ndim :]) if ndim <= 3 else "*spatial"
+
+
+def thread_arena(nbytes: int) -> np.ndarray:
+    """This thread's work bytes, at least ``nbytes``, kept for its next call (8-byte aligned).
+
+    One arena per thread serves every memory-bound kernel's block buffers
+    (max pooling's flat passes, the exact FMA's float64 evaluation), so a
+    process keeps the largest block's bytes once per thread instead of once
+    per kernel; and a block reuses warm pages instead of fresh ones. Not
+    reentrant: a kernel must not call another arena user while it holds views.
+
+    >>> a = thread_arena(100); a.dtype, a.nbytes >= 100, thread_arena(10) is a
+    (dtype('uint8'), True, True)
+    """
+    held = getattr(_local, "arena", None)
+    if held is None or held.nbytes < nbytes:
+        # Allocated as float64: NumPy's allocator aligns it for every dtype carved from it.
+        held = _local.arena = np.empty(-(-nbytes // 8), np.float64).view(np.uint8)
+    return held

@@ -14,20 +14,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._threads import blocks
+
 __all__ = ["Epilogue", "relu_into"]
 
 
-def relu_into(array: np.ndarray) -> None:
-    """``array = max(0, array)`` in place, as :func:`convlab.functional.relu`.
+_ZEROS = 1 << 16  # elements of the shared zero operand; larger arrays go block by block
+_zeros: dict[np.dtype, np.ndarray] = {}
+
+
+def relu_into(array: np.ndarray, source: np.ndarray | None = None) -> None:
+    """``array = max(0, source)`` (``source`` defaults to ``array``), as :func:`convlab.functional.relu`.
 
     ``np.maximum(a, b)`` is ``a > b ? a : b``, NaN from either side: zero
-    first keeps ``-0.0`` (torch's ``clamp_min``) and NaN propagates.
+    first keeps ``-0.0`` (torch's ``clamp_min``) and NaN propagates. The
+    zero is a read-only array of zeros rather than a scalar: NumPy 2.4's
+    ``maximum`` with a broadcast (stride 0) operand runs a loop four times
+    slower than with two arrays (13.7 against 3.2 us for 32768 float32).
 
     >>> a = np.array([-1.0, -0.0, 2.0, np.nan])
     >>> relu_into(a); a
     array([ 0., -0.,  2., nan])
     """
-    np.maximum(array.dtype.type(0), array, out=array)
+    source = array if source is None else source
+    zeros = _zeros.get(array.dtype)
+    if zeros is None:
+        zeros = np.zeros(_ZEROS, dtype=array.dtype)
+        zeros.flags.writeable = False
+        _zeros[array.dtype] = zeros
+    if array.size <= _ZEROS:
+        np.maximum(zeros[: array.size].reshape(array.shape), source, out=array)
+        return
+    for index in blocks(array.shape, _ZEROS):
+        part = array[index]
+        np.maximum(zeros[: part.size].reshape(part.shape), source[index], out=part)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._args import ConvlabError, describe
 from ._arrays import as_float_array, result_dtype
+from ._epilogue import relu_into
 from ._exact_fma import fma
 from ._threads import blocks, parallel
 
@@ -49,15 +50,15 @@ def relu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
         raise TypeError(f"inplace must be a bool, got {type(inplace).__name__} {inplace!r}")
     if inplace and (array is not input or not array.flags.writeable):
         raise ConvlabError("inplace=True needs input to be a writeable numpy.ndarray")
-    # np.maximum(a, b) is ``a > b ? a : b`` (NaN from either side): zero first
-    # keeps -0.0 as torch's clamp_min does, and NaN propagates (np.fmax would not).
+    # relu_into: np.maximum with zero first keeps -0.0 as torch's clamp_min
+    # does, and NaN propagates (np.fmax would not).
     out = array if inplace else np.empty_like(array)
     if array.size < _SERIAL_BELOW or not (array.flags.c_contiguous and out.flags.c_contiguous):
-        return np.maximum(array.dtype.type(0), array, out=out)
+        relu_into(out, array)
+        return out
     flat_in, flat_out = array.reshape(-1), out.reshape(-1)
-    zero = array.dtype.type(0)
     # One ufunc runs on one core; cache-sized blocks on the pool use them all.
-    parallel(lambda i: np.maximum(zero, flat_in[i], out=flat_out[i]), blocks(flat_in.shape, 1 << 16))
+    parallel(lambda i: relu_into(flat_out[i], flat_in[i]), blocks(flat_in.shape, 1 << 16))
     return out
 
 

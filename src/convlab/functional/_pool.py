@@ -54,9 +54,11 @@ def max_pool1d(
     ``floor_or_ceil((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``.
     NaN propagates: a window holding a NaN yields NaN and the index of its
     last NaN; among equal maxima the first in row-major order wins (ATen's
-    ``val > max || isnan(val)``). Cost: without indices, a 1-d max per axis
-    on blocks of channels spread over the cores (a 2x2 pool is two passes);
-    with indices, one pass per kernel tap over a padded copy of ``input``.
+    ``val > max || isnan(val)``). Cost: without indices, per axis one
+    contiguous ``np.maximum`` per extra tap over blocks of channels spread
+    over the cores, then one strided gather (a 2x2 pool: two passes and a
+    gather), with two block-sized scratch vectors per thread; with indices,
+    one pass per kernel tap over a padded copy of ``input``.
 
     Examples
     --------
@@ -103,9 +105,11 @@ def max_pool2d(
     ``floor_or_ceil((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``.
     NaN propagates: a window holding a NaN yields NaN and the index of its
     last NaN; among equal maxima the first in row-major order wins (ATen's
-    ``val > max || isnan(val)``). Cost: without indices, a 1-d max per axis
-    on blocks of channels spread over the cores (a 2x2 pool is two passes);
-    with indices, one pass per kernel tap over a padded copy of ``input``.
+    ``val > max || isnan(val)``). Cost: without indices, per axis one
+    contiguous ``np.maximum`` per extra tap over blocks of channels spread
+    over the cores, then one strided gather (a 2x2 pool: two passes and a
+    gather), with two block-sized scratch vectors per thread; with indices,
+    one pass per kernel tap over a padded copy of ``input``.
 
     Examples
     --------
@@ -157,9 +161,11 @@ def max_pool3d(
     ``floor_or_ceil((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``.
     NaN propagates: a window holding a NaN yields NaN and the index of its
     last NaN; among equal maxima the first in row-major order wins (ATen's
-    ``val > max || isnan(val)``). Cost: without indices, a 1-d max per axis
-    on blocks of channels spread over the cores (a 2x2 pool is two passes);
-    with indices, one pass per kernel tap over a padded copy of ``input``.
+    ``val > max || isnan(val)``). Cost: without indices, per axis one
+    contiguous ``np.maximum`` per extra tap over blocks of channels spread
+    over the cores, then one strided gather (a 2x2 pool: two passes and a
+    gather), with two block-sized scratch vectors per thread; with indices,
+    one pass per kernel tap over a padded copy of ``input``.
 
     Examples
     --------

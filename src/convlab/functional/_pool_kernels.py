@@ -7,7 +7,9 @@ the output's shape, and the reduction runs tap by tap into the output. Memory
 is the padded copy plus the output, whatever the kernel size, and the taps
 are visited in PyTorch's row-major order, which makes the float32 running sum
 of average pooling bit-identical to ATen's. Max pooling without indices
-reduces one axis at a time instead (:func:`_max_pool_separable`).
+reduces one axis at a time instead, by shifted contiguous passes over
+blocks of planes (:func:`_max_pool_separable`), with one scratch vector (two
+in 3-d) of at most ``_POOL_BLOCK`` elements per thread.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ import numpy as np
 
 from .._args import ConvlabError, as_int, is_sequence, padding_pairs, per_dim
 from ..shapes import Window, pool_output_size
-from ._arrays import as_float_array, batched
+from ._arrays import as_float_array, batched, thread_arena
 from ._pad import pad
 from ._threads import parallel, thread_count
 
 __all__ = ["_avg_pool_nd", "_max_pool_nd"]
 
-_POOL_BLOCK = 1 << 18  # input elements per task: a few planes, enough work to hide the hand-off
-_SERIAL_BELOW = 1 << 20
+_POOL_BLOCK = (
+    1 << 19
+)  # input elements per task: 2 MiB of float32, in a core's L2 with its two scratch vectors
+_SERIAL_BELOW = 1 << 17  # below this a hand-off to the pool costs more than the work
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,29 @@ def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -
             f"input must have non-empty channel and spatial dimensions, got input of shape "
             f"{x.shape[1:] if unbatched else x.shape}"
         )
+    options = (kernel_size, stride, padding, dilation, ceil_mode)
+    if all(_literal(v) for v in options):
+        # A network pools the same shapes every call: parsing the options and
+        # building the windows cost a 512-channel 64x64 pool a fifth of its time.
+        # repr keeps True apart from 1, which compare (and hash) equal.
+        return x, unbatched, _cached_geometry(ndim, x.shape[2:], repr(options), options)
+    return x, unbatched, _geometry(ndim, x.shape[2:], *options)
+
+
+def _literal(value: object) -> bool:
+    """Plain ints, bools, None, strings and tuples of them: hashable, and told apart by their repr."""
+    if value is None or type(value) in (int, bool, str):
+        return True
+    return type(value) is tuple and all(_literal(v) for v in value)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_geometry(ndim: int, size: tuple[int, ...], key: str, options: object) -> _Pooling:
+    del key  # in the cache key only
+    return _geometry(ndim, size, *options)  # type: ignore[misc]
+
+
+def _geometry(ndim, size, kernel_size, stride, padding, dilation, ceil_mode) -> _Pooling:
     kernel = per_dim(kernel_size, "kernel_size", ndim, minimum=1)
     if stride is None or (is_sequence(stride) and len(stride) == 0):
         stride = kernel
@@ -74,21 +101,25 @@ def _canonical(input, ndim, kernel_size, stride, padding, dilation, ceil_mode) -
     pairs = padding_pairs(padding, ndim)
     if isinstance(pairs, str):
         raise ConvlabError(f"padding must be integers for pooling, got padding={padding!r}")
-    size = x.shape[2:]
     out = pool_output_size(size, kernel, steps, pairs, dil, ceil_mode)
     # A dimension with one window never moves it: its stride (up to 2**63 and
     # more) would only overflow the int64 coordinate arithmetic.
     steps = tuple(1 if o == 1 else s for o, s in zip(out, steps))
-    return x, unbatched, _Pooling(size, kernel, steps, pairs, dil, out)  # type: ignore[arg-type]
+    return _Pooling(size, kernel, steps, pairs, dil, out)  # type: ignore[arg-type]
+
+
+def _pads(g: _Pooling) -> list[tuple[int, int]]:
+    """Per dimension, what to add (or cut, if negative) at each end to get exactly the windows' extent."""
+    # The last window's last tap may lie beyond the padding (ceil_mode lets it
+    # overhang) or before its end (flooring drops a remainder).
+    return [
+        (win.lo, win.index(o - 1, k - 1) + 1 - n) for win, o, k, n in zip(g.windows, g.out, g.kernel, g.size)
+    ]
 
 
 def _padded(x: np.ndarray, g: _Pooling, fill: float) -> np.ndarray:
     """``x`` padded (or cut) to exactly the extent the windows cover; a view when no padding is needed."""
-    # The last window's last tap may lie beyond the padding (ceil_mode lets it
-    # overhang) or before its end (flooring drops a remainder): pad or cut to it.
-    pads = [
-        (win.lo, win.index(o - 1, k - 1) + 1 - n) for win, o, k, n in zip(g.windows, g.out, g.kernel, g.size)
-    ]
+    pads = _pads(g)
     if all(lo == 0 and hi <= 0 for lo, hi in pads):
         return x[(Ellipsis, *(slice(0, n + hi) for n, (_, hi) in zip(g.size, pads)))]
     return pad(x, [p for pair in reversed(pads) for p in pair], value=fill)
@@ -112,21 +143,114 @@ def _max_pool_separable(padded: np.ndarray, g: _Pooling) -> np.ndarray:
     last axis first keeps ATen's tie rule: among equal maxima (``-0.0`` and
     ``+0.0``) the first in row-major order wins, because ``np.maximum(a, b)``
     returns ``b`` on equality (``a > b ? a : b``) and the earlier tap or row
-    is always passed as ``b``. NaN
-    propagates through ``np.maximum`` as through ATen's ``isnan`` test. A
-    2x2 pool is then two passes (pairs of columns, then pairs of rows)
-    instead of four, and each block of channels stays in cache between them.
+    is always passed as ``b``. NaN propagates through ``np.maximum`` as
+    through ATen's ``isnan`` test.
+
+    Each axis but the first is reduced over the whole flattened block of
+    planes (:func:`_max_flat`): the tap of a window ``t*dilation`` elements
+    further along an axis is the same array shifted by
+    ``t*dilation*axis_stride``, so every pass is one contiguous
+    ``np.maximum`` (SIMD, one inner loop) instead of a strided one with an
+    inner loop per row; positions whose window would cross a row or plane
+    edge are computed too but never read. The first axis is then reduced
+    through strided views straight into the output. A non-contiguous
+    input (a view) is reduced with strided views of itself instead
+    (:func:`_max_axes`), without a copy.
     """
     lead = padded.shape[:2]
     planes = padded.reshape(-1, *padded.shape[2:])
     out = np.empty((planes.shape[0], *g.out), dtype=padded.dtype)
-    plane = max(1, math.prod(padded.shape[2:]))
-    step = max(1, min(_POOL_BLOCK // plane, -(-planes.shape[0] // (2 * thread_count()))))
+    if planes.size == 0:
+        return out.reshape(*lead, *g.out)
+    if planes.flags.c_contiguous:
+        work, items = _max_flat(planes, g, out), _flat_chunks(planes.shape, g)
+    else:
+        plane = max(1, math.prod(padded.shape[2:]))
+        step = max(1, min(_POOL_BLOCK // plane, -(-planes.shape[0] // (2 * thread_count()))))
+        items = [(slice(i, i + step),) for i in range(0, planes.shape[0], step)]  # type: ignore[misc]
+
+        def work(index: slice) -> None:
+            _max_axes(planes[index], g, out[index])
+
     if planes.size < _SERIAL_BELOW:
-        step = max(1, planes.shape[0])  # a hand-off to the pool costs more than the work
-    chunks = [slice(i, i + step) for i in range(0, planes.shape[0], step)]
-    parallel(lambda index: _max_axes(planes[index], g, out[index]), [(c,) for c in chunks])
+        for item in items:  # a hand-off to the pool costs more than the work
+            work(*item)
+    else:
+        parallel(lambda item: work(*item), items)
     return out.reshape(*lead, *g.out)
+
+
+def _flat_chunks(shape: tuple[int, ...], g: _Pooling) -> list[tuple[int, int, int, int]]:
+    """``(p0, p1, y0, y1)``: planes ``p0:p1``, output rows ``y0:y1`` of the first spatial axis.
+
+    About ``_POOL_BLOCK`` input elements each, and at least two per thread
+    so that both stay busy: whole planes while a plane fits, else bands of
+    output rows of one plane (a band's input rows are contiguous too).
+    """
+    planes, plane = shape[0], max(1, math.prod(shape[1:]))
+    step = max(1, min(_POOL_BLOCK // plane, -(-planes // (2 * thread_count()))))
+    if plane <= _POOL_BLOCK or g.out[0] == 1:
+        return [(p, min(p + step, planes), 0, g.out[0]) for p in range(0, planes, step)]
+    rows = max(1, _POOL_BLOCK // (plane // shape[1] * g.stride[0]))
+    return [(p, p + 1, y, min(y + rows, g.out[0])) for p in range(planes) for y in range(0, g.out[0], rows)]
+
+
+def _max_flat(planes: np.ndarray, g: _Pooling, out: np.ndarray):
+    """The work of one chunk of :func:`_flat_chunks`: shifted contiguous maxima, then the windows.
+
+    Every reduced axis but the first is one run of flat passes into a
+    scratch vector; the first is reduced tap by tap straight into the output
+    through strided views of that vector, which gathers the windows at the
+    same time (a 2-d pool needs one scratch vector, a 3-d pool two).
+    """
+    spatial = planes.shape[1:]
+    axis_strides = [math.prod(spatial[a + 1 :]) for a in range(len(spatial))]
+    reduced = [a for a in range(len(spatial)) if g.kernel[a] > 1]
+    win0 = g.windows[0]
+
+    def work(p0: int, p1: int, y0: int, y1: int) -> None:
+        r0, r1 = win0.index(y0, 0) + win0.lo, win0.index(y1 - 1, g.kernel[0] - 1) + win0.lo + 1
+        if p1 - p0 > 1:
+            r0, r1 = 0, spatial[0]
+        segment = planes[p0:p1, r0:r1]
+        source = segment.reshape(-1)
+        spare = _buffers(source.size, source.dtype, max(0, min(2, len(reduced) - 1)))
+        for axis in reversed(reduced[1:]):
+            target = spare[0] if source is not spare[0] else spare[1]
+            _max_shifts(source, target, g.kernel[axis], g.dilation[axis] * axis_strides[axis])
+            source = target
+        grid = source[: segment.size].reshape(segment.shape)
+        gather = [slice(0, (o - 1) * s + 1, s) for o, s in zip((y1 - y0, *g.out[1:]), g.stride)]
+        result = out[p0:p1, y0:y1]
+        if not reduced:
+            np.copyto(result, grid[(slice(None), *gather)])
+            return
+        axis, step = reduced[0], g.dilation[reduced[0]]
+        taps = []
+        for t in range(g.kernel[axis]):
+            at = list(gather)
+            at[axis] = slice(gather[axis].start + t * step, gather[axis].stop + t * step, gather[axis].step)
+            taps.append(grid[(slice(None), *at)])
+        np.maximum(taps[1], taps[0], out=result)
+        for view in taps[2:]:
+            np.maximum(view, result, out=result)
+
+    return work
+
+
+def _max_shifts(source: np.ndarray, target: np.ndarray, taps: int, shift: int) -> None:
+    """``target[i] = max over t of source[i + t*shift]``, the earliest tap winning ties (see above)."""
+    n = source.size
+    np.maximum(source[shift:], source[: n - shift], out=target[: n - shift])
+    for t in range(2, taps):
+        np.maximum(source[t * shift :], target[: n - t * shift], out=target[: n - t * shift])
+
+
+def _buffers(size: int, dtype: np.dtype, count: int) -> tuple[np.ndarray, ...]:
+    """``count`` scratch vectors of ``size`` from the thread's arena (at most one chunk's input each)."""
+    nbytes = size * dtype.itemsize
+    arena = thread_arena(count * nbytes)
+    return tuple(arena[i * nbytes : (i + 1) * nbytes].view(dtype) for i in range(count))
 
 
 def _max_axes(block: np.ndarray, g: _Pooling, out: np.ndarray) -> None:
@@ -160,7 +284,10 @@ def _flat_index(coords: list[np.ndarray], size: tuple[int, ...]) -> np.ndarray:
 def _max_pool(x: np.ndarray, g: _Pooling, return_indices: bool):
     shape = x.shape[:2] + g.out
     if not return_indices:
-        return _max_pool_separable(_padded(x, g, -np.inf), g)
+        # Unpadded, the whole input serves (contiguous, not cut): what lies
+        # beyond the last window reaches only results that are not gathered.
+        unpadded = all(lo == 0 and hi <= 0 for lo, hi in _pads(g)) and x.flags.c_contiguous
+        return _max_pool_separable(x if unpadded else _padded(x, g, -np.inf), g)
     # ATen starts each window at its first tap inside the input, value -inf,
     # then takes a tap when it is strictly greater or NaN: the first maximum
     # wins a tie, the last NaN wins among NaNs.
