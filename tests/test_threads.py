@@ -41,10 +41,3 @@ def test_parallel_propagates_errors():
 
     with pytest.raises(ValueError, match="item"):
         _threads.parallel(fail, [(i,) for i in range(5)])
-
-
-def test_scratch_reuses_buffers_of_the_requested_dtypes():
-    a, b = _threads.scratch((3, 4), np.float64, np.bool_)
-    assert a.shape == b.shape == (3, 4) and a.dtype == np.float64 and b.dtype == np.bool_
-    again, _ = _threads.scratch((2, 2), np.float64, np.int64)
-    assert np.shares_memory(a, again)

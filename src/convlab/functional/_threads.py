@@ -30,7 +30,7 @@ import numpy as np
 
 from .._args import ConvlabError
 
-__all__ = ["blocks", "get_num_threads", "parallel", "scratch", "set_num_threads", "thread_count"]
+__all__ = ["blocks", "get_num_threads", "parallel", "set_num_threads", "thread_count"]
 
 _BLOCK = 1 << 15  # elements: a float64 block and its temporaries stay in a core's L2
 _local = threading.local()
@@ -170,21 +170,3 @@ def _executor(threads: int) -> ThreadPoolExecutor:
                 _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="convlab")
         return _pool
-
-
-def scratch(shape: tuple[int, ...], *dtypes: type) -> list[np.ndarray]:
-    """This thread's reusable buffers of ``shape``, one per dtype (at most one block each).
-
-    Blocks come from :func:`blocks`, so reusing a thread's buffers saves the
-    allocation (and, for large ones, the page faults) of every block.
-    """
-    size = math.prod(shape)
-    buffers = getattr(_local, "buffers", None)
-    if buffers is None or buffers[0].size < size:
-        _local.buffers = buffers = [np.empty(max(size, _BLOCK), dtype=np.float64) for _ in range(4)]
-    if len(dtypes) > len(buffers):
-        raise ValueError(f"scratch holds {len(buffers)} buffers, got {len(dtypes)} dtypes")
-    return [
-        buf.view(np.uint8)[: size * np.dtype(d).itemsize].view(d).reshape(shape)
-        for buf, d in zip(buffers, dtypes)
-    ]
