@@ -96,8 +96,11 @@ def _config(case: Case):
     return UNetConfig()
 
 
-def convlab_call(case: Case, x: np.ndarray, algorithm: str):
-    """The case as a convlab callable; ``algorithm`` 'winograd' runs convolutions by Winograd."""
+def convlab_call(case: Case, x: np.ndarray, algorithm: str, fold: bool = False):
+    """The case as a convlab callable; ``algorithm`` 'winograd' runs convolutions by Winograd.
+
+    ``fold`` runs a network through ``convlab.nn.fold_batch_norm`` first (the layers have none).
+    """
     import convlab.functional as F
 
     rng = np.random.default_rng(0)
@@ -117,14 +120,16 @@ def convlab_call(case: Case, x: np.ndarray, algorithm: str):
         mean, bias = (rng.normal(size=c).astype(np.float32) * 0.1 for _ in range(2))
         var, weight = (rng.random(c).astype(np.float32) + 0.5 for _ in range(2))
         return lambda: F.batch_norm(x, mean, var, weight, bias)
-    return _convlab_model(case, x, algorithm)
+    return _convlab_model(case, x, algorithm, fold)
 
 
-def _convlab_model(case: Case, x: np.ndarray, algorithm: str):
+def _convlab_model(case: Case, x: np.ndarray, algorithm: str, fold: bool):
     import convlab.functional as F
     from convlab.models import MilesialUNet, UNet
+    from convlab.nn import fold_batch_norm
 
     net = MilesialUNet(3, 2) if case.model == "milesial" else UNet(_config(case), seed=0)
+    net = fold_batch_norm(net) if fold else net
     if algorithm == "gemm":
         return lambda: net(x)
     if not hasattr(F, "algorithm"):

@@ -55,7 +55,8 @@ def _build(library: str, case, x, threads: int):
 
         if hasattr(convlab, "set_num_threads"):  # CONVLAB_NUM_THREADS says the same; explicit here
             convlab.set_num_threads(threads)
-        return convlab_call(case, x, "winograd" if library.endswith("winograd") else "gemm")
+        algorithm = "gemm" if library == "convlab" else "winograd"
+        return convlab_call(case, x, algorithm, fold=library.endswith("-folded"))
     if library == "torch":
         import torch
         from _peer_cases import torch_module

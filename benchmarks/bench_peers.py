@@ -18,8 +18,11 @@ Usage::
     python benchmarks/bench_peers.py --only models --repeats 3
     python benchmarks/bench_peers.py --match pool       # cases whose name contains 'pool'
 
-``convlab-winograd`` times convolutions by Winograd F(4, 3): the layers
-always, the whole networks when ``convlab.functional.algorithm`` exists.
+``convlab-winograd`` times convolutions by Winograd (F(4, 3) or F(6, 3)): the
+layers always, the whole networks when ``convlab.functional.algorithm`` exists.
+``convlab-winograd-folded`` (opt-in: ``--libraries ...,convlab-winograd-folded``)
+runs the networks through ``convlab.nn.fold_batch_norm`` first, as onnxruntime's
+graph optimiser folds them (not bit-equal to torch's eager BatchNorm).
 Check ``uptime`` first: on a shared machine the ratios move with the load.
 """
 
@@ -92,10 +95,11 @@ def table(best: dict, names: list[str]) -> str:
     """One row per case: seconds per library, the ratios, convlab's GFLOP/s against SGEMM's."""
     sgemm = 2 * 2048**3 / best["numpy-sgemm"]["sgemm 2048"] / 1e9
     libs = [lib for lib in best if lib != "numpy-sgemm"]
+    ratios = [r for r in _RATIOS if r[0] in libs or r[0] != "convlab-winograd-folded"]
     lines = [
         f"NumPy SGEMM 2048^2 in this run: {sgemm:.0f} GFLOP/s",
         "",
-        f"case | {' | '.join(f'{lib} s' for lib in libs)} | convlab/torch | convlab/ort | winograd/ort"
+        f"case | {' | '.join(f'{lib} s' for lib in libs)} | {' | '.join(label for _, _, label in ratios)}"
         " | convlab GFLOP/s (% of SGEMM)",
     ]
     for name in names:
@@ -105,12 +109,17 @@ def table(best: dict, names: list[str]) -> str:
         if flops and t.get("convlab"):
             gflops = flops / t["convlab"] / 1e9
             rate = f"{gflops:.0f} ({100 * gflops / sgemm:.0f}%)"
-        ratios = " | ".join(_ratio(t, a, b) for a, b in _RATIOS)
-        lines.append(f"{name} | {seconds} | {ratios} | {rate}")
+        row = " | ".join(_ratio(t, a, b) for a, b, _ in ratios)
+        lines.append(f"{name} | {seconds} | {row} | {rate}")
     return "\n".join(lines)
 
 
-_RATIOS = (("convlab", "torch"), ("convlab", "onnxruntime"), ("convlab-winograd", "onnxruntime"))
+_RATIOS = (
+    ("convlab", "torch", "convlab/torch"),
+    ("convlab", "onnxruntime", "convlab/ort"),
+    ("convlab-winograd", "onnxruntime", "winograd/ort"),
+    ("convlab-winograd-folded", "onnxruntime", "winograd-folded/ort"),
+)
 
 
 def main() -> None:

@@ -191,3 +191,36 @@ def test_conv_batch_norm_chain_checks_the_norm_channels_first():
     conv, norm = nn.Conv2d(2, 3, 3), nn.BatchNorm2d(4)
     with pytest.raises(ValueError, match=r"BatchNorm2d\(4\) expects .* got input of shape \(1, 3, 5, 5\)"):
         nn.run_chain([conv, norm], np.zeros((1, 2, 7, 7), np.float32))
+
+
+def test_a_folded_batch_norm_fuses_the_conv_with_its_relu_and_keeps_the_values(monkeypatch):
+    """fold_batch_norm leaves Conv -> Identity -> ReLU: the chain skips the Identity and fuses conv + ReLU."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    net[1].running_mean = np.array([0.5, -1.0, 0.25, 2.0], np.float32)
+    net[1].running_var = np.array([0.5, 2.0, 1.0, 4.0], np.float32)
+    folded = nn.fold_batch_norm(net)
+    assert type(folded[1]) is nn.Identity
+    calls = []
+    original = nn.Conv2d.forward_relu
+
+    def spy(self, x, relu=True):
+        calls.append(relu)
+        return original(self, x, relu=relu)
+
+    monkeypatch.setattr(nn.Conv2d, "forward_relu", spy)
+    x = np.random.default_rng(3).standard_normal((1, 3, 11, 13)).astype(np.float32)
+    fused = folded(x)
+    assert calls == [True, False]
+    monkeypatch.undo()
+    plain = _one_by_one(list(folded), x)
+    assert fused.tobytes() == plain.tobytes()
+    # The fold moves float32 outputs by a few ulps only (its documented price).
+    np.testing.assert_allclose(fused, net(x), rtol=1e-5, atol=1e-5 * np.abs(plain).max())
+
+
+def test_an_identity_whose_forward_was_replaced_is_still_called():
+    identity, seen = nn.Identity(), []
+    object.__setattr__(identity, "forward", lambda x: seen.append(x.shape) or x)
+    x = np.ones((1, 1, 5, 5), np.float32)
+    nn.run_chain([nn.Conv2d(1, 1, 3), identity, nn.ReLU()], x)
+    assert seen == [(1, 1, 3, 3)]

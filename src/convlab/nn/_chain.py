@@ -4,10 +4,11 @@ A convolution followed by a ``ReLU`` applies the bias and the ReLU to each
 block of its output as it stores it (:meth:`Conv2d.forward_relu`); a
 BatchNorm whose input is a convolution's fresh output normalises it in
 place, with a following ``ReLU`` applied to each block while it is in
-cache. Each fusion saves whole passes over an activation (and, in place, an
-activation's allocation) and gives the same values bit for bit as the layers
-run one by one, which the tests check against torch and against the unfused
-chain.
+cache. A plain ``Identity`` (what :func:`fold_batch_norm` leaves of a folded
+BatchNorm) is skipped, so the layers around it fuse. Each fusion saves whole
+passes over an activation (and, in place, an activation's allocation) and
+gives the same values bit for bit as the layers run one by one, which the
+tests check against torch and against the unfused chain.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._conv import Conv1d, Conv2d, Conv3d
-from ._layers import BatchNorm1d, BatchNorm2d, BatchNorm3d, ReLU
+from ._layers import BatchNorm1d, BatchNorm2d, BatchNorm3d, Identity, ReLU
 from ._module import Module
 
 __all__ = ["run_chain"]
@@ -48,7 +49,9 @@ def run_chain(modules: Iterable[Module], x: Any) -> Any:
     >>> np.array_equal(run_chain([conv, ReLU()], x), ReLU()(conv(x)))
     True
     """
-    chain = list(modules)
+    # A plain Identity returns its input: dropping it lets the layers around it
+    # fuse (fold_batch_norm leaves Conv -> Identity -> ReLU behind).
+    chain = [m for m in modules if not _plain(m, (Identity,))]
     fresh, i = False, 0
     while i < len(chain):
         module = chain[i]
