@@ -57,8 +57,9 @@ def max_pool1d(
     ``val > max || isnan(val)``). Cost: without indices, per axis one
     contiguous ``np.maximum`` per extra tap over blocks of channels spread
     over the cores, then one strided gather (a 2x2 pool: two passes and a
-    gather), with two block-sized scratch vectors per thread; with indices,
-    one pass per kernel tap over a padded copy of ``input``.
+    gather), with a block-sized scratch vector per thread for each pooled
+    axis after the first; with indices, one pass per kernel tap over a
+    padded copy of ``input``.
 
     Examples
     --------
@@ -108,8 +109,9 @@ def max_pool2d(
     ``val > max || isnan(val)``). Cost: without indices, per axis one
     contiguous ``np.maximum`` per extra tap over blocks of channels spread
     over the cores, then one strided gather (a 2x2 pool: two passes and a
-    gather), with two block-sized scratch vectors per thread; with indices,
-    one pass per kernel tap over a padded copy of ``input``.
+    gather), with a block-sized scratch vector per thread for each pooled
+    axis after the first; with indices, one pass per kernel tap over a
+    padded copy of ``input``.
 
     Examples
     --------
@@ -164,8 +166,9 @@ def max_pool3d(
     ``val > max || isnan(val)``). Cost: without indices, per axis one
     contiguous ``np.maximum`` per extra tap over blocks of channels spread
     over the cores, then one strided gather (a 2x2 pool: two passes and a
-    gather), with two block-sized scratch vectors per thread; with indices,
-    one pass per kernel tap over a padded copy of ``input``.
+    gather), with a block-sized scratch vector per thread for each pooled
+    axis after the first; with indices, one pass per kernel tap over a
+    padded copy of ``input``.
 
     Examples
     --------

@@ -30,9 +30,7 @@ from ._threads import parallel, thread_count
 
 __all__ = ["_avg_pool_nd", "_max_pool_nd"]
 
-_POOL_BLOCK = (
-    1 << 19
-)  # input elements per task: 2 MiB of float32, in a core's L2 with its two scratch vectors
+_POOL_BLOCK = 1 << 19  # input elements per task: 2 MiB of float32, in a core's L2 with its scratch vectors
 _SERIAL_BELOW = 1 << 17  # below this a hand-off to the pool costs more than the work
 
 
