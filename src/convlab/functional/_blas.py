@@ -51,7 +51,7 @@ Gemm = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
 _SYMBOLS = {np.dtype(np.float32): "scipy_cblas_sgemm", np.dtype(np.float64): "scipy_cblas_dgemm"}
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _THREADS = ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads")
-_single: dict = {"depth": 0, "saved": []}
+_single = {"depth": 0, "saved": 0}
 _single_lock = threading.Lock()
 
 
@@ -68,12 +68,6 @@ def gemm(dtype: np.dtype) -> Gemm | None:
     function.restype = None
     call = functools.partial(_call, function)
     return call if _probe(call, dtype) else None
-
-
-def _library() -> ctypes.CDLL | None:
-    """NumPy's own OpenBLAS (its thread-local setter is read by ``_winograd_slabs``)."""
-    library = numpy_library()
-    return None if library is None else library.cdll
 
 
 def _call(function, a: np.ndarray, b: np.ndarray, c: np.ndarray, beta: float) -> None:
@@ -227,12 +221,15 @@ def single_threaded() -> Iterator[None]:
     main thread's next SGEMM run on one thread), so a save/restore per thread
     races where this shared count does not.
     """
-    controls = [] if _thread_controls() is None else [_thread_controls()]
+    controls = _thread_controls()
+    if controls is None:
+        yield
+        return
+    get, set_ = controls
     with _single_lock:
         if _single["depth"] == 0:
-            _single["saved"] = [get() for get, _ in controls]
-            for _, set_ in controls:
-                set_(1)
+            _single["saved"] = get()
+            set_(1)
         _single["depth"] += 1
     try:
         yield
@@ -240,5 +237,4 @@ def single_threaded() -> Iterator[None]:
         with _single_lock:
             _single["depth"] -= 1
             if _single["depth"] == 0:
-                for (_, set_), saved in zip(controls, _single["saved"]):
-                    set_(saved)
+                set_(_single["saved"])

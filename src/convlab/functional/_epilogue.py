@@ -77,6 +77,14 @@ class Epilogue:
         if self.relu:
             relu_into(target)
 
+    def rows(self, block: slice) -> Epilogue:
+        """This epilogue for the output channels ``block`` (its slice of the bias).
+
+        >>> Epilogue(np.array([1.0, 2.0, 3.0]), relu=True).rows(slice(1, 3)).bias
+        array([2., 3.])
+        """
+        return Epilogue(None if self.bias is None else self.bias[block], self.relu)
+
     def apply(self, block: np.ndarray) -> None:
         """The epilogue in place on ``block`` ``(C_out, ...)``."""
         if self.bias is not None:

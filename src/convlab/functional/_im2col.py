@@ -95,7 +95,7 @@ def convolve_chunks(args: ConvArgs, columns: Columns, epilogue: Epilogue | None 
     threads = pool_threads(workspace(args)) if real else 1
     split = real and groups == 1
     blocks = _blas.row_blocks(c_out, wmat.shape[2] * w.itemsize) if split else [slice(0, c_out)]
-    epilogues = {b.start: _part(epilogue, b) for b in blocks}
+    epilogues = {b.start: (epilogue or Epilogue()).rows(b) for b in blocks}
 
     def multiply(box_item: Chunk, source: np.ndarray, block: slice) -> None:
         batch, box = box_item
@@ -140,13 +140,6 @@ def _in_waves(
 
         run_chunks(fill, [(i, c) for i in range(len(wave)) for c in range(0, c_in, step)], threads)
         run_chunks(product, [(i, block) for i in range(len(wave)) for block in blocks], threads)
-
-
-def _part(epilogue: Epilogue | None, block: slice) -> Epilogue:
-    """``epilogue`` (none: empty) for the output channels ``block``: its slice of the bias."""
-    if epilogue is None:
-        return Epilogue()
-    return Epilogue(None if epilogue.bias is None else epilogue.bias[block], epilogue.relu)
 
 
 def pool_threads(bytes_per_position: int) -> int:

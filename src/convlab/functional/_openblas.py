@@ -35,13 +35,12 @@ __all__ = ["Library", "describe", "numpy_library"]
 
 @dataclass(frozen=True)
 class Library:
-    """One loaded scipy-openblas: its handle, where it comes from and its symbols' convention."""
+    """NumPy's loaded scipy-openblas: its handle, its file and its symbols' convention (ILP64)."""
 
     cdll: ctypes.CDLL
     path: Path
-    owner: str  # "NumPy" or "SciPy"
-    index: type  # the BLAS integer: ctypes.c_int64 (NumPy's ILP64 build) or ctypes.c_int32
-    suffix: str  # of every symbol: "64_" (NumPy's) or ""
+    index: type = ctypes.c_int64  # the BLAS integer of NumPy's ILP64 build
+    suffix: str = "64_"  # of every symbol
 
     def function(self, stem: str):
         """The exported function ``stem`` + suffix (``scipy_cblas_sgemm`` ...), or ``None``."""
@@ -64,7 +63,7 @@ def numpy_library() -> Library | None:
     for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs"):
         for path in sorted(folder.glob("*scipy_openblas64_*")):
             with contextlib.suppress(OSError):
-                return Library(ctypes.CDLL(str(path)), path, "NumPy", ctypes.c_int64, "64_")
+                return Library(ctypes.CDLL(str(path)), path)
     return None
 
 
@@ -79,4 +78,4 @@ def describe() -> str:
         return "NumPy's BLAS through np.matmul (no scipy-openblas found)"
     core = library.text("scipy_openblas_get_corename") or "unknown core"
     version = " ".join((library.text("scipy_openblas_get_config") or "OpenBLAS").split()[:2])
-    return f"{library.owner}'s {version}, core {core} ({library.path.name})"
+    return f"NumPy's {version}, core {core} ({library.path.name})"

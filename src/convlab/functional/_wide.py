@@ -38,7 +38,7 @@ import numpy as np
 from . import _blas
 from ._conv_args import ConvArgs
 from ._epilogue import Epilogue
-from ._im2col import _part, run_chunks
+from ._im2col import run_chunks
 from ._threads import parallel, thread_count
 from ._window import taps
 from ._workspace import chunk_positions, get_workspace_limit
@@ -103,7 +103,7 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     )
     blocks = _blocks(args)
     crop = (slice(None), slice(None), *(slice(0, o) for o in out_shape[1:]))
-    part_epilogue = {b.start: _part(epilogue, b) for b in blocks} if len(blocks) > 1 else {}
+    epilogues = {b.start: epilogue.rows(b) for b in blocks}
     accumulators: dict[int, np.ndarray] = {}
 
     def chunk(item: tuple[int, int, np.ndarray, slice]) -> None:
@@ -117,7 +117,7 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
         part = acc[: block.stop - block.start]
         lower(flat, a * strides[0], part[:, : (b - a - 1) * strides[0] + tail], block)
         wide = part[:, : (b - a) * strides[0]].reshape(block.stop - block.start, b - a, *extent[1:])
-        part_epilogue.get(block.start, epilogue).store(wide[crop], out[sample, block, a:b])
+        epilogues[block.start].store(wide[crop], out[sample, block, a:b])
 
     padded = _Padded(x, args.lo, extent)
     for sample in range(x.shape[0]):
