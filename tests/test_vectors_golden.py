@@ -263,7 +263,7 @@ def test_crop_reads_skip_ranges_and_line_buffer():
 def test_disk_space_is_checked_before_anything_is_written(tmp_path, monkeypatch):
     import collections
 
-    import convlab.vectors._golden as golden_module
+    import convlab.vectors._staging as golden_module
 
     usage = collections.namedtuple("usage", "total used free")
     monkeypatch.setattr(golden_module.shutil, "disk_usage", lambda path: usage(10**6, 0, 1000))

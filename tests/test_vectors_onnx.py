@@ -199,7 +199,7 @@ def test_refusals_name_the_problem_and_leave_nothing_behind(exported, tmp_path, 
         write_onnx_vectors(proto, x, out, word_bits=16)
     assert list(tmp_path.iterdir()) == []
     usage = collections.namedtuple("usage", "total used free")
-    import convlab.vectors._onnx_golden as module
+    import convlab.vectors._staging as module
 
     monkeypatch.setattr(module.shutil, "disk_usage", lambda path: usage(10**6, 0, 1000))
     with pytest.raises(ValueError, match=r"need about .* GB but .* free: choose fewer nodes"):

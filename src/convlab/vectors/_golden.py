@@ -6,7 +6,6 @@ import dataclasses
 import fnmatch
 import math
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from ..nn import Module
 from ._manifest import Entry, save_manifest
 from ._memory import format_of, write_memory
 from ._order import Layout, channels_first, to_layout
-from ._staging import check_target, staged_directory
+from ._staging import check_space, check_target, staged_directory
 
 __all__ = ["Encoded", "estimate_bytes", "float_encoder", "write_vectors"]
 
@@ -187,13 +186,8 @@ def _check_map(memory_map: Mapping[str, int], targets: list[tuple[str, Module]])
 
 def _check_disk(model: Module, shape: tuple[int, ...], options: _Options, word_bits: int) -> None:
     needed = estimate_bytes(model, shape, options.fmt, word_bits, options.lanes)
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(options.out.parent).free
-    if needed is not None and needed > free:
-        raise ConvlabError(
-            f"the vectors need about {needed / 1e9:.1f} GB but {str(options.out)!r} has "
-            f"{free / 1e9:.1f} GB free: choose fewer layers (layers=) or a denser format ('bin')"
-        )
+    if needed is not None:
+        check_space(options.out, needed, "layers")
 
 
 class _hooks:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from ._golden import Encoded, Encoder, _Options, _write, file_bytes, float_encod
 from ._manifest import Entry, save_manifest
 from ._memory import format_of
 from ._order import Layout
-from ._staging import check_target, staged_directory
+from ._staging import check_space, check_target, staged_directory
 
 __all__ = ["onnx_encoder", "write_onnx_vectors"]
 
@@ -138,13 +137,7 @@ def _check_disk(model, feeds, selected, target: Path, fmt: str, word_bits: int |
             meta = metas[name]
             bits = word_bits or 8 * meta.dtype.itemsize * lanes
             needed += file_bytes(int(np.prod(meta.shape)), fmt, bits, lanes)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(target.parent).free
-    if needed > free:
-        raise ConvlabError(
-            f"the vectors need about {needed / 1e9:.1f} GB but {str(target.parent)!r} has "
-            f"{free / 1e9:.1f} GB free: choose fewer nodes (layers=) or a denser format ('bin')"
-        )
+    check_space(target, needed, "nodes")
 
 
 def _run(model, feeds, selected, options: _Options, encoder: Encoder) -> list[Entry]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from .._args import ConvlabError
 from ..io import discard, reserve_beside
 from ._manifest import MANIFEST
 
-__all__ = ["check_target", "staged_directory"]
+__all__ = ["check_space", "check_target", "staged_directory"]
 
 
 def check_target(target: Path) -> None:
@@ -27,6 +28,20 @@ def check_target(target: Path) -> None:
         raise ConvlabError(
             f"out {str(target)!r} holds files but no {MANIFEST}: choose a new or empty directory "
             f"(only a previous vectors directory is replaced)"
+        )
+
+
+def check_space(target: Path, needed: int, fewer: str) -> None:
+    """Refuse, before anything is written, ``needed`` bytes the disk beside ``target`` cannot hold.
+
+    ``fewer`` names what the caller selects (``layers``, ``nodes``), for the hint.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(target.parent).free
+    if needed > free:
+        raise ConvlabError(
+            f"the vectors need about {needed / 1e9:.1f} GB but {str(target.parent)!r} has "
+            f"{free / 1e9:.1f} GB free: choose fewer {fewer} (layers=) or a denser format ('bin')"
         )
 
 
