@@ -65,3 +65,34 @@ def test_cli_vectors_quant_int8_and_diff(tmp_path, capsys):
         ("output", "uint8"),
     ]
     assert main(["diff", str(out), str(out)]) == 0
+
+
+def test_a_foreign_target_is_refused_before_the_integer_run(tmp_path, qnet_and_x, monkeypatch):
+    qnet, x = qnet_and_x
+    (tmp_path / "notes.txt").write_text("mine")
+    calls = []
+    monkeypatch.setattr(qnet, "run", lambda *a, **k: calls.append(a))
+    with pytest.raises(ConvlabError, match=r"holds files but no manifest\.json"):
+        write_quant_vectors(qnet, x, tmp_path)
+    assert calls == []
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_disk_space_is_checked_before_any_file(tmp_path, qnet_and_x, monkeypatch):
+    import collections
+
+    import convlab.vectors._staging as staging
+
+    qnet, x = qnet_and_x
+    _, records = qnet.run(x, record=True)
+    head = next(r for r in records if r.name == "head")
+    # bin, 8-bit codes, int8 weights, int32 bias: the exact byte count of the head layer's files.
+    exact = head.x[0].size + head.w.size + 4 * head.bias.size + head.y.size
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(staging.shutil, "disk_usage", lambda path: usage(10**9, 0, exact - 1))
+    with pytest.raises(ConvlabError, match=r"need about .* GB but .* free: choose fewer layers"):
+        write_quant_vectors(qnet, x, tmp_path / "v", fmt="bin", layers=["head"])
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(staging.shutil, "disk_usage", lambda path: usage(10**9, 0, exact))
+    entries = write_quant_vectors(qnet, x, tmp_path / "v", fmt="bin", layers=["head"])
+    assert sum((tmp_path / "v" / e.file).stat().st_size for e in entries) == exact

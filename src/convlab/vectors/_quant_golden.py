@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from .._args import ConvlabError
-from ._golden import Encoded, _Options, _write
+from ._golden import Encoded, _Options, _write, file_bytes
 from ._manifest import Entry, save_manifest
 from ._memory import format_of
 from ._order import Layout
-from ._staging import staged_directory
+from ._staging import check_space, check_target, staged_directory
 
 __all__ = ["write_quant_vectors"]
 
@@ -95,11 +95,13 @@ def write_quant_vectors(
     if not chosen:
         raise ConvlabError(f"layers={list(layers or [])} matches no layer of the quantised U-Net")
     memory_map = dict(memory_map or {})
+    check_target(Path(out))  # before the integer run, which may take minutes
     _, records = qnet.run(x, record=True)
     known = {f"{r.name}:{t}" for r in records if r.name in chosen for t, _ in _tensors(r)}
     unknown = sorted(set(memory_map) - known)
     if unknown:
         raise ConvlabError(f"memory_map names no tensor of the quantised U-Net: {', '.join(unknown[:5])}")
+    _check_disk(Path(out), [r for r in records if r.name in chosen], fmt, word_bits, lanes)
     entries: list[Entry] = []
     with staged_directory(Path(out)) as work:
         options = _Options(work, fmt, None if layout is None else Layout.parse(layout), word_bits, lanes,
@@ -114,3 +116,18 @@ def write_quant_vectors(
                 )
         save_manifest(work, entries, {"quant": "int8 (convlab.quant.quantize_unet)", **dict(meta or {})})
     return entries
+
+
+def _check_disk(target: Path, records, fmt: str, word_bits: int | None, lanes: int) -> None:
+    """Refuse, before any file is written, what the disk beside ``target`` cannot hold.
+
+    The integer run has produced every tensor, so the sizes are exact, each
+    at its own width (uint8 codes, int8 weights, int32 bias) unless
+    ``word_bits`` packs them.
+    """
+    needed = 0
+    for record in records:
+        for _, encoded in _tensors(record):
+            bits = word_bits or encoded.value_bits * lanes
+            needed += file_bytes(encoded.values.size, fmt, bits, lanes)
+    check_space(target, needed, "layers")
