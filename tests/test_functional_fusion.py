@@ -222,7 +222,7 @@ def test_conv_transpose_into_a_view_equals_the_plain_call_and_torch(shape, wshap
 
 def test_conv_transpose_chunks_on_the_pool_equal_the_serial_ones():
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((1, 64, 200, 200)).astype(np.float32)  # 10 chunks of the default target
+    x = rng.standard_normal((1, 64, 200, 200)).astype(np.float32)  # 5 chunks of the default target
     w, b = rng.standard_normal((64, 32, 2, 2)).astype(np.float32), rng.standard_normal(32).astype(np.float32)
     pooled = cf.conv_transpose2d(x, w, b, stride=2)
     with mock.patch.object(_im2col, "thread_count", lambda: 1):  # the same chunks, one after another

@@ -101,11 +101,7 @@ def _transpose(args: ConvArgs, out: np.ndarray | None = None) -> np.ndarray:
         out += bias[:, 0]
     per_position = out.shape[1] * taps(image) * x.dtype.itemsize
     runner = _Runner(args, out, bias if in_cols else None)
-    # Disjoint taps: chunks of half the workspace target (at least _workspace's
-    # 2048 positions). A 128->64 up-conv at 196^2 was ten chunks, which the
-    # pool's runs of two split 6:4 between two threads; twenty take 20.0-20.9
-    # instead of 22.3-22.9 ms. Larger layers stay at the 2048-position floor.
-    boxes = list(chunks(x.shape[0], x.shape[2:], per_position * (2 if store else 1)))
+    boxes = list(chunks(x.shape[0], x.shape[2:], per_position))
     threads = pool_threads(per_position)
     if store:  # disjoint taps: chunks write disjoint pixels and may run at once
         run_chunks(runner.chunk, [(box, block) for box in boxes for block in runner.blocks], threads)
