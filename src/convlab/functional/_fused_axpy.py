@@ -85,7 +85,8 @@ def fused_axpy(dtype: np.dtype) -> Axpy | None:
     def axpy(n: int, alpha: float, x: int, y: int) -> None:
         function(n, alpha, x, 1, y, 1)
 
-    return axpy if _fused(axpy, dtype) else None
+    with _blas.single_threaded():  # the probe's long rows would wake OpenBLAS's threads
+        return axpy if _fused(axpy, dtype) else None
 
 
 def _fused(axpy: Axpy, dtype: np.dtype) -> bool:
