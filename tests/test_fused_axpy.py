@@ -225,3 +225,14 @@ def test_batch_norm_strided_input_on_the_axpy_path(torch):
         torch.from_numpy(x.copy()), torch.from_numpy(mean), torch.from_numpy(var), training=False
     )
     np.testing.assert_array_equal(got, expected.numpy())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", _DTYPES)
+def test_rows_tie_biased_sweep(dtype):
+    rng = np.random.default_rng(12)
+    a, b, c = _tie_biased(rng, 30_000, dtype)
+    _check_rows(np.stack([a, -a], axis=1)[None], b, c, dtype)
+    if dtype == np.float32:
+        a, b, c = _midpoints32(rng, 30_000)
+        _check_rows(np.stack([a, -a], axis=1)[None], b, c, dtype)
