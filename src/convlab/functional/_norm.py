@@ -130,10 +130,11 @@ def batch_norm_into(
 ) -> np.ndarray:
     """:func:`batch_norm`, then ``relu`` on each block in cache; ``inplace`` writes into ``input``.
 
-    ``inplace`` is honoured when ``input`` is a writeable C-contiguous float32
-    array of the result's dtype (``nn`` passes it for a convolution's fresh output);
-    otherwise a new array is returned. The values are bit for bit those of
-    ``relu(batch_norm(...))``.
+    ``inplace`` is honoured when ``input`` is a writeable C-contiguous array
+    of the result's dtype, float32 (float64 too where the fused ``axpy`` of
+    :mod:`._fused_axpy` runs); ``nn`` passes it for a convolution's fresh
+    output. Otherwise a new array is returned. The values are bit for bit
+    those of ``relu(batch_norm(...))``.
     """
     if not isinstance(training, bool) or training:
         raise ConvlabError(f"batch_norm supports inference only (training=False), got training={training!r}")
