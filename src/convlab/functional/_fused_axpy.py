@@ -50,10 +50,11 @@ from ._threads import parallel
 __all__ = ["channel_fma", "fused_axpy"]
 
 # Elements per block, measured on a 64 x 512 x 512 BatchNorm+ReLU in place,
-# 2 threads: 2**13 30.6 ms, 2**14 20.5, 2**15 14.7, 2**16 9.8, 2**17 10.5,
-# 2**18 9.6. Small blocks pay a GIL hand-off per NumPy call; 2**16 (256 KiB
-# of float32 in the arena) still leaves L2 room for the block being stored.
-_BLOCK = 1 << 16
+# 2 threads (median of 11): 2**13 25 ms, 2**14 18, 2**15 17, 2**16 7.4-10.6,
+# 2**17 6.8-10.2, 2**18 6.3-8.3. Each block is a few NumPy calls, each a GIL
+# hand-off between the threads; 2**18 float32 (1 MiB in the arena, one
+# 512x512 plane) still fits the store's source in a core's L2.
+_BLOCK = 1 << 18
 
 _PROBE_LENGTHS = (*range(1, 101), 127, 255, 1000, 4099, 1 << 15)
 _PROBE_OFFSETS = 8
