@@ -236,3 +236,21 @@ def test_rows_tie_biased_sweep(dtype):
     if dtype == np.float32:
         a, b, c = _midpoints32(rng, 30_000)
         _check_rows(np.stack([a, -a], axis=1)[None], b, c, dtype)
+
+
+@pytest.mark.parametrize("block", [999, 1 << 14, 1 << 18])
+def test_batch_norm_axpy_blocks_split_and_group_rows(torch, monkeypatch, block):
+    # 999: every row cut into segments (the address arithmetic of a row's later
+    # blocks); 2**14: one row a block; 2**18: several rows (channels) a block.
+    _need_fused(np.float32)
+    monkeypatch.setattr(_fused_axpy, "_BLOCK", block)
+    rng = np.random.default_rng(block)
+    x = _extremes(np.float32, (2, 3, *_PLANE), rng)
+    mean, bias = rng.normal(size=(2, 3)).astype(np.float32)
+    var, weight = (rng.random((2, 3)) + 0.5).astype(np.float32)
+    t = [torch.from_numpy(v) for v in (x, mean, var, weight, bias)]
+    expected = torch.relu(torch.nn.functional.batch_norm(*t, training=False)).numpy()
+    with np.errstate(all="ignore"):
+        got = batch_norm_into(x.copy(), mean, var, weight, bias, relu=True, inplace=True)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
