@@ -402,3 +402,58 @@ def test_max_pool_options_cache_keeps_true_apart_from_one():
         with pytest.raises(TypeError, match="ceil_mode"):
             max_pool2d(x, 2, ceil_mode=1)
     assert max_pool2d(x, [2, 2], [1, 2]).shape == max_pool2d(x, (2, 2), (1, 2)).shape == (1, 1, 4, 2)
+
+
+# ---------------------------------------------------------------- the 2x2 pool's pairs path
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("block", [1 << 6, 1 << 19])
+@pytest.mark.parametrize(
+    ("shape", "padding", "ceil_mode"),
+    [
+        ((2, 3, 38, 40), 0, False),
+        ((1, 4, 37, 42), 0, False),
+        ((1, 2, 37, 41), 0, True),
+        ((2, 2, 20, 18), 1, False),
+    ],
+)
+def test_max_pool_2x2_pairs_path_equals_torch_bit_for_bit(
+    torch, monkeypatch, threads, block, shape, padding, ceil_mode
+):
+    # Rows of even length (after padding or ceil_mode's extension) in float32
+    # take the uint64 pairs path; ties between -0.0 and +0.0 and NaN are its risk.
+    import convlab
+    from convlab.functional import _pool_kernels
+
+    calls = []
+    pairs = _pool_kernels._max_pairs
+    monkeypatch.setattr(_pool_kernels, "_max_pairs", lambda *a: calls.append(1) or pairs(*a))
+    monkeypatch.setattr(_pool_kernels, "_POOL_BLOCK", block)  # small: bands of output rows
+    monkeypatch.setattr(_pool_kernels, "_SERIAL_BELOW", 0)
+    x = _signed_specials(np.random.default_rng(block + shape[2]), shape, np.float32)
+    before = convlab.get_num_threads()
+    try:
+        convlab.set_num_threads(threads)
+        got = max_pool2d(x, 2, padding=padding, ceil_mode=ceil_mode)
+    finally:
+        convlab.set_num_threads(before)
+    assert calls
+    expected = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2, padding=padding, ceil_mode=ceil_mode)
+    _assert_same_bits(got, expected.numpy())
+
+
+def test_max_pool_pairs_path_only_for_float32_rows_of_even_length(monkeypatch):
+    from convlab.functional import _pool_kernels
+
+    calls = []
+    pairs = _pool_kernels._max_pairs
+    monkeypatch.setattr(_pool_kernels, "_max_pairs", lambda *a: calls.append(1) or pairs(*a))
+    rng = np.random.default_rng(9)
+    for x, kwargs in [
+        (_signed_specials(rng, (1, 2, 8, 9), np.float32), {}),  # odd rows: pairs would straddle them
+        (_signed_specials(rng, (1, 2, 8, 8), np.float64), {}),
+        (_signed_specials(rng, (1, 2, 8, 8), np.float32), {"stride": 1}),
+    ]:
+        max_pool2d(x, 2, **kwargs)
+    assert not calls

@@ -60,3 +60,27 @@ def test_join_calls_an_instance_forward():
     joined = merge.join(skip, [("up", up)], x)
     assert calls == [(1, 4, 5, 5)]
     assert joined.tobytes() == merge.apply(skip, own(x)).tobytes()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize(("rule", "skip_size"), [("center", (23, 20)), ("pad", (18, 16))])
+def test_join_copies_the_skip_on_the_pool_bit_for_bit(rule, skip_size, threads, monkeypatch):
+    import convlab
+    from convlab.functional import _copy
+
+    # Every skip copy in blocks of 7 elements on the pool: cropped views and whole arrays.
+    monkeypatch.setattr(_copy, "_SERIAL_BELOW", 0)
+    monkeypatch.setattr(_copy, "_BLOCK", 7)
+    rng = np.random.default_rng(5)
+    merge, up = Merge(rule, True), _up(6, 3)
+    skip = rng.standard_normal((2, 4, *skip_size)).astype(np.float32)
+    skip.reshape(-1)[::5] = np.nan
+    x = rng.standard_normal((2, 6, 9, 8)).astype(np.float32)
+    expected = merge.apply(skip, up(x))
+    before = convlab.get_num_threads()
+    try:
+        convlab.set_num_threads(threads)
+        joined = merge.join(skip, [("up", up)], x)
+    finally:
+        convlab.set_num_threads(before)
+    assert joined.tobytes() == expected.tobytes()

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._args import ConvlabError
+from ..functional._copy import copy_into
 from ..functional._pad import pad
 from ..nn import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Module, TraceRow, run_chain
 from ..nn._trace import trace_into
@@ -80,7 +81,7 @@ class Merge:
         skip_part, up_part = (
             (slice(0, cs), slice(cs, None)) if self.skip_first else (slice(cu, None), slice(0, cu))
         )
-        joined[:, skip_part] = skip if box is None else skip[(Ellipsis, *box.slices)]
+        copy_into(joined[:, skip_part], skip if box is None else skip[(Ellipsis, *box.slices)])
         last.forward_into(x, joined[:, up_part])
         return joined
 
