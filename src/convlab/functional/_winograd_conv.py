@@ -117,7 +117,7 @@ class _Conv:
         output_transform(products, self.at, out, self.m, alloc, self.finish)
 
     def finish(self, tiles: np.ndarray) -> None:
-        """Check a slab's output tiles ``(*m, C_out, ...)`` for inf and NaN, then apply the epilogue.
+        """Check a slab's output tiles ``(*m[:-1], C_out, ...)`` for inf and NaN, then apply the epilogue.
 
         The transforms subtract inputs, so an inf in a tile becomes inf - inf
         = NaN where the GEMM (and torch) give inf: the caller recomputes such
@@ -131,7 +131,7 @@ class _Conv:
         if not np.isfinite(np.dot(flat, flat)):
             self.finite = False
         if self.epilogue is not None:
-            _epilogue_on_tiles(tiles, len(self.kernel), self.epilogue)
+            _epilogue_on_tiles(tiles, len(self.kernel) - 1, self.epilogue)
 
 
 def _real_tiles(v: np.ndarray, rows: int, last: int, c_in: int, alloc) -> np.ndarray:
@@ -199,8 +199,8 @@ def _zero_outside(slab: np.ndarray, box: list[slice], channel_axis: int = 0) -> 
         slab[(*index, slice(cut.stop, None))] = 0
 
 
-def _epilogue_on_tiles(tiles: np.ndarray, ndim: int, epilogue: Epilogue) -> None:
-    """``relu?(tiles + bias)`` in place on contiguous tiles ``(*m, C, ...)``, as :class:`Epilogue` does.
+def _epilogue_on_tiles(tiles: np.ndarray, phases: int, epilogue: Epilogue) -> None:
+    """``relu?(tiles + bias)`` in place on tiles ``(*m[:phases], C, ...)``, as :class:`Epilogue` does.
 
     The same float sum and ``max(0, .)`` per element (bit for bit the
     unfused result), but against whole blocks: a bias block ``(C, rest)``
@@ -208,8 +208,8 @@ def _epilogue_on_tiles(tiles: np.ndarray, ndim: int, epilogue: Epilogue) -> None
     column and the scalar 0, which NumPy's ufuncs ran 2x and 4x slower on
     these short rows.
     """
-    channels = tiles.shape[ndim]
-    view = tiles.reshape(-1, tiles[(0,) * ndim].size)
+    channels = tiles.shape[phases]
+    view = tiles.reshape(-1, tiles[(0,) * phases].size)
     block = arena("epilogue")((view.shape[1],), tiles.dtype)
     if epilogue.bias is not None:
         np.copyto(block.reshape(channels, -1), epilogue.bias.reshape(-1, 1))
