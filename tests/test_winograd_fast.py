@@ -111,15 +111,23 @@ def test_split_and_pooled_slabs_agree_with_one_slab():
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_slab_rows_bounds(threads):
+    def u(points, c_out, c_in):  # the transformed kernel's bytes, float32
+        return points * c_out * c_in * 4
+
     with mock.patch.object(slabs._threads, "thread_count", lambda: threads):
-        assert slabs.slab_rows(142, 142, 128, 36, 4) == 1  # 64 -> 64 at 570: a few MiB a slab
-        assert slabs.slab_rows(98, 98, 192, 36, 4) == 1  # 128 -> 64 at 392: one row holds MIN_TILES
-        assert slabs.slab_rows(7, 7, 2048, 36, 4) == 7  # 1024 at 30: everything, one slab
+        assert slabs.slab_rows(142, 142, 128, 36, 4, u(36, 64, 64)) == 1  # 64 -> 64 at 570: a few MiB a slab
+        assert slabs.slab_rows(98, 98, 192, 36, 4, u(36, 64, 128)) == 1  # 128 -> 64 at 392
+        # 128 -> 128 at 256^2, F(6, 3): U is 4 MiB, 32 tiles, one row of 43 holds them
+        assert slabs.slab_rows(43, 43, 256, 64, 4, u(64, 128, 128)) == 1
+        # 256 -> 128: U 8 MiB wants 64 tiles, two rows
+        assert slabs.slab_rows(43, 43, 384, 64, 4, u(64, 128, 256)) == 2
+        assert slabs.slab_rows(7, 7, 2048, 36, 4, u(36, 1024, 1024)) == 7  # 1024 at 30: everything, one slab
         assert slabs.slab_rows(3, 1, 2, 36, 4) == 3
-        # 512 -> 512 at 64: MIN_TILES tiles, fewer (not below MIN_TILES / 2) for 2 slabs a thread
-        assert slabs.slab_rows(16, 16, 1024, 36, 4) == {1: 4, 2: 4, 4: 2}[threads]
-        # 1024 -> 512 at 56: 5 rows hold MIN_TILES; 4 make 4 slabs for 2 threads
-        assert slabs.slab_rows(14, 14, 1536, 36, 4) == {1: 5, 2: 4, 4: 5}[threads]
+        assert slabs.slab_rows(40, 5, 8192, 36, 4) == 7  # over SLAB_BYTES a row: MIN_TILES tiles
+        # 512 -> 512 at 64: U wants 288 tiles, 18 rows; fewer (not below MIN_TILES) for 2 slabs a thread
+        assert slabs.slab_rows(16, 16, 1024, 36, 4, u(36, 512, 512)) == {1: 8, 2: 4, 4: 2}[threads]
+        # 512 -> 256 at 128^2, F(6, 3): U 32 MiB wants 256 tiles; 2 slabs a thread, or one row at 4 threads
+        assert slabs.slab_rows(22, 22, 768, 64, 4, u(64, 256, 512)) == {1: 11, 2: 6, 4: 3}[threads]
 
 
 def test_pooled_slabs_hold_blas_to_one_thread_and_restore_it():

@@ -132,8 +132,8 @@ def _workspace(args, m: int) -> int:
     c_out, points = args.w.shape[0], (m + 2) ** len(size)
     tiles = [-(-o // m) for o in args.out_shape[-len(size) :]]
     per_row = math.prod(tiles[1:])
-    rows = slab_rows(tiles[0], per_row, c_in + c_out, points, args.x.itemsize)
     kernel = points * c_out * args.w.shape[1] * args.x.itemsize
+    rows = slab_rows(tiles[0], per_row, c_in + c_out, points, args.x.itemsize, kernel)
     slabs = args.x.shape[0] * -(-tiles[0] // rows)
     return kernel + workspace_bytes(points, c_in + c_out, per_row, rows, args.x.itemsize, slabs)
 

@@ -62,7 +62,7 @@ def winograd_checked(
 
 def _run(conv: _Conv) -> np.ndarray:
     tiles_per_row, channels = math.prod(conv.tiles[1:]), conv.x.shape[1] + conv.w.shape[0]
-    rows = slab_rows(conv.tiles[0], tiles_per_row, channels, conv.points, conv.x.itemsize)
+    rows = slab_rows(conv.tiles[0], tiles_per_row, channels, conv.points, conv.x.itemsize, conv.u.nbytes)
     run_slabs(conv.slab, slab_items(conv.x.shape[0], conv.tiles[0], rows))
     return conv.out
 

@@ -46,37 +46,46 @@ __all__ = [
 # (measured on the 64-channel layer at 570^2: slabs of 1 and 2 tile rows, 2.6
 # and 5.2 MiB, cost the same per tile, 4 rows about 20 % more) ...
 SLAB_BYTES = 4 << 20
-# ... but a slab's GEMMs read the whole transformed kernel, prod(alpha) *
-# C_out * C_in values, once per slab: below some tens of tiles per slab that
-# read, not the multiplications, bounds the large-channel layers. Measured
-# on the paper U-Net's layers (F(4, 3), 2 threads, wall time): one tile row
-# a slab is best from about 64 tiles a row on (128 -> 64 at 392^2, 98 tiles:
-# 114 ms against 138 with two rows; 64 -> 128 at 284^2: 49 against 62),
-# and slabs on the pool beat fewer, larger slabs with split transforms down
-# to about 50 tiles a slab (1024 -> 512 at 56^2: 4 slabs of 56 tiles 69 ms,
-# 2 of 140 tiles 79 ms; 512 -> 512 at 66^2: 4 slabs 46 ms, 2 slabs 57 ms).
-MIN_TILES = 64
+# ... but a slab's GEMMs read the whole transformed kernel U, prod(alpha) *
+# C_out * C_in values, once per slab, so a slab holds at least one tile per
+# KERNEL_BYTES_PER_TILE of U, and never fewer than MIN_TILES. Measured (F(6,
+# 3), 2 threads, wall time, tile rows a slab): 128 -> 128 at 256^2 (U 4 MiB,
+# 43 tiles a row) 64 ms with 1 row against 72 with 2; 256 -> 128 at 256^2 (8
+# MiB) 130 with 2 rows against 152 with 1; 512 -> 256 at 128^2 (32 MiB, 22
+# tiles a row) 91 with 6 rows, 99 with 3. The old floor of 64 tiles for every
+# layer cost the first of these 12 %.
+KERNEL_BYTES_PER_TILE = 128 << 10
+# Slabs on the pool beat fewer, larger slabs with split transforms down to
+# about MIN_TILES tiles a slab (1024 -> 512 at 56^2: 4 slabs of 56 tiles 69
+# ms, 2 of 140 tiles 79 ms; 512 -> 512 at 66^2: 4 slabs 46 ms, 2 slabs 57 ms).
+MIN_TILES = 32
 # A thread keeps its arena between calls up to this size (a model's next
 # layer reuses the pages instead of faulting fresh ones in); larger ones go.
 _KEEP_BYTES = 32 << 20
 _local = threading.local()
 
 
-def slab_rows(tile_rows: int, tiles_per_row: int, channels: int, points: int, itemsize: int) -> int:
-    """Tile rows per slab: ``SLAB_BYTES`` of ``V`` and ``M``, at least ``MIN_TILES`` tiles, at most all.
+def slab_rows(
+    tile_rows: int, tiles_per_row: int, channels: int, points: int, itemsize: int, kernel_bytes: int = 0
+) -> int:
+    """Tile rows per slab: ``SLAB_BYTES`` of ``V`` and ``M``, enough tiles for ``U``'s read, at most all.
 
-    Fewer rows, down to half ``MIN_TILES`` tiles, where that makes enough
-    slabs for the pool (:func:`run_slabs`).
+    ``channels`` is ``C_in + C_out``, ``kernel_bytes`` the transformed
+    kernel's size. Fewer rows, down to ``MIN_TILES`` tiles, where that makes
+    two slabs a thread for the pool (:func:`run_slabs`).
 
-    >>> slab_rows(142, 142, 128, 36, 4)    # 64 -> 64 channels at 570^2
+    >>> slab_rows(86, 86, 128, 64, 4, 64 * 64 * 64 * 4)    # 64 -> 64 at 512^2, F(6, 3)
     1
-    >>> slab_rows(7, 7, 2048, 36, 4)       # 1024 -> 1024 at 30^2: all in one slab
+    >>> slab_rows(43, 43, 384, 64, 4, 64 * 128 * 256 * 4)  # 256 -> 128 at 256^2
+    2
+    >>> slab_rows(7, 7, 2048, 36, 4, 36 * 1024 * 1024 * 4)  # 1024 -> 1024 at 30^2: all in one slab
     7
     """
     row_bytes = points * channels * tiles_per_row * itemsize
-    rows = max(SLAB_BYTES // max(1, row_bytes), -(-MIN_TILES // max(1, tiles_per_row)), 1)
+    wanted = max(MIN_TILES, -(-kernel_bytes // KERNEL_BYTES_PER_TILE))
+    rows = max(SLAB_BYTES // max(1, row_bytes), -(-wanted // max(1, tiles_per_row)), 1)
     pooled = -(-tile_rows // (2 * _threads.thread_count()))
-    if pooled * tiles_per_row >= MIN_TILES // 2:
+    if pooled * tiles_per_row >= MIN_TILES:
         rows = min(rows, pooled)
     return min(rows, tile_rows)
 
