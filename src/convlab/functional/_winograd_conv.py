@@ -16,7 +16,7 @@ from ._epilogue import Epilogue, relu_into
 from ._winograd_kernels import cached_kernel, transformed_kernel
 from ._winograd_matrices import per_axis
 from ._winograd_passes import input_transform, output_transform
-from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_channels
+from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_range
 
 __all__ = ["winograd_checked", "winograd_conv"]
 
@@ -86,7 +86,7 @@ class _Conv:
 
     @np.errstate(invalid="ignore", over="ignore")  # pool threads: inf - inf is caught by finish
     def slab(self, item: tuple[int, int, int], split: bool) -> None:
-        """Tile rows ``first .. first + count`` of image ``image``; ``split``: transforms on the pool."""
+        """Tile rows ``first .. first + count`` of image ``image``; ``split``: its steps on the pool."""
         image, first, count = item
         m, alloc = self.m, arena()
         counts = [count, *self.tiles[1:]]
@@ -108,12 +108,15 @@ class _Conv:
             target = v[..., c.start * blocks : c.stop * blocks]
             input_transform(planes, self.bt, self.m, counts, arena("block"), target)
 
-        split_channels(forward, c_in) if split else forward(slice(0, c_in))
+        split_range(forward, c_in) if split else forward(slice(0, c_in))
         v = _real_tiles(v, math.prod(outer), last, c_in, alloc)
         v = v.reshape(self.points, self.groups, c_in // self.groups, -1)
-        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], v.shape[-1]), v.dtype))
+        products = alloc((*self.u.shape[:3], v.shape[-1]), v.dtype)
+        if split:  # the slab alone: its GEMMs over the pool, a block of transform points each
+            split_range(lambda p: np.matmul(self.u[p], v[p], out=products[p]), self.points)
+        else:
+            np.matmul(self.u, v, out=products)
         products = products.reshape(*alphas, -1, *counts)
-        # BLAS calls: on BLAS's threads when split
         output_transform(products, self.at, out, self.m, alloc, self.finish)
 
     def finish(self, tiles: np.ndarray) -> None:
