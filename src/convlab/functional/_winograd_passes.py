@@ -154,8 +154,17 @@ def output_transform(
     z = z.reshape(*shape[: ndim - 1], *shape[ndim:], m)  # (*m[:-1], C, *counts, m)
     if finish is not None:
         finish(z)
-    rows = z.reshape(*z.shape[:-2], -1)  # (*m[:-1], C, *counts[:-1], counts[-1] * m)
-    for phase in itertools.product(range(m), repeat=ndim - 1):
+    _into_place(z.reshape(*z.shape[:-2], -1), out, m)
+
+
+def _into_place(rows: np.ndarray, out: np.ndarray, m: int) -> None:
+    """Copy ``rows`` ``(*m[:-1], C, *counts[:-1], counts[-1] * m)`` into ``out`` ``(C, *size)``.
+
+    Output phase ``(q_1, .., q_{D-1})`` of the outer axes is the strided
+    slice ``out[:, q_1::m, ..]``; the last axis is in order already (ragged
+    tiles cropped).
+    """
+    for phase in itertools.product(range(m), repeat=rows.ndim - out.ndim):
         inside = tuple(-(-(size - q) // m) for size, q in zip(out.shape[1:-1], phase))
         if min(inside, default=1) > 0:
             tiles = rows[(*phase, slice(None), *(slice(0, n) for n in inside), slice(0, out.shape[-1]))]
