@@ -188,9 +188,9 @@ def test_winograd_applies_where_it_pays(channels, groups, pays):
     from convlab.functional import _winograd
 
     assert _winograd.applies(_strategy_args(channels=channels, groups=groups)) is pays
-    # Per group: C_in * C_out / (C_in + C_out) >= 32, i.e. 64 -> 64 is the smallest square layer.
-    assert _winograd.pays(64, 64) and not _winograd.pays(63, 64) and not _winograd.pays(3, 1024)
-    assert _winograd.pays(48, 96) and not _winograd.pays(47, 96)
+    # Per group: C_in * C_out / (C_in + C_out) >= 24, i.e. 48 -> 48 is the smallest square layer.
+    assert _winograd.pays(48, 48) and not _winograd.pays(47, 48) and not _winograd.pays(3, 1024)
+    assert _winograd.pays(36, 72) and not _winograd.pays(35, 72)
     assert _winograd.pays(128, 128, 1) and not _winograd.pays(127, 128, 1)  # 1-d saves less: 3 -> 1.5
     assert _winograd.pays(24, 24, 3) and not _winograd.pays(23, 24, 3)  # 3-d saves more: 27 -> 3.4
 

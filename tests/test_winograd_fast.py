@@ -111,19 +111,30 @@ def test_split_and_pooled_slabs_agree_with_one_slab():
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_slab_rows_bounds(threads):
+    def u(points, c_out, c_in):  # the transformed kernel's bytes, float32
+        return points * c_out * c_in * 4
+
     with mock.patch.object(slabs._threads, "thread_count", lambda: threads):
-        assert slabs.slab_rows(142, 142, 128, 36, 4) == 1  # 64 -> 64 at 570: a few MiB a slab
-        assert slabs.slab_rows(98, 98, 192, 36, 4) == 1  # 128 -> 64 at 392: one row holds MIN_TILES
-        assert slabs.slab_rows(7, 7, 2048, 36, 4) == 7  # 1024 at 30: everything, one slab
+        assert slabs.slab_rows(142, 142, 128, 36, 4, u(36, 64, 64)) == 1  # 64 -> 64 at 570: a few MiB a slab
+        assert slabs.slab_rows(98, 98, 192, 36, 4, u(36, 64, 128)) == 1  # 128 -> 64 at 392
+        # 128 -> 128 at 256^2, F(6, 3): U is 4 MiB, 32 tiles, one row of 43 holds them
+        assert slabs.slab_rows(43, 43, 256, 64, 4, u(64, 128, 128)) == 1
+        # 256 -> 128: U 8 MiB wants 64 tiles, two rows
+        assert slabs.slab_rows(43, 43, 384, 64, 4, u(64, 128, 256)) == 2
+        assert slabs.slab_rows(7, 7, 2048, 36, 4, u(36, 1024, 1024)) == 7  # 1024 at 30: everything, one slab
         assert slabs.slab_rows(3, 1, 2, 36, 4) == 3
-        # 512 -> 512 at 64: MIN_TILES tiles, fewer (not below MIN_TILES / 2) for 2 slabs a thread
-        assert slabs.slab_rows(16, 16, 1024, 36, 4) == {1: 4, 2: 4, 4: 2}[threads]
-        # 1024 -> 512 at 56: 5 rows hold MIN_TILES; 4 make 4 slabs for 2 threads
-        assert slabs.slab_rows(14, 14, 1536, 36, 4) == {1: 5, 2: 4, 4: 5}[threads]
+        assert slabs.slab_rows(40, 5, 8192, 36, 4) == 7  # over SLAB_BYTES a row: MIN_TILES tiles
+        # 512 -> 512 at 64: U wants 288 tiles, 18 rows; fewer (not below MIN_TILES) for POOL_SLABS slabs
+        assert slabs.slab_rows(16, 16, 1024, 36, 4, u(36, 512, 512)) == 4
+        # 512 -> 256 at 128^2, F(6, 3): U 32 MiB wants 256 tiles; POOL_SLABS slabs of 6 rows, 4 of them
+        assert slabs.slab_rows(22, 22, 768, 64, 4, u(64, 256, 512)) == 6
+        assert slabs.slab_rows(12, 7, 128, 64, 4, u(64, 64, 64)) == 12  # 3 rows a slab: under MIN_TILES
 
 
-def test_pooled_slabs_hold_blas_to_one_thread_and_restore_it():
-    """Slabs on the pool run their GEMMs single-threaded (the pool is the parallelism)."""
+@pytest.mark.parametrize("items, split", [(4, False), (1, True)])
+def test_slabs_hold_blas_to_one_thread_and_restore_it(items, split):
+    """Slabs on the pool, and a lone slab that splits its steps over the pool, run their GEMMs
+    single-threaded: the pool is the parallelism, and BLAS's threads would spin after it."""
     from convlab.functional import _blas
 
     if not _blas.can_single_thread():
@@ -131,9 +142,34 @@ def test_pooled_slabs_hold_blas_to_one_thread_and_restore_it():
     before, seen = _blas.blas_threads(), []
     with mock.patch.object(slabs._threads, "thread_count", lambda: 2):
         slabs.run_slabs(
-            lambda item, split: seen.append((split, _blas.blas_threads())), [(i,) for i in range(4)]
+            lambda item, split: seen.append((split, _blas.blas_threads())), [(i,) for i in range(items)]
         )
-    assert seen == [(False, 1)] * 4 and _blas.blas_threads() == before
+    assert seen == [(split, 1)] * items and _blas.blas_threads() == before
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, size, groups",
+    [(64, 64, (72, 40), 1), (96, 64, (45, 31), 1), (128, 128, (20, 22), 2), (32, 32, (12, 9, 10), 1)],
+)
+def test_results_do_not_depend_on_the_thread_count(c_in, c_out, size, groups):
+    """1, 2 and 3 threads run the slabs differently (2 on the pool of one thread, or one at a
+    time split over two or three) and give the same bits, within the bound of float64. The
+    cut may not follow the thread count: it did (6 tile rows a slab at 72 x 40 on one thread,
+    12 on two), and OpenBLAS rounds a GEMM's columns by where they fall in the call."""
+    from convlab.functional import _threads, set_num_threads
+
+    rng = np.random.default_rng(c_in + c_out)
+    x = rng.normal(size=(2, c_in, *size)).astype(np.float32)
+    w = (rng.normal(size=(c_out, c_in // groups, *(3,) * len(size))) / 24).astype(np.float32)
+    pads = ((1, 1),) * len(size)
+    results = []
+    for threads in (1, 2, 3):
+        with mock.patch.dict(_threads._chosen), algorithm("winograd"):
+            set_num_threads(threads)
+            results.append(CONV[len(size)](x, w, padding=1, groups=groups))
+    for got in results[1:]:
+        np.testing.assert_array_equal(got.view(np.uint32), results[0].view(np.uint32))
+    _assert_within_bound(results[0], _exact(x, w, pads, groups))
 
 
 def test_arena_reuses_its_buffer_after_the_first_slab():

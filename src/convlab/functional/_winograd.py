@@ -89,14 +89,18 @@ def applies(args) -> bool:
 # 2.25); 1-d 0.99x at 64, 0.91x at 128, 0.76x at 256 (3 -> 1.5). The transforms
 # cost in proportion to C_in + C_out, the multiplications they save to
 # C_in * C_out: Winograd runs from this C_in * C_out / (C_in + C_out) on, per
-# group and per number of spatial dimensions.
-MIN_CHANNEL_RATIO = {1: 64, 2: 32, 3: 12}
+# group and per number of spatial dimensions. 2-d since session 4's faster
+# transforms (wall time with bias, 2 threads, against the GEMM rows): 48 -> 48
+# 0.72x at 390^2 and 0.90x at 100^2, 40 -> 40 0.86x at 390^2; 32 -> 32 0.79x
+# at 256^2 but 1.31x at 64^2 (1.6 against 1.2 ms), 24 -> 24 1.06x at 570^2:
+# from 24 (48 -> 48) on.
+MIN_CHANNEL_RATIO = {1: 64, 2: 24, 3: 12}
 
 
 def pays(c_in: int, c_out: int, ndim: int = 2) -> bool:
     """Whether Winograd beats the GEMM rows for ``c_in -> c_out`` channels per group, ``ndim``-d.
 
-    >>> pays(64, 64), pays(128, 64), pays(3, 64), pays(32, 32), pays(32, 32, ndim=3)
+    >>> pays(64, 64), pays(48, 48), pays(3, 64), pays(32, 32), pays(32, 32, ndim=3)
     (True, True, False, False, True)
     """
     return c_in * c_out >= MIN_CHANNEL_RATIO[ndim] * (c_in + c_out)
@@ -132,8 +136,8 @@ def _workspace(args, m: int) -> int:
     c_out, points = args.w.shape[0], (m + 2) ** len(size)
     tiles = [-(-o // m) for o in args.out_shape[-len(size) :]]
     per_row = math.prod(tiles[1:])
-    rows = slab_rows(tiles[0], per_row, c_in + c_out, points, args.x.itemsize)
     kernel = points * c_out * args.w.shape[1] * args.x.itemsize
+    rows = slab_rows(tiles[0], per_row, c_in + c_out, points, args.x.itemsize, kernel)
     slabs = args.x.shape[0] * -(-tiles[0] // rows)
     return kernel + workspace_bytes(points, c_in + c_out, per_row, rows, args.x.itemsize, slabs)
 

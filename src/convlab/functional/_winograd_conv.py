@@ -16,7 +16,7 @@ from ._epilogue import Epilogue, relu_into
 from ._winograd_kernels import cached_kernel, transformed_kernel
 from ._winograd_matrices import per_axis
 from ._winograd_passes import input_transform, output_transform
-from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_channels
+from ._winograd_slabs import arena, run_slabs, slab_items, slab_rows, split_range
 
 __all__ = ["winograd_checked", "winograd_conv"]
 
@@ -62,7 +62,7 @@ def winograd_checked(
 
 def _run(conv: _Conv) -> np.ndarray:
     tiles_per_row, channels = math.prod(conv.tiles[1:]), conv.x.shape[1] + conv.w.shape[0]
-    rows = slab_rows(conv.tiles[0], tiles_per_row, channels, conv.points, conv.x.itemsize)
+    rows = slab_rows(conv.tiles[0], tiles_per_row, channels, conv.points, conv.x.itemsize, conv.u.nbytes)
     run_slabs(conv.slab, slab_items(conv.x.shape[0], conv.tiles[0], rows))
     return conv.out
 
@@ -86,14 +86,14 @@ class _Conv:
 
     @np.errstate(invalid="ignore", over="ignore")  # pool threads: inf - inf is caught by finish
     def slab(self, item: tuple[int, int, int], split: bool) -> None:
-        """Tile rows ``first .. first + count`` of image ``image``; ``split``: transforms on the pool."""
+        """Tile rows ``first .. first + count`` of image ``image``; ``split``: its steps on the pool."""
         image, first, count = item
         m, alloc = self.m, arena()
         counts = [count, *self.tiles[1:]]
         sizes = [t * m + k - 1 for t, k in zip(counts, self.kernel)]
         sizes[-1] = (counts[-1] + (m + self.kernel[-1] - 2) // m) * m  # whole blocks of the last axis
         out = self.out[image, :, first * m : (first + count) * m]
-        d = _planes_slab(self.x[image], self.pads, first * m, sizes, m, self.slack, alloc)
+        d = _planes_slab(self.x[image], self.pads, first * m, sizes, m, self.slack, alloc, arena("block"))
         self._three_steps(d, out, counts, split, alloc)
 
     def _three_steps(self, d, out, counts: list[int], split: bool, alloc) -> None:
@@ -108,16 +108,19 @@ class _Conv:
             target = v[..., c.start * blocks : c.stop * blocks]
             input_transform(planes, self.bt, self.m, counts, arena("block"), target)
 
-        split_channels(forward, c_in) if split else forward(slice(0, c_in))
+        split_range(forward, c_in) if split else forward(slice(0, c_in))
         v = _real_tiles(v, math.prod(outer), last, c_in, alloc)
         v = v.reshape(self.points, self.groups, c_in // self.groups, -1)
-        products = np.matmul(self.u, v, out=alloc((*self.u.shape[:3], v.shape[-1]), v.dtype))
+        products = alloc((*self.u.shape[:3], v.shape[-1]), v.dtype)
+        if split:  # the slab alone: its GEMMs over the pool, a block of transform points each
+            split_range(lambda p: np.matmul(self.u[p], v[p], out=products[p]), self.points)
+        else:
+            np.matmul(self.u, v, out=products)
         products = products.reshape(*alphas, -1, *counts)
-        # BLAS calls: on BLAS's threads when split
         output_transform(products, self.at, out, self.m, alloc, self.finish)
 
     def finish(self, tiles: np.ndarray) -> None:
-        """Check a slab's output tiles ``(*m, C_out, ...)`` for inf and NaN, then apply the epilogue.
+        """Check a slab's output tiles ``(*m[:-1], C_out, ...)`` for inf and NaN, then apply the epilogue.
 
         The transforms subtract inputs, so an inf in a tile becomes inf - inf
         = NaN where the GEMM (and torch) give inf: the caller recomputes such
@@ -131,7 +134,7 @@ class _Conv:
         if not np.isfinite(np.dot(flat, flat)):
             self.finite = False
         if self.epilogue is not None:
-            _epilogue_on_tiles(tiles, len(self.kernel), self.epilogue)
+            _epilogue_on_tiles(tiles, len(self.kernel) - 1, self.epilogue)
 
 
 def _real_tiles(v: np.ndarray, rows: int, last: int, c_in: int, alloc) -> np.ndarray:
@@ -153,7 +156,9 @@ def _real_tiles(v: np.ndarray, rows: int, last: int, c_in: int, alloc) -> np.nda
     return compact.reshape(-1, c_in, rows, last)
 
 
-def _planes_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, slack: int, alloc) -> np.ndarray:
+def _planes_slab(
+    x: np.ndarray, pads, start: int, sizes: list[int], m: int, slack: int, alloc, scratch=None
+) -> np.ndarray:
     """``(*sizes[:-1], m, C * blocks + slack)``: the zero-padded slab, channels inside, last axis in phases.
 
     Element ``[*r, q, c * blocks + b]`` is padded coordinate ``(*r, b * m +
@@ -165,42 +170,45 @@ def _planes_slab(x: np.ndarray, pads, start: int, sizes: list[int], m: int, slac
     channel's last ``i // m`` blocks into the next channel, but those tiles
     are junk that nothing reads. NumPy's passes then run over rows of
     ``C * blocks`` elements, not one short row per channel.
+
+    Built in two copies: the input's rows, contiguous runs, into a padded
+    slab ``(C, *sizes)`` from ``scratch`` (another arena: it dies before the
+    transform's temporaries are made), then that slab, in cache, into the
+    phases. Gathering every phase straight from the input (``m`` strided
+    passes over its rows, each bringing in every cache line) cost more:
+    22 against 18 thread-ms a layer for 64 channels at 512^2, F(6, 3).
     """
     c, blocks = x.shape[0], sizes[-1] // m
     d = alloc((*sizes[:-1], m, c * blocks + slack), x.dtype)
     d[..., c * blocks :] = 0
-    planes = d[..., : c * blocks].reshape(*sizes[:-1], m, c, blocks)
-    lo = pads[-1][0] - (start if x.ndim == 2 else 0)  # 1-d: the slab's rows are its last axis
+    padded = (scratch or alloc)((c, *sizes), x.dtype)
     src, dst = [], []
-    for axis, (size_in, (pad, _), size) in enumerate(zip(x.shape[1:-1], pads[:-1], sizes[:-1])):
+    for axis, (size_in, (pad, _), size) in enumerate(zip(x.shape[1:], pads, sizes)):
         offset = pad - (start if axis == 0 else 0)  # padded coordinate j reads x[j - offset]
         first, last = max(offset, 0), min(size, size_in + offset)
         dst.append(slice(first, max(first, last)))
         src.append(slice(first - offset, last - offset))
-    n = x.shape[-1]
-    for q in range(m):
-        b0, b1 = max(0, -(-(lo - q) // m)), min(blocks, (n + lo - q - 1) // m + 1)
-        box = [*dst, slice(b0, max(b0, b1))]
-        _zero_outside(planes[..., q, :, :], box, channel_axis=len(dst))
-        if b1 > b0 and all(cut.stop > cut.start for cut in dst):
-            taken = slice(b0 * m + q - lo, (b1 - 1) * m + q - lo + 1, m)
-            rows = np.moveaxis(x[(slice(None), *src, taken)], 0, -2)
-            planes[(*dst, q, slice(None), slice(b0, b1))] = rows
+    if all(cut.stop > cut.start for cut in dst):
+        _zero_outside(padded, dst)
+        padded[(slice(None), *dst)] = x[(slice(None), *src)]
+    else:
+        padded[...] = 0
+    n = len(sizes) - 1
+    phases = padded.reshape(c, *sizes[:-1], blocks, m).transpose(*range(1, n + 1), n + 2, 0, n + 1)
+    np.copyto(d[..., : c * blocks].reshape(*sizes[:-1], m, c, blocks), phases)
     return d
 
 
-def _zero_outside(slab: np.ndarray, box: list[slice], channel_axis: int = 0) -> None:
-    """Zero every element of ``slab`` outside ``box``: the spatial axes, channels at ``channel_axis``."""
+def _zero_outside(slab: np.ndarray, box: list[slice]) -> None:
+    """Zero every element of ``slab`` ``(C, *spatial)`` outside ``box`` (the spatial axes)."""
     for axis, cut in enumerate(box):
-        index = [*box[:axis]]  # inside along the earlier axes: their outside is zero already
-        if channel_axis <= axis:
-            index.insert(channel_axis, slice(None))
+        index = [slice(None), *box[:axis]]  # inside along the earlier axes: their outside is zero already
         slab[(*index, slice(0, cut.start))] = 0
         slab[(*index, slice(cut.stop, None))] = 0
 
 
-def _epilogue_on_tiles(tiles: np.ndarray, ndim: int, epilogue: Epilogue) -> None:
-    """``relu?(tiles + bias)`` in place on contiguous tiles ``(*m, C, ...)``, as :class:`Epilogue` does.
+def _epilogue_on_tiles(tiles: np.ndarray, phases: int, epilogue: Epilogue) -> None:
+    """``relu?(tiles + bias)`` in place on tiles ``(*m[:phases], C, ...)``, as :class:`Epilogue` does.
 
     The same float sum and ``max(0, .)`` per element (bit for bit the
     unfused result), but against whole blocks: a bias block ``(C, rest)``
@@ -208,8 +216,8 @@ def _epilogue_on_tiles(tiles: np.ndarray, ndim: int, epilogue: Epilogue) -> None
     column and the scalar 0, which NumPy's ufuncs ran 2x and 4x slower on
     these short rows.
     """
-    channels = tiles.shape[ndim]
-    view = tiles.reshape(-1, tiles[(0,) * ndim].size)
+    channels = tiles.shape[phases]
+    view = tiles.reshape(-1, tiles[(0,) * phases].size)
     block = arena("epilogue")((view.shape[1],), tiles.dtype)
     if epilogue.bias is not None:
         np.copyto(block.reshape(channels, -1), epilogue.bias.reshape(-1, 1))

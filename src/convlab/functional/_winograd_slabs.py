@@ -19,7 +19,12 @@ pthreads build, so per-thread save and restore raced), so the threads do not
 fight over BLAS's own pool. Where a slab must hold
 many tiles for its GEMMs to reuse the transformed kernel (large channel
 counts, few tiles) there are too few slabs for the pool, and the slabs run
-one after the other with BLAS's threads on their large GEMMs.
+one after the other, each splitting its transforms over channel blocks and
+its GEMMs over transform points on the pool, BLAS still on one thread.
+BLAS's own threads did these GEMMs as fast, but then spin for a while
+after the call and slow whatever runs next (the exact path dropped them
+for the same reason): milesial's forward under Winograd, whose 32^2
+layers run one slab, 1461 -> 1425 ms (three alternating in-process runs).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ __all__ = [
     "run_slabs",
     "slab_items",
     "slab_rows",
-    "split_channels",
+    "split_range",
     "workspace_bytes",
 ]
 
@@ -46,54 +51,69 @@ __all__ = [
 # (measured on the 64-channel layer at 570^2: slabs of 1 and 2 tile rows, 2.6
 # and 5.2 MiB, cost the same per tile, 4 rows about 20 % more) ...
 SLAB_BYTES = 4 << 20
-# ... but a slab's GEMMs read the whole transformed kernel, prod(alpha) *
-# C_out * C_in values, once per slab: below some tens of tiles per slab that
-# read, not the multiplications, bounds the large-channel layers. Measured
-# on the paper U-Net's layers (F(4, 3), 2 threads, wall time): one tile row
-# a slab is best from about 64 tiles a row on (128 -> 64 at 392^2, 98 tiles:
-# 114 ms against 138 with two rows; 64 -> 128 at 284^2: 49 against 62),
-# and slabs on the pool beat fewer, larger slabs with split transforms down
-# to about 50 tiles a slab (1024 -> 512 at 56^2: 4 slabs of 56 tiles 69 ms,
-# 2 of 140 tiles 79 ms; 512 -> 512 at 66^2: 4 slabs 46 ms, 2 slabs 57 ms).
-MIN_TILES = 64
+# ... but a slab's GEMMs read the whole transformed kernel U, prod(alpha) *
+# C_out * C_in values, once per slab, so a slab holds at least one tile per
+# KERNEL_BYTES_PER_TILE of U, and never fewer than MIN_TILES. Measured (F(6,
+# 3), 2 threads, wall time, tile rows a slab): 128 -> 128 at 256^2 (U 4 MiB,
+# 43 tiles a row) 64 ms with 1 row against 72 with 2; 256 -> 128 at 256^2 (8
+# MiB) 130 with 2 rows against 152 with 1; 512 -> 256 at 128^2 (32 MiB, 22
+# tiles a row) 91 with 6 rows, 99 with 3. The old floor of 64 tiles for every
+# layer cost the first of these 12 %.
+KERNEL_BYTES_PER_TILE = 128 << 10
+# Slabs on the pool beat fewer, larger slabs with split transforms down to
+# about MIN_TILES tiles a slab (1024 -> 512 at 56^2: 4 slabs of 56 tiles 69
+# ms, 2 of 140 tiles 79 ms; 512 -> 512 at 66^2: 4 slabs 46 ms, 2 slabs 57 ms),
+# so an image is cut into at least POOL_SLABS slabs where they keep that
+# many tiles: two a thread on 2 cores. A constant, not the thread count:
+# the slabs are the GEMMs' column blocks, and OpenBLAS rounds a column
+# differently by where it falls in its call (its edge kernels), so a cut
+# that followed the thread count gave results that did too.
+MIN_TILES = 32
+POOL_SLABS = 4
 # A thread keeps its arena between calls up to this size (a model's next
 # layer reuses the pages instead of faulting fresh ones in); larger ones go.
 _KEEP_BYTES = 32 << 20
 _local = threading.local()
 
 
-def slab_rows(tile_rows: int, tiles_per_row: int, channels: int, points: int, itemsize: int) -> int:
-    """Tile rows per slab: ``SLAB_BYTES`` of ``V`` and ``M``, at least ``MIN_TILES`` tiles, at most all.
+def slab_rows(
+    tile_rows: int, tiles_per_row: int, channels: int, points: int, itemsize: int, kernel_bytes: int = 0
+) -> int:
+    """Tile rows per slab: ``SLAB_BYTES`` of ``V`` and ``M``, enough tiles for ``U``'s read, at most all.
 
-    Fewer rows, down to half ``MIN_TILES`` tiles, where that makes enough
-    slabs for the pool (:func:`run_slabs`).
+    ``channels`` is ``C_in + C_out``, ``kernel_bytes`` the transformed
+    kernel's size. Fewer rows, down to ``MIN_TILES`` tiles, where that makes
+    ``POOL_SLABS`` slabs for the pool (:func:`run_slabs`). Never a function
+    of the thread count: the cut decides the GEMMs' bits.
 
-    >>> slab_rows(142, 142, 128, 36, 4)    # 64 -> 64 channels at 570^2
+    >>> slab_rows(86, 86, 128, 64, 4, 64 * 64 * 64 * 4)    # 64 -> 64 at 512^2, F(6, 3)
     1
-    >>> slab_rows(7, 7, 2048, 36, 4)       # 1024 -> 1024 at 30^2: all in one slab
+    >>> slab_rows(43, 43, 384, 64, 4, 64 * 128 * 256 * 4)  # 256 -> 128 at 256^2
+    2
+    >>> slab_rows(7, 7, 2048, 36, 4, 36 * 1024 * 1024 * 4)  # 1024 -> 1024 at 30^2: all in one slab
     7
     """
     row_bytes = points * channels * tiles_per_row * itemsize
-    rows = max(SLAB_BYTES // max(1, row_bytes), -(-MIN_TILES // max(1, tiles_per_row)), 1)
-    pooled = -(-tile_rows // (2 * _threads.thread_count()))
-    if pooled * tiles_per_row >= MIN_TILES // 2:
+    wanted = max(MIN_TILES, -(-kernel_bytes // KERNEL_BYTES_PER_TILE))
+    rows = max(SLAB_BYTES // max(1, row_bytes), -(-wanted // max(1, tiles_per_row)), 1)
+    pooled = -(-tile_rows // POOL_SLABS)
+    if pooled * tiles_per_row >= MIN_TILES:
         rows = min(rows, pooled)
     return min(rows, tile_rows)
 
 
 def run_slabs(work, items: list[tuple]) -> None:
-    """``work(item, split)`` for every slab: on the pool with one-thread BLAS when there are enough slabs.
+    """``work(item, split)`` for every slab, BLAS on one thread: on the pool when there are enough slabs.
 
     Otherwise the slabs run one after the other, ``split=True``: each
-    splits its transforms over channel blocks on the pool
-    (:func:`split_channels`) and its GEMMs use BLAS's own threads.
+    splits its transforms and GEMMs over the pool (:func:`split_range`).
     """
-    if len(items) >= 2 * _threads.thread_count():
-        with _blas.single_threaded():
+    with _blas.single_threaded():
+        if len(items) >= 2 * _threads.thread_count():
             _threads.parallel(lambda item: work(item, False), items)
-        return
-    for item in items:
-        work(item, True)
+            return
+        for item in items:
+            work(item, True)
 
 
 def slab_items(batch: int, tile_rows: int, rows: int) -> list[tuple[int, int, int]]:
@@ -181,9 +201,9 @@ def arena(name: str = "slab") -> Arena:
     return mine
 
 
-def split_channels(work, channels: int) -> None:
-    """``work(slice)`` over a few channel blocks on the pool: one slab's transforms on every core."""
+def split_range(work, size: int) -> None:
+    """``work(slice)`` over one block of ``range(size)`` per pool thread: one slab's step on every core."""
     count = _threads.thread_count()
-    step = -(-channels // count)
-    blocks = [(slice(c, min(c + step, channels)),) for c in range(0, channels, step)]
+    step = -(-size // count)
+    blocks = [(slice(c, min(c + step, size)),) for c in range(0, size, step)]
     _threads.parallel(lambda block: work(block[0]), blocks)
