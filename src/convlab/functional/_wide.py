@@ -41,7 +41,7 @@ from ._epilogue import Epilogue
 from ._im2col import run_chunks
 from ._threads import parallel, thread_count
 from ._window import taps
-from ._workspace import chunk_positions, get_workspace_limit
+from ._workspace import chunk_positions, cuts, get_workspace_limit
 
 __all__ = ["applies", "run", "run_fused", "workspace"]
 
@@ -106,9 +106,8 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     epilogues = {b.start: epilogue.rows(b) for b in blocks}
     accumulators: dict[int, np.ndarray] = {}
 
-    def chunk(item: tuple[int, int, np.ndarray, slice]) -> None:
-        sample, a, flat, block = item
-        b = min(a + rows, out_shape[0])
+    def chunk(item: tuple[int, int, int, np.ndarray, slice]) -> None:
+        sample, a, b, flat, block = item
         acc = accumulators.get(threading.get_ident())
         if acc is None:
             width = max(s.stop - s.start for s in blocks)
@@ -122,7 +121,7 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     padded = _Padded(x, args.lo, extent)
     for sample in range(x.shape[0]):
         flat = padded.flat(sample)
-        items = [(sample, a, flat, block) for a in range(0, out_shape[0], rows) for block in blocks]
+        items = [(sample, a, b, flat, block) for a, b in cuts(out_shape[0], rows) for block in blocks]
         run_chunks(chunk, items, threads)
     return out
 
