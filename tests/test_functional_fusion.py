@@ -99,9 +99,9 @@ def test_threaded_wide_equals_serial_bit_for_bit(dtype):
     threads = []
     real = _im2col.parallel
 
-    def spy(work, items, count=None):
+    def spy(work, items, count=None, **options):
         threads.append(len(items))
-        real(work, items, count)
+        real(work, items, count, **options)
 
     with _threaded_small_chunks(), mock.patch.object(_im2col, "parallel", spy):
         pooled = cf.conv2d(x, w, b, padding=1)
@@ -247,10 +247,10 @@ def test_im2col_and_direct_chunks_on_the_pool_equal_the_serial_ones(wshape, stri
     calls = []
     real = _im2col.parallel
 
-    def spy(work, items, count=None):
+    def spy(work, items, count=None, **options):
         items = list(items)
         calls.append(len(items))
-        real(work, items, count)
+        real(work, items, count, **options)
 
     with mock.patch.object(_im2col, "parallel", spy):
         pooled = conv_nd(x, w, b, stride, 1 if wshape[2] == 3 else 0, 1, 1, "zeros", 2, relu=True)
