@@ -160,6 +160,8 @@ EDGES = np.array([0, 1, 62, 63, 64, 65, 127, 128, 129])  # output channels at th
 CONV_CASES = [  # input shape, weight shape, stride, padding, groups, dtype
     ((2, 16, 13, 11), (130, 16, 3, 3), 1, 1, 1, np.float32),  # wide, per-tap GEMMs, three row blocks
     ((1, 32, 12, 13), (18, 16, 3, 3), 1, 1, 2, np.float32),  # wide, gather (groups: one block)
+    ((2, 3, 17, 13), (130, 3, 3, 3), 1, 1, 1, np.float32),  # wide, gather (3 channels: too thin per tap)
+    ((1, 1, 9, 8, 7), (130, 1, 3, 3, 3), 1, 1, 1, np.float64),  # 3-D wide, gather of one channel
     ((2, 16, 11, 10), (130, 16, 3, 3), 2, 1, 1, np.float64),  # im2col, three row blocks
     ((2, 64, 9, 7), (130, 64, 1, 1), 1, 0, 1, np.float32),  # direct, three row blocks
     ((1, 16, 4, 5, 6), (130, 16, 3, 3, 3), 1, 1, 1, np.float32),  # 3-D wide
@@ -174,7 +176,9 @@ def test_convs_are_bit_equal_at_one_two_and_three_threads(shape, wshape, stride,
     ndim = len(shape) - 2
     op = getattr(cf, f"conv{ndim}d")
     results = []
-    small = mock.patch.multiple("convlab.functional._wide", _THREAD_CHUNK=4096, _MAX_JUNK=1.0)
+    small = mock.patch.multiple(
+        "convlab.functional._wide", _THREAD_CHUNK=4096, _THIN_CHUNK=4096, _MAX_JUNK=1.0
+    )
     with (
         SMALL_BLOCKS,
         small,

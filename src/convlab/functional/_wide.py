@@ -13,11 +13,12 @@ extent ``S_i`` instead of ``out_i``) makes one tap's operand the contiguous
 run ``flat[:, j0 + off(t) : j0 + off(t) + L]``, a strided matrix BLAS reads
 in place. So a chunk of outputs is ``sum_t W[:, :, t] @ flat[:, j0 + off(t):]``,
 one GEMM per tap accumulated by BLAS (:mod:`._blas`), or, where that GEMM is
-not available or there are groups, ``taps`` memcpy's per channel into an
-im2col buffer and one GEMM. The wide positions with some ``y_i >= out_i``
-(``i >= 1``) are junk and cropped at the end. Stopping ``L`` at the last
-valid position of the run keeps every read in the image: the last valid
-position plus the largest offset is
+not available, there are groups or fewer than ``_MIN_TAP_DEPTH`` input
+channels, ``taps`` memcpy's per channel into an im2col buffer and one GEMM.
+The wide positions with some ``y_i >= out_i`` (``i >= 1``) are junk and
+cropped at the end. Stopping ``L`` at the last valid position of the run
+keeps every read in the image: the last valid position plus the largest
+offset is
 ``sum((out_i - 1 + (k_i - 1) * d_i) * st_i) = sum((S_i - 1) * st_i)``, the
 last element.
 
@@ -50,9 +51,13 @@ __all__ = ["applies", "run", "run_fused", "workspace"]
 # from 570 px down to 136 px, tie at 64 px (3 % junk) and lose up to 20 % at
 # 30 px (6.7 % junk, and K = C_in GEMMs against the gather's 9 * C_in).
 _MAX_JUNK = 0.05
-# Input channels per group below which one GEMM per tap is too thin (K = C_in):
-# im2col's single GEMM (K = C_in * taps) ran 3x faster at 1-3 channels, 1.3x at
-# 8, and tied at 16 (64 output channels at 300^2, pooled chunks, loaded box).
+# Input channels below which one GEMM per tap is too thin (K = C_in): a single
+# GEMM of K = C_in * taps ran 3x faster at 1-3 channels, 1.3x at 8, and tied at
+# 16 (64 output channels at 300^2, pooled chunks, loaded box). Without groups
+# such layers gather the taps of the wide grid (contiguous copies), which beat
+# im2col's N-d gather on a quiet box, 2 threads: 1 -> 64 @572 18.2 against
+# 21.1 ms, 3 -> 64 @512 18.0 / 23.8, 8 -> 64 @256 6.1 / 7.0, 3 -> 32 @108^3
+# 78 / 89 (tied at 4 -> 32 @256); with groups they stay im2col's.
 _MIN_TAP_DEPTH = 16
 # Output bytes of one pool thread's chunk: the accumulator its nine GEMMs
 # revisit stays in the core's L2 (1 MiB here). Measured on the U-Net layers
@@ -60,6 +65,11 @@ _MIN_TAP_DEPTH = 16
 # 512; pooled, 1 and 2 MiB tied, 512 KiB ran 25-30 % slower at 128-256
 # channels (thinner GEMMs).
 _THREAD_CHUNK = 1 << 20
+# The same for the gathered taps of a thin layer (one GEMM of K = C_in * taps,
+# its output written once): 1 -> 64 @572 ran 25.8, 19.7, 17.4 and 17.1 ms in
+# 0.5, 1, 2 and 4 MiB chunks (the fixed cost of a chunk, some 30 us of calls,
+# weighs on 3 -> 64 @512 alike: 29.5, 20.6, 19.2, 18.6).
+_THIN_CHUNK = 2 << 20
 
 
 def applies(args: ConvArgs) -> bool:
@@ -98,7 +108,7 @@ def run_fused(args: ConvArgs, epilogue: Epilogue) -> np.ndarray:
     rows, threads = _plan(args)
     strides, offsets, tail = _flat_geometry(args, extent)
     out = np.empty((x.shape[0], w.shape[0], *out_shape), dtype=x.dtype)
-    lower = (_by_taps(w, offsets) if args.groups == 1 else None) or _by_gather(
+    lower = (_by_taps(w, offsets) if _per_tap(args) else None) or _by_gather(
         w, offsets, args.groups, rows * strides[0]
     )
     blocks = _blocks(args)
@@ -199,12 +209,15 @@ def _rows(args: ConvArgs) -> int | None:
     """Rows of the first dimension per chunk, or ``None`` when the wide lowering does not apply.
 
     The per-tap GEMMs aim at ``_THREAD_CHUNK`` bytes of one block's output
-    columns (the accumulator its nine GEMMs revisit stays in the core's L2);
-    the gather variant at the workspace target in im2col columns. Never the
-    thread count: the chunks, hence the result, are the same on any number.
+    columns (the accumulator its nine GEMMs revisit stays in the core's L2),
+    a thin layer's gathered taps at ``_THIN_CHUNK``; the gather variant with
+    groups at the workspace target in im2col columns. Never the thread
+    count: the chunks, hence the result, are the same on any number.
     """
     extent, out_shape = _extent(args), args.out_shape
-    if any(s != 1 for s in args.stride) or args.x.shape[1] // args.groups < _MIN_TAP_DEPTH:
+    if any(s != 1 for s in args.stride) or (
+        args.groups != 1 and args.x.shape[1] // args.groups < _MIN_TAP_DEPTH
+    ):
         return None
     if any(lo + n > e for lo, n, e in zip(args.lo, args.x.shape[2:], extent)):
         return None  # the padding after is negative: part of the image is never read
@@ -214,17 +227,23 @@ def _rows(args: ConvArgs) -> int | None:
     row, item = math.prod(extent[1:]), args.x.dtype.itemsize
     if args.groups == 1 and _blas.gemm(args.x.dtype) is not None:
         block = _blocks(args)[0]
-        wanted = max(1, _THREAD_CHUNK // ((block.stop - block.start) * item * row))
+        target = _THREAD_CHUNK if _per_tap(args) else _THIN_CHUNK
+        wanted = max(1, target // ((block.stop - block.start) * item * row))
     else:
         wanted = chunk_positions(per_position) // row
     rows = min(wanted, (get_workspace_limit() - copy) // (per_position * row), out_shape[0])
     return rows if rows > 0 else None
 
 
+def _per_tap(args: ConvArgs) -> bool:
+    """Whether one GEMM per tap is deep enough (``_MIN_TAP_DEPTH``); else the taps are gathered."""
+    return args.groups == 1 and args.x.shape[1] >= _MIN_TAP_DEPTH
+
+
 def _blocks(args: ConvArgs) -> list[slice]:
-    """The blocks of output channels (:func:`._blas.row_blocks` of one tap's matrix); one with groups."""
+    """The blocks of output channels (:func:`._blas.row_blocks` of one tap's matrix); one when gathered."""
     w = args.w
-    if args.groups != 1:
+    if not _per_tap(args):
         return [slice(0, w.shape[0])]
     return _blas.row_blocks(w.shape[0], w.shape[1] * w.itemsize)
 
