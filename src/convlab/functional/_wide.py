@@ -204,9 +204,9 @@ def _extent(args: ConvArgs) -> tuple[int, ...]:
 
 def _bytes(args: ConvArgs, extent: tuple[int, ...]) -> tuple[int, int, int]:
     """(bytes of the per-tap weights, bytes per wide position, bytes per thread beyond its positions)."""
-    x, w, groups = args.x, args.w, args.groups
+    x, w = args.x, args.w
     c_in, c_out, item = x.shape[1], w.shape[0], x.dtype.itemsize
-    copy = w.nbytes if groups == 1 else 0  # the per-tap weights of _by_taps
+    copy = w.nbytes if _per_tap(args) else 0  # the per-tap weights of _by_taps
     # Per wide position: an im2col column (the gather variant) and an output column,
     # and a padded input column when the input is padded chunk by chunk (_Source) ...
     padded = not _Source.needless(x, args.lo, extent)
