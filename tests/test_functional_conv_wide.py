@@ -85,7 +85,7 @@ def test_wide_and_gather_agree(shape, kernel, padding, dilation, groups, dtype, 
         stack.enter_context(_wide_always())
         if not blas:
             stack.enter_context(_no_blas())
-        used = stack.enter_context(mock.patch.object(_wide, "_Padded", wraps=_wide._Padded))
+        used = stack.enter_context(mock.patch.object(_wide, "_Source", wraps=_wide._Source))
         wide = conv(x, w, None, 1, padding, dilation, groups)
     assert used.called, "the wide lowering did not run"
     with _gather_only():
@@ -111,3 +111,42 @@ def test_wide_chunks_obey_the_workspace_limit(limit):
     # One im2col column (8 channels x 9 taps) is the smallest chunk the gather can take.
     floor = 8 * 9 * 4
     assert peak <= ours.nbytes + max(limit, floor) + 64 * 1024
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+@pytest.mark.parametrize(
+    ("pads", "dilation"),
+    [
+        (((5, 4), (2, 3)), (1, 1)),  # chunks of padding rows only, at both ends
+        (((1, 0), (0, 2)), (2, 1)),  # dilated reach into the padding, none after the first dimension
+        (((0, 3), (1, 1)), (1, 2)),
+    ],
+)
+def test_chunks_pad_their_own_rows_as_the_whole_padded_image(pads, dilation, blocks):
+    """One-row chunks, each padding the rows it reads in its thread's buffer (three row blocks or one)."""
+    from convlab.functional._conv_args import conv_args
+    from reference_conv import conv as loop_conv
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 16, 9, 11)).astype(np.float32)
+    w = rng.standard_normal((130, 16, 3, 3)).astype(np.float32)
+    args = conv_args(x, w, None, 1, [list(p) for p in pads], dilation, 1, "zeros", 2)
+    small = (
+        mock.patch.multiple(_blas, BLOCK_WEIGHT=4096, MIN_BLOCK_ROWS=64)
+        if blocks
+        else contextlib.nullcontext()
+    )
+    used = mock.patch.object(_wide, "_Source", wraps=_wide._Source)
+    with small, used as source, _wide_always(), mock.patch.multiple(_wide, _THREAD_CHUNK=1):
+        assert _wide.applies(args) and (len(_wide._blocks(args)) > 1) == blocks
+        ours = _wide.run(args)
+    assert source.called
+    padded = np.pad(x, ((0, 0), (0, 0), *pads))
+    t = torch.nn.functional.conv2d(torch.from_numpy(padded), torch.from_numpy(w), dilation=dilation).numpy()
+    np.testing.assert_allclose(ours, t, rtol=1e-5, atol=1e-5 * float(np.abs(t).max()))
+    edges = [0, 127, 128, 129]  # the row blocks' edges (0:128, 128:130)
+    ref = loop_conv(
+        x[:1].astype(np.float64), w[edges].astype(np.float64), None, (1, 1), list(pads), dilation, 1
+    )
+    np.testing.assert_allclose(ours[:1, edges], ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()))

@@ -43,7 +43,8 @@ def _args(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, seed=0, d
         ((1, 8, 20, 20), (4, 8, 1, 1), {}, "direct"),
         ((2, 3, 9), (5, 3, 1), {}, "direct"),
         ((1, 16, 64, 64), (8, 16, 3, 3), {"padding": 1}, "wide"),
-        ((1, 8, 64, 64), (8, 8, 3, 3), {"padding": 1}, "im2col"),  # per-tap GEMMs of depth 8: too thin
+        ((1, 8, 64, 64), (8, 8, 3, 3), {"padding": 1}, "wide"),  # depth 8: the taps gathered, one GEMM
+        ((1, 16, 64, 64), (8, 2, 3, 3), {"padding": 1, "groups": 8}, "im2col"),  # thin groups stay im2col's
         ((1, 16, 6, 10, 10), (4, 16, 3, 1, 1), {}, "wide"),  # no junk: the kernel spans dim 0 only
         ((1, 8, 64, 64), (8, 8, 3, 3), {"padding": 1, "stride": 2}, "im2col"),
         ((1, 8, 8, 8), (8, 8, 3, 3), {}, "im2col"),  # 25 % junk columns

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import convlab
 import convlab.functional as cf
-from convlab.functional import _blas, _openblas, _threads
+from convlab.functional import _blas, _openblas, _threads, _workspace
 from reference_conv import conv as loop_conv
 from reference_conv import conv_transpose as loop_conv_transpose
 
@@ -160,6 +160,8 @@ EDGES = np.array([0, 1, 62, 63, 64, 65, 127, 128, 129])  # output channels at th
 CONV_CASES = [  # input shape, weight shape, stride, padding, groups, dtype
     ((2, 16, 13, 11), (130, 16, 3, 3), 1, 1, 1, np.float32),  # wide, per-tap GEMMs, three row blocks
     ((1, 32, 12, 13), (18, 16, 3, 3), 1, 1, 2, np.float32),  # wide, gather (groups: one block)
+    ((2, 3, 17, 13), (130, 3, 3, 3), 1, 1, 1, np.float32),  # wide, gather (3 channels: too thin per tap)
+    ((1, 1, 9, 8, 7), (130, 1, 3, 3, 3), 1, 1, 1, np.float64),  # 3-D wide, gather of one channel
     ((2, 16, 11, 10), (130, 16, 3, 3), 2, 1, 1, np.float64),  # im2col, three row blocks
     ((2, 64, 9, 7), (130, 64, 1, 1), 1, 0, 1, np.float32),  # direct, three row blocks
     ((1, 16, 4, 5, 6), (130, 16, 3, 3, 3), 1, 1, 1, np.float32),  # 3-D wide
@@ -174,7 +176,9 @@ def test_convs_are_bit_equal_at_one_two_and_three_threads(shape, wshape, stride,
     ndim = len(shape) - 2
     op = getattr(cf, f"conv{ndim}d")
     results = []
-    small = mock.patch.multiple("convlab.functional._wide", _THREAD_CHUNK=4096, _MAX_JUNK=1.0)
+    small = mock.patch.multiple(
+        "convlab.functional._wide", _THREAD_CHUNK=4096, _THIN_CHUNK=4096, _MAX_JUNK=1.0
+    )
     with (
         SMALL_BLOCKS,
         small,
@@ -279,3 +283,35 @@ def test_describe_names_the_kernels_numpys_openblas_loaded_with(core):
     env = {**os.environ, "OPENBLAS_CORETYPE": core, "PYTHONPATH": source}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.startswith("NumPy's OpenBLAS 0.") and f"core {core}" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize(("run", "others_can_finish"), [(1, True), (5, False)])
+def test_parallel_hands_out_one_item_at_a_time_when_asked(run, others_can_finish):
+    """While one thread holds item 0, the other takes every other item only if runs are one item long."""
+    convlab.set_num_threads(2)
+    rest = threading.Event()
+    done, waited = [], []
+
+    def work(item):
+        if item[0] == 0:
+            waited.append(rest.wait(timeout=0.5 if not others_can_finish else 30))
+        done.append(item[0])
+        if len(done) == 9 and 0 not in done:
+            rest.set()
+
+    _threads.parallel(work, [(i,) for i in range(10)], 2, run=run)
+    assert sorted(done) == list(range(10))
+    assert waited == [others_can_finish]
+
+
+@given(st.integers(1, 5000), st.integers(1, 600))
+@settings(max_examples=500)
+def test_cuts_cover_the_length_in_an_even_count_of_runs_within_one_of_each_other(length, most):
+    runs = _workspace.cuts(length, most)
+    assert runs[0][0] == 0 and runs[-1][1] == length
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(runs))
+    sizes = [b - a for a, b in runs]
+    assert min(sizes) >= 1 and max(sizes) <= most and max(sizes) - min(sizes) <= 1
+    fewest = -(-length // most)
+    # As few runs as the bound allows, one more to make the count even (unless the runs are single items).
+    assert len(runs) in (fewest, fewest + 1) and (len(runs) % 2 == 0 or len(runs) in (1, length))

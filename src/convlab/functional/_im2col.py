@@ -167,7 +167,7 @@ def run_chunks(chunk: Callable[[Any], None], items: Iterable[Any], threads: int)
             for item in items:
                 chunk(item)
             return
-        parallel(chunk, items, threads)
+        parallel(chunk, items, threads, run=1)
 
 
 def reshape_view(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -119,13 +119,21 @@ def blocks(shape: tuple[int, ...], block: int = _BLOCK) -> list[tuple[slice | in
     return [()]
 
 
-def parallel(work: Callable[[tuple], None], items: Iterable[tuple], threads: int | None = None) -> None:
+def parallel(
+    work: Callable[[tuple], None],
+    items: Iterable[tuple],
+    threads: int | None = None,
+    *,
+    run: int | None = None,
+) -> None:
     """Run ``work(item)`` for every item, on at most ``threads`` (default: all) of the pool's threads.
 
     Exactly ``threads`` tasks go to the pool, each taking the next run of
-    items until none is left: a cap on the threads (memory allows only so
-    many chunks at once) holds even on a larger pool, and a thread that
-    another process slows takes fewer runs.
+    ``run`` items (default: a few runs per thread) until none is left: a cap
+    on the threads (memory allows only so many chunks at once) holds even on
+    a larger pool, and a thread that another process slows takes fewer runs.
+    Items that each take milliseconds (GEMM chunks) go one at a time
+    (``run=1``): the threads then finish within one item of each other.
     """
     items = list(items)
     threads = thread_count() if threads is None else min(threads, thread_count())
@@ -135,7 +143,7 @@ def parallel(work: Callable[[tuple], None], items: Iterable[tuple], threads: int
         return
     # A few contiguous runs per thread: fewer hand-offs than one task per
     # block, and still some balance when another process steals a core.
-    size = math.ceil(len(items) / min(len(items), 4 * threads))
+    size = run or math.ceil(len(items) / min(len(items), 4 * threads))
     runs = iter([items[i : i + size] for i in range(0, len(items), size)])
     take = threading.Lock()
     executor = _executor(thread_count())

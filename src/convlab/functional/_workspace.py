@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -26,6 +27,7 @@ __all__ = [
     "Chunk",
     "chunk_positions",
     "chunks",
+    "cuts",
     "get_workspace_limit",
     "set_workspace_limit",
     "workspace_limit",
@@ -135,6 +137,31 @@ def chunks(batch: int, out_shape: tuple[int, ...], bytes_per_position: int) -> I
             for r in range(0, out_shape[axis], rows):
                 box = (*(slice(i, i + 1) for i in lead), slice(r, min(r + rows, out_shape[axis])))
                 yield slice(n, n + 1), box + full[axis + 1 :]
+
+
+def cuts(length: int, most: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` runs covering ``range(length)``, at most ``most`` long, an even count, within 1.
+
+    Chunks of equal work let the pool's threads finish together: one short
+    last chunk (64 rows in chunks of 7: 9 of 7 and 1 of 1) left one of two
+    threads idle for 10 % of a layer. An even count splits evenly on two
+    threads. The runs depend on the arguments alone, never on the thread
+    count, so neither does the result.
+
+    >>> cuts(64, 7)
+    [(0, 7), (7, 14), (14, 21), (21, 28), (28, 34), (34, 40), (40, 46), (46, 52), (52, 58), (58, 64)]
+    >>> cuts(5, 2)
+    [(0, 2), (2, 3), (3, 4), (4, 5)]
+    >>> cuts(3, 8)
+    [(0, 3)]
+    """
+    if length < 1 or most < 1:
+        raise ConvlabError(f"internal: cuts of {length} in runs of at most {most}")
+    count = -(-length // most)
+    count = min(length, count + count % 2) if count > 1 else 1
+    size, extra = divmod(length, count)
+    bounds = [i * size + min(i, extra) for i in range(count + 1)]
+    return list(itertools.pairwise(bounds))
 
 
 def _indices(shape: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
