@@ -55,7 +55,8 @@ def algorithm(name: str) -> Iterator[str]:
         A registered algorithm: ``"gemm"`` (exact, the default) or
         ``"winograd"`` (F(4, 3), or F(6, 3) on 2-D layers with many tiles,
         for 3-tap, stride-1, dilation-1 float convolutions, within 1e-4 of
-        the largest output, where it pays:
+        the largest output (of 1 % of the largest sum of ``|w x|`` where
+        every output cancels below that), where it pays:
         ``C_in*C_out/(C_in+C_out)`` per group at least 64 in 1-D, 24 in 2-D,
         12 in 3-D, measured; every other convolution, and an input holding
         inf or NaN, by ``"gemm"``). An unknown name raises ``ConvlabError``
