@@ -254,7 +254,7 @@ def _max_pairs(source: np.ndarray, shape: tuple[int, ...], out: np.ndarray) -> N
 
     The strided gather of the general path (two stride-2 views, a scalar
     inner loop per output row) is the costly step; here every step is one
-    contiguous loop but the last. The pairs' maxima (a shifted pass, as in
+    contiguous loop but the last. The pairs' maxima (a shifted pass,
     :func:`_max_shifts`) sit at the even positions; read as uint64, each
     even float32 is the low half of its pair on a little-endian machine,
     so a truncating uint64 -> uint32 cast keeps exactly the even columns.
@@ -266,10 +266,10 @@ def _max_pairs(source: np.ndarray, shape: tuple[int, ...], out: np.ndarray) -> N
     n, half = source.size, shape[-1] // 2
     arena = thread_arena(6 * n)  # 1.5 float32 vectors of the chunk: row_max, then the even columns
     row_max, evens = arena[: 4 * n].view(np.float32), arena[4 * n : 6 * n].view(np.float32)
-    np.maximum(source[1:], source[:-1], out=row_max[:-1])
+    _max_shifts(source, row_max, 2, 1)
     np.copyto(evens.view(np.uint32), row_max.view(np.uint64), casting="unsafe")  # row_max[-1] is cut off
     window = row_max[: n // 2]  # row_max is read: its bytes serve again
-    np.maximum(evens[half:], evens[:-half], out=window[:-half])
+    _max_shifts(evens, window, 2, half)
     rows = window.reshape(shape[0], shape[1], half)
     np.copyto(out, rows[:, 0 : 2 * out.shape[1] : 2])
 
