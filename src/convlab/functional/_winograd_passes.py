@@ -147,9 +147,8 @@ def output_transform(
         stack = z.reshape(prefix, mat.shape[1], rest)
         z = np.matmul(mat, stack, out=alloc((prefix, mat.shape[0], rest), z.dtype))
     prefix, alpha = math.prod(shape[: ndim - 1]), shape[ndim - 1]
-    stack = z.reshape(prefix, alpha, -1).transpose(
-        0, 2, 1
-    )  # (prefix, C * tiles, alpha): BLAS reads it transposed
+    # (prefix, C * tiles, alpha): BLAS reads it transposed.
+    stack = z.reshape(prefix, alpha, -1).transpose(0, 2, 1)
     z = np.matmul(stack, at[-1].T, out=alloc((*stack.shape[:2], m), z.dtype))
     z = z.reshape(*shape[: ndim - 1], *shape[ndim:], m)  # (*m[:-1], C, *counts, m)
     if finish is not None:
